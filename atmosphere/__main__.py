@@ -1,0 +1,7 @@
+"""``python -m atmosphere`` is the ``atmosphere`` command."""
+
+import sys
+
+from atmosphere.cli import main
+
+sys.exit(main())

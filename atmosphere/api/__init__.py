@@ -1,0 +1,1 @@
+"""HTTP and WebSocket API: translates requests into executor and registry calls."""

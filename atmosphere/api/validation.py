@@ -1,0 +1,194 @@
+"""Request parsing for /v1: raw JSON bodies in, domain requests out, 400s for bad input.
+
+Hand-written rather than pydantic: this is the hot path, and it must also give
+OpenAI-style messages that name the offending parameter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+
+from atmosphere import jsonfast
+from atmosphere.domain import ChatRequest, EmbedRequest
+from atmosphere.errors import InvalidRequest, PayloadTooLarge
+
+_ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
+_PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
+# Keys we forward to backends that understand them (others are ignored, as OpenAI clients
+# send vendor extras through ``extra_body``).
+_PASSTHROUGH = (
+    "tools",
+    "tool_choice",
+    "response_format",
+    "frequency_penalty",
+    "presence_penalty",
+    "rag_enabled",
+    "database",
+    "rag_top_k",
+    "rag_score_threshold",
+    "think",
+    "variables",
+    "n_ctx",
+)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request body as JSON, refusing bodies over ``limit`` bytes without reading them all."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            too_big = int(declared) > limit
+        except ValueError:
+            raise InvalidRequest("Content-Length is not a number") from None
+        if too_big:
+            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
+        body = await request.body()
+    else:
+        parts, size = [], 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
+            parts.append(part)
+        body = b"".join(parts)
+    if not body:
+        raise InvalidRequest("Request body is empty; expected a JSON object.")
+    try:
+        return jsonfast.loads(body)
+    except jsonfast.JSONDecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
+
+
+def require_object(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise InvalidRequest("Request body must be a JSON object.")
+    return data
+
+
+def _number(data: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise InvalidRequest(f"'{key}' must be a number between {low:g} and {high:g}.", param=key)
+    return value
+
+
+def _integer(data: dict[str, Any], key: str, low: int | None = None) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
+        bound = f" of at least {low}" if low is not None else ""
+        raise InvalidRequest(f"'{key}' must be an integer{bound}.", param=key)
+    return value
+
+
+def optional_model(data: dict[str, Any]) -> str | None:
+    model = data.get("model")
+    if model is not None and not isinstance(model, str):
+        raise InvalidRequest("'model' must be a string.", param="model")
+    return model
+
+
+def _messages(data: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' must be a non-empty array of messages.", param="messages")
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"'{where}' must be an object.", param=where)
+        role = message.get("role")
+        if role not in _ROLES:
+            raise InvalidRequest(
+                f"'{where}.role' must be one of system, developer, user, assistant, tool (got {role!r}).",
+                param=f"{where}.role",
+            )
+        content = message.get("content")
+        if content is None:
+            if role not in ("assistant", "tool", "function"):
+                raise InvalidRequest(f"'{where}.content' is required.", param=f"{where}.content")
+        elif isinstance(content, list):
+            for part_index, part in enumerate(content):
+                if not isinstance(part, dict) or part.get("type") not in _PART_TYPES:
+                    raise InvalidRequest(
+                        f"'{where}.content[{part_index}]' must be a content part with a type of "
+                        "text, image_url, input_audio or file.",
+                        param=f"{where}.content",
+                    )
+                if part["type"] == "text" and not isinstance(part.get("text"), str):
+                    raise InvalidRequest(f"'{where}.content[{part_index}].text' must be a string.", param=f"{where}.content")
+        elif not isinstance(content, str):
+            raise InvalidRequest(f"'{where}.content' must be a string or an array of parts.", param=f"{where}.content")
+    return messages
+
+
+def parse_chat_request(data: Any) -> ChatRequest:
+    data = require_object(data)
+    model = optional_model(data)
+    messages = _messages(data)
+    stream = data.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    n = _integer(data, "n", 1)
+    if n is not None and n > 1:
+        raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
+    max_tokens = _integer(data, "max_completion_tokens", 1)
+    if max_tokens is None:
+        max_tokens = _integer(data, "max_tokens", 1)
+    stop = data.get("stop")
+    if isinstance(stop, str):
+        stop = [stop]
+    elif stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4):
+        raise InvalidRequest("'stop' must be a string or an array of at most 4 strings.", param="stop")
+    options = data.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    include_usage = bool(options and options.get("include_usage"))
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        stream=stream,
+        temperature=_number(data, "temperature", 0, 2),
+        top_p=_number(data, "top_p", 0, 1),
+        max_tokens=max_tokens,
+        stop=stop or None,
+        seed=_integer(data, "seed"),
+        include_usage=include_usage and stream,
+        extra={key: data[key] for key in _PASSTHROUGH if data.get(key) is not None},
+    )
+
+
+def parse_embed_request(data: Any) -> EmbedRequest:
+    data = require_object(data)
+    model = optional_model(data)
+    raw = data.get("input")
+    if isinstance(raw, str):
+        inputs = [raw]
+    elif isinstance(raw, list) and raw and all(isinstance(item, str) for item in raw):
+        inputs = raw
+    elif isinstance(raw, list) and raw and all(isinstance(item, (int, list)) for item in raw):
+        raise InvalidRequest("Token arrays are not supported; send 'input' as text.", param="input")
+    else:
+        raise InvalidRequest("'input' must be a non-empty string or a non-empty array of strings.", param="input")
+    if any(not item for item in inputs):
+        raise InvalidRequest("'input' must not contain empty strings.", param="input")
+    encoding = data.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise InvalidRequest("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
+    return EmbedRequest(model=model, inputs=inputs, encoding_format=encoding, dimensions=_integer(data, "dimensions", 1))
+
+
+def parse_params(data: dict[str, Any]) -> dict[str, Any]:
+    """Generation parameters for /v1/execute and the test endpoint."""
+    params = data.get("params")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise InvalidRequest("'params' must be an object.", param="params")
+    return params

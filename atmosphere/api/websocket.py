@@ -1,0 +1,111 @@
+"""/ws: live integration status for the dashboard.
+
+Each client has its own bounded queue and sender task, and every message is
+serialised once for all clients, so a slow or dead client never stalls the others:
+when its queue is full it is dropped (the dashboard reconnects and gets a snapshot).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from atmosphere import jsonfast
+from atmosphere.discovery.registry import Registry
+
+log = logging.getLogger("atmosphere.ws")
+router = APIRouter()
+
+_QUEUE_SIZE = 64
+
+
+class _Client:
+    def __init__(self, websocket: WebSocket):
+        self.websocket = websocket
+        self.queue: asyncio.Queue[str | None] = asyncio.Queue(_QUEUE_SIZE)
+
+    def offer(self, text: str) -> bool:
+        """Queue a message without waiting; False when the client has fallen too far behind."""
+        try:
+            self.queue.put_nowait(text)
+            return True
+        except asyncio.QueueFull:
+            return False
+
+
+class LiveUpdates:
+    """Fans registry changes out to every connected WebSocket client."""
+
+    def __init__(self, registry: Registry, ping_interval: float = 15.0):
+        self.registry = registry
+        self.ping_interval = ping_interval
+        self._clients: set[_Client] = set()
+        registry.add_listener(self._on_change)
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def _on_change(self, integration: dict[str, Any]) -> None:
+        self.broadcast({"type": "integration", "integration": integration})
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        text = jsonfast.dumps(message).decode()
+        for client in list(self._clients):
+            if not client.offer(text):
+                log.warning("dropping a websocket client that stopped reading")
+                self._clients.discard(client)
+                client.queue = asyncio.Queue(1)
+                client.queue.put_nowait(None)  # tell its sender to close
+
+    async def serve(self, websocket: WebSocket) -> None:
+        await websocket.accept()
+        client = _Client(websocket)
+        snapshot = {"type": "snapshot", "integrations": self.registry.integrations()}
+        client.offer(jsonfast.dumps(snapshot).decode())
+        self._clients.add(client)
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            await self._receive_loop(websocket)
+        finally:
+            self._clients.discard(client)
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    async def _send_loop(self, client: _Client) -> None:
+        ping = jsonfast.dumps({"type": "ping"}).decode()
+        try:
+            while True:
+                try:
+                    text = await asyncio.wait_for(client.queue.get(), self.ping_interval)
+                except TimeoutError:
+                    text = ping
+                if text is None:
+                    await client.websocket.close(code=1013)  # try again later: it will reconnect
+                    return
+                await client.websocket.send_text(text)
+        except (WebSocketDisconnect, RuntimeError, OSError):
+            return
+
+    async def _receive_loop(self, websocket: WebSocket) -> None:
+        while True:
+            try:
+                raw = await websocket.receive_text()
+            except (WebSocketDisconnect, RuntimeError):
+                return
+            try:
+                message = jsonfast.loads(raw)
+            except jsonfast.JSONDecodeError:
+                continue  # a bad message from one client is ignored, not fatal
+            if isinstance(message, dict) and message.get("type") == "refresh":
+                self.registry.request_scan()
+
+
+@router.websocket("/ws")
+async def live_socket(websocket: WebSocket) -> None:
+    await websocket.app.state.live.serve(websocket)

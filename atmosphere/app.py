@@ -1,0 +1,73 @@
+"""The app factory: wires settings, backends, registry, executor and the routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from atmosphere import __version__, jsonfast
+from atmosphere.api import dashboard, routes, websocket
+from atmosphere.api.errors import install_error_handlers
+from atmosphere.config import Settings
+from atmosphere.discovery.base import Backend
+from atmosphere.discovery.llamafarm import LlamaFarmBackend
+from atmosphere.discovery.ollama import OllamaBackend
+from atmosphere.discovery.registry import Registry
+from atmosphere.router.executor import Executor
+
+log = logging.getLogger("atmosphere")
+
+
+def build_backends(settings: Settings) -> list[Backend]:
+    """Backends in routing priority order: LlamaFarm first, Ollama as the fallback."""
+    return [
+        LlamaFarmBackend(
+            settings.llamafarm_url,
+            runtime_url=settings.llamafarm_runtime_url,
+            namespace=settings.llamafarm_namespace,
+            embed_model=settings.llamafarm_embed_model,
+            probe_timeout=settings.probe_timeout,
+            request_timeout=settings.request_timeout,
+        ),
+        OllamaBackend(settings.ollama_url, probe_timeout=settings.probe_timeout, request_timeout=settings.request_timeout),
+    ]
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        registry = Registry(
+            build_backends(settings),
+            state_dir=settings.state_dir,
+            probe_timeout=settings.probe_timeout,
+            health_interval=settings.health_interval,
+        )
+        app.state.registry = registry
+        app.state.executor = Executor(registry)
+        app.state.live = websocket.LiveUpdates(registry)
+        await registry.scan()  # so the first request already knows the backends
+        for item in registry.integrations():
+            log.info("%s at %s: %s%s", item["name"], item["url"], item["status"], f" ({item['error']})" if item["error"] else "")
+        registry.start()
+        try:
+            yield
+        finally:
+            await registry.aclose()
+
+    app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> Response:
+        body = {"status": "ok", "version": __version__, "websocket_clients": app.state.live.client_count}
+        return Response(jsonfast.dumps(body), media_type="application/json")
+
+    app.include_router(routes.router)
+    app.include_router(websocket.router)
+    app.include_router(dashboard.router)  # last: its catch-all serves the single-page app
+    return app

@@ -1,0 +1,76 @@
+"""Settings: the only place that reads the environment.
+
+Every setting has an ``ATMOSPHERE_*`` environment variable and a CLI flag of the
+same meaning; a flag (passed here as an override) beats the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message is one line naming the setting."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ATMOSPHERE_", extra="ignore", frozen=True)
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    llamafarm_url: str = "http://localhost:14345"
+    ollama_url: str = "http://localhost:11434"
+    llamafarm_runtime_url: str = "http://127.0.0.1:11540"
+    llamafarm_namespace: str = Field("default", min_length=1)
+    # The embedding model asked of LlamaFarm's Universal Runtime (an HF encoder id).
+    llamafarm_embed_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
+    probe_timeout: float = Field(2.0, gt=0, le=60)
+    request_timeout: float = Field(120.0, gt=0)
+    health_interval: float = Field(10.0, gt=0)
+    state_dir: Path = Path.home() / ".atmosphere"
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    log_level: str = "info"
+    access_log: bool = False
+
+    @field_validator("llamafarm_url", "ollama_url", "llamafarm_runtime_url")
+    @classmethod
+    def _must_be_http_url(cls, value: str) -> str:
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http:// or https:// URL with a host (got {value!r})")
+        try:
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ValueError(f"has an invalid port (got {value!r})") from None
+        return value.strip().rstrip("/")
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in ("critical", "error", "warning", "info", "debug"):
+            raise ValueError(f"must be one of critical, error, warning, info, debug (got {value!r})")
+        return level
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment plus explicit overrides (CLI flags).
+
+    Raises ConfigError with a single line such as
+    ``ATMOSPHERE_PORT: Input should be less than or equal to 65535 (got 70000)``.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "setting"
+        message = first["msg"].removeprefix("Value error, ")
+        got = first.get("input")
+        suffix = "" if "(got" in message or isinstance(got, dict) else f" (got {got!r})"
+        raise ConfigError(f"ATMOSPHERE_{field.upper()}: {message}{suffix}") from None

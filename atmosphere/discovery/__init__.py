@@ -1,0 +1,1 @@
+"""Discovery: one adapter per backend, and the registry that owns their state."""

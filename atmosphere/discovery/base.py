@@ -1,0 +1,150 @@
+"""The Backend interface every adapter implements, and HTTP helpers they share.
+
+Adapters speak their backend's dialect at the edge and OpenAI shapes inward;
+every failure leaves an adapter as a ``BackendFailure`` with a readable reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import httpx
+
+from atmosphere import jsonfast
+from atmosphere.domain import ChatRequest, EmbedRequest, ProbeResult
+from atmosphere.errors import BackendFailure
+
+
+class Backend(Protocol):
+    """What the registry and the executor need from a backend."""
+
+    id: str
+    name: str
+    url: str
+
+    async def probe(self) -> ProbeResult: ...
+
+    def resolve_model(self, model: str) -> str | None:
+        """The backend's own name for ``model``, or None when it does not serve it."""
+
+    async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]: ...
+
+    def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[dict[str, Any]]:
+        """OpenAI ``chat.completion.chunk`` dicts. The first one is only produced once
+        the backend has really started answering, so a failure before it can fall back."""
+
+    async def generate(self, prompt: str, model: str, params: dict[str, Any]) -> dict[str, Any]: ...
+
+    async def embed(self, req: EmbedRequest, model: str) -> dict[str, Any]: ...
+
+    async def aclose(self) -> None: ...
+
+
+def make_client(base_url: str, request_timeout: float, *, max_connections: int = 512) -> httpx.AsyncClient:
+    """One pooled client per backend, kept for the life of the service.
+
+    ``trust_env=False``: a local backend must never be reached through a proxy from
+    the environment, and skipping the lookup keeps per-request work down.
+    """
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=httpx.Timeout(request_timeout, connect=min(5.0, request_timeout)),
+        limits=httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        ),
+        trust_env=False,
+        follow_redirects=False,
+    )
+
+
+def failure_from_exception(exc: Exception, what: str) -> BackendFailure:
+    """Turn an httpx transport error into a BackendFailure with a short reason."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return BackendFailure(f"{what}: connection timed out", kind="unreachable")
+    if isinstance(exc, httpx.ConnectError):
+        return BackendFailure(f"{what}: connection refused or unreachable", kind="unreachable")
+    if isinstance(exc, httpx.TimeoutException):
+        return BackendFailure(f"{what}: timed out waiting for the backend", kind="timeout")
+    if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        return BackendFailure(f"{what}: connection closed unexpectedly", kind="error")
+    if isinstance(exc, BackendFailure):
+        return exc
+    return BackendFailure(f"{what}: {type(exc).__name__}: {exc}", kind="error")
+
+
+def error_text(body: bytes, limit: int = 300) -> str:
+    """The message inside any of the error bodies our backends send, else the raw text."""
+    try:
+        data = jsonfast.loads(body)
+    except jsonfast.JSONDecodeError:
+        text = body.decode("utf-8", "replace").strip()
+        return (text[:limit] + "…") if len(text) > limit else (text or "empty body")
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            return str(err["message"])
+        if isinstance(data.get("message"), str):
+            return f"{err}: {data['message']}" if isinstance(err, str) else data["message"]
+        if isinstance(err, str):
+            return err
+        if "detail" in data:
+            detail = data["detail"]
+            if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+                return "; ".join(str(d.get("msg", d)) for d in detail)
+            return str(detail)
+    return str(data)[:limit]
+
+
+def failure_from_status(status: int, body: bytes, what: str) -> BackendFailure:
+    """Classify a non-2xx answer: which ones another backend might serve better."""
+    message = f"{what}: HTTP {status}: {error_text(body)}"
+    if status in (404, 405):
+        return BackendFailure(message, kind="error", status=status)
+    if status in (408, 429) or status >= 500:
+        return BackendFailure(message, kind="error", status=status)
+    # Other 4xx: the request itself is wrong; another backend would refuse it too.
+    return BackendFailure(message, kind="error", retryable=False, status=status)
+
+
+def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
+    """A JSON object or a BackendFailure: HTML or garbage means 'not what we expected'."""
+    try:
+        data = jsonfast.loads(body)
+    except jsonfast.JSONDecodeError:
+        raise BackendFailure(f"{what}: answered with something that is not JSON", kind="error") from None
+    if not isinstance(data, dict):
+        raise BackendFailure(f"{what}: answered JSON that is not an object", kind="error")
+    return data
+
+
+async def get_json(client: httpx.AsyncClient, path: str, timeout: float, what: str) -> dict[str, Any]:
+    """GET a JSON object for a probe, with its own timeout."""
+    try:
+        resp = await client.get(path, timeout=timeout)
+    except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
+        raise failure_from_exception(exc, what) from None
+    if resp.status_code >= 400:
+        raise failure_from_status(resp.status_code, resp.content, what)
+    return parse_json_object(resp.content, what)
+
+
+def now() -> float:
+    return time.time()
+
+
+def completion_id() -> str:
+    import uuid
+
+    return "chatcmpl-" + uuid.uuid4().hex
+
+
+def chat_messages_text(messages: list[dict[str, Any]]) -> str:
+    """The last user message's text; used for logs and generation fallbacks."""
+    for message in reversed(messages):
+        if message.get("role") == "user" and isinstance(message.get("content"), str):
+            return message["content"]
+    return ""

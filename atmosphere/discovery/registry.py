@@ -1,0 +1,203 @@
+"""The registry owns backend state: health, models and enabled, and publishes changes.
+
+Everything that changes about a backend changes here; the WebSocket layer listens,
+the executor reads. Nobody else probes or polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from atmosphere import jsonfast
+from atmosphere.discovery.base import Backend
+from atmosphere.domain import ProbeResult
+
+log = logging.getLogger("atmosphere.registry")
+
+Listener = Callable[[dict[str, Any]], None]
+# Fields that change on every probe; a change in only these is not news.
+_VOLATILE = ("latency_ms", "last_checked")
+
+
+class Registry:
+    """Holds one snapshot per backend, in routing priority order."""
+
+    def __init__(self, backends: list[Backend], *, state_dir: Path, probe_timeout: float, health_interval: float):
+        self.backends = backends
+        self._by_id = {b.id: b for b in backends}
+        self._state_file = state_dir / "integrations.json"
+        self._probe_timeout = probe_timeout
+        self._interval = health_interval
+        self._results: dict[str, ProbeResult] = {}
+        self._snapshots: dict[str, dict[str, Any]] = {}
+        self._disabled: set[str] = self._load_disabled()
+        self._listeners: list[Listener] = []
+        self._scan_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._monitor: asyncio.Task[None] | None = None
+        for backend in backends:
+            self._snapshots[backend.id] = self._snapshot(backend, None)
+
+    # --- reading ---------------------------------------------------------------------
+
+    def get(self, backend_id: str) -> Backend | None:
+        return self._by_id.get(backend_id)
+
+    def integrations(self) -> list[dict[str, Any]]:
+        return [self._snapshots[b.id] for b in self.backends]
+
+    def integration(self, backend_id: str) -> dict[str, Any]:
+        return self._snapshots[backend_id]
+
+    def is_enabled(self, backend_id: str) -> bool:
+        return backend_id not in self._disabled
+
+    def result(self, backend_id: str) -> ProbeResult | None:
+        return self._results.get(backend_id)
+
+    def status(self, backend_id: str) -> str:
+        result = self._results.get(backend_id)
+        return result.status if result else "unknown"
+
+    # --- listening -------------------------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Listener) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _publish(self, snapshot: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(snapshot)
+            except Exception:  # noqa: BLE001 - one bad listener must not stop the others
+                log.exception("registry listener failed")
+
+    # --- scanning --------------------------------------------------------------------
+
+    async def scan(self) -> list[dict[str, Any]]:
+        """Probe every backend concurrently; concurrent callers share one scan."""
+        if self._scan_task is None or self._scan_task.done():
+            self._scan_task = asyncio.create_task(self._scan_all())
+        await asyncio.shield(self._scan_task)
+        return self.integrations()
+
+    async def _scan_all(self) -> None:
+        results = await asyncio.gather(*(self._probe(b) for b in self.backends))
+        for backend, result in zip(self.backends, results, strict=True):
+            self._results[backend.id] = result
+            self._update(backend, result)
+
+    async def _probe(self, backend: Backend) -> ProbeResult:
+        """One probe, bounded: whatever the backend does, this returns in about a probe timeout."""
+        started = time.perf_counter()
+        try:
+            return await asyncio.wait_for(backend.probe(), self._probe_timeout + 0.05)
+        except TimeoutError:
+            return ProbeResult(
+                status="offline",
+                error=f"no answer within {self._probe_timeout:g}s",
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        except Exception as exc:  # noqa: BLE001 - a probe bug must read as an error, not crash the monitor
+            log.exception("probe of %s failed", backend.id)
+            return ProbeResult(status="error", error=f"probe failed: {exc}")
+
+    def _update(self, backend: Backend, result: ProbeResult | None) -> None:
+        old = self._snapshots.get(backend.id)
+        new = self._snapshot(backend, result)
+        self._snapshots[backend.id] = new
+        if old is None or _essential(old) != _essential(new):
+            if old is not None and old["status"] != new["status"]:
+                log.info("%s is now %s%s", backend.id, new["status"], f" ({new['error']})" if new["error"] else "")
+            self._publish(new)
+
+    def _snapshot(self, backend: Backend, result: ProbeResult | None) -> dict[str, Any]:
+        healthy = result is not None and result.status == "healthy"
+        snapshot: dict[str, Any] = {
+            "id": backend.id,
+            "name": backend.name,
+            "type": getattr(backend, "type", backend.id),
+            "url": backend.url,
+            "status": result.status if result else "offline",
+            "error": (result.error if result else "not probed yet"),
+            "version": result.version if result else None,
+            "models": [m.to_dict() for m in result.models] if healthy else [],
+            "model_count": len(result.models) if healthy else 0,
+            "capabilities": result.capabilities if healthy else [],
+            "default_model": result.default_model if healthy else None,
+            "latency_ms": result.latency_ms if result else None,
+            "last_checked": time.time() if result else None,
+            "enabled": self.is_enabled(backend.id),
+        }
+        if backend.id == "llamafarm":
+            projects = result.projects if healthy and result.projects else []
+            snapshot["projects"] = [p.to_dict() for p in projects]
+        return snapshot
+
+    def request_scan(self) -> None:
+        """Ask the monitor for a scan now (e.g. a client pressed Rescan, or a request failed)."""
+        self._wake.set()
+
+    # --- enable / disable ------------------------------------------------------------
+
+    async def set_enabled(self, backend_id: str, enabled: bool) -> dict[str, Any]:
+        if enabled:
+            self._disabled.discard(backend_id)
+        else:
+            self._disabled.add(backend_id)
+        await asyncio.to_thread(self._save_disabled, sorted(self._disabled))
+        self._update(self._by_id[backend_id], self._results.get(backend_id))
+        return self._snapshots[backend_id]
+
+    def _load_disabled(self) -> set[str]:
+        try:
+            data = jsonfast.loads(self._state_file.read_bytes())
+        except FileNotFoundError:
+            return set()
+        except (OSError, jsonfast.JSONDecodeError) as exc:
+            log.warning("ignoring unreadable state file %s: %s", self._state_file, exc)
+            return set()
+        disabled = data.get("disabled") if isinstance(data, dict) else None
+        return {d for d in disabled if d in self._by_id} if isinstance(disabled, list) else set()
+
+    def _save_disabled(self, disabled: list[str]) -> None:
+        self._state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._state_file.with_suffix(".tmp")
+        tmp.write_bytes(jsonfast.dumps({"disabled": disabled}))
+        tmp.replace(self._state_file)  # atomic: a crash never leaves half a file
+
+    # --- background monitor ----------------------------------------------------------
+
+    def start(self) -> None:
+        if self._monitor is None:
+            self._monitor = asyncio.create_task(self._run_monitor(), name="atmosphere-monitor")
+
+    async def _run_monitor(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.scan()
+            except Exception:  # noqa: BLE001 - the monitor must outlive any one bad scan
+                log.exception("scan failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+
+    async def aclose(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+        await asyncio.gather(*(b.aclose() for b in self.backends), return_exceptions=True)
+
+
+def _essential(snapshot: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in snapshot.items() if k not in _VOLATILE}

@@ -1,0 +1,114 @@
+"""Error types, and the one place that maps them to HTTP status and the OpenAI error body."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One backend that was tried (or skipped) for a request, and why it did not serve it."""
+
+    backend: str
+    reason: str
+    kind: str = "error"  # unreachable | timeout | error | skipped
+
+    def to_dict(self) -> dict[str, str]:
+        return {"backend": self.backend, "reason": self.reason, "kind": self.kind}
+
+
+class AtmosphereError(Exception):
+    """Base of errors that reach a client; carries the OpenAI error fields."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = None
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict[str, Any]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(AtmosphereError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class NotFound(AtmosphereError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    code = "model_not_found"
+
+
+class PayloadTooLarge(AtmosphereError):
+    status = 413
+    type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class _AttemptsError(AtmosphereError):
+    """An error after trying backends: it keeps every attempt for the caller."""
+
+    def __init__(self, message: str, attempts: list[Attempt], **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.attempts = attempts
+
+
+class NoBackendAvailable(_AttemptsError):
+    status = 503
+    code = "no_backend_available"
+
+
+class UpstreamError(_AttemptsError):
+    status = 502
+    code = "upstream_error"
+
+
+class UpstreamTimeout(_AttemptsError):
+    status = 504
+    code = "upstream_timeout"
+
+
+class BackendFailure(Exception):
+    """An adapter could not get a usable answer from its backend.
+
+    ``retryable`` failures (nothing reached the client yet and another backend may
+    do better) make the executor fall back; others are the caller's fault and are
+    reported as they are.
+    """
+
+    def __init__(self, reason: str, *, kind: str = "error", retryable: bool = True, status: int | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.kind = kind
+        self.retryable = retryable
+        self.status = status
+
+
+def failure_from_attempts(attempts: list[Attempt], what: str) -> AtmosphereError:
+    """Choose 503 / 504 / 502 for a request every backend failed, listing each reason."""
+    detail = "; ".join(f"{a.backend}: {a.reason}" for a in attempts) or "no integration is enabled"
+    kinds = {a.kind for a in attempts}
+    if not attempts or kinds <= {"unreachable", "skipped"}:
+        return NoBackendAvailable(f"No backend could serve {what}. {detail}", attempts)
+    if kinds <= {"unreachable", "skipped", "timeout"}:
+        return UpstreamTimeout(f"Upstream timed out serving {what}. {detail}", attempts)
+    return UpstreamError(f"Upstream error serving {what}. {detail}", attempts)

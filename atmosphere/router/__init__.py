@@ -1,0 +1,1 @@
+"""Routing: which backend serves a request, and falling back when one fails."""

@@ -1,0 +1,150 @@
+"""The executor: LlamaFarm first, Ollama as the fallback, model-aware.
+
+For each request it makes a plan (which enabled, healthy backends can serve the
+model, in priority order), then tries them in turn. A failure before anything
+reached the client moves on to the next backend; the result records who served
+and every attempt that did not.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from atmosphere.discovery.base import Backend
+from atmosphere.discovery.registry import Registry
+from atmosphere.domain import ChatRequest, EmbedRequest
+from atmosphere.errors import (
+    Attempt,
+    BackendFailure,
+    InvalidRequest,
+    ModelNotFound,
+    failure_from_attempts,
+)
+
+log = logging.getLogger("atmosphere.executor")
+
+T = TypeVar("T")
+AUTO_MODELS = frozenset({"", "auto", "default"})
+
+
+@dataclass(slots=True)
+class Served(Generic[T]):
+    """A result, the backend and model that produced it, and the attempts before it."""
+
+    value: T
+    backend: str
+    model: str
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StartedStream:
+    """A stream whose first chunk has already arrived, so the backend is committed."""
+
+    first: dict[str, Any]
+    rest: AsyncIterator[dict[str, Any]]
+
+
+class Executor:
+    def __init__(self, registry: Registry):
+        self.registry = registry
+
+    # --- planning --------------------------------------------------------------------
+
+    def plan(self, model: str | None, capability: str) -> tuple[list[tuple[Backend, str]], list[Attempt]]:
+        """Backends (with their own model name) that may serve ``model``, best first,
+        and the backends skipped on the way, with why."""
+        candidates: list[tuple[Backend, str]] = []
+        skipped: list[Attempt] = []
+        registry = self.registry
+        if model is None or model.lower() in AUTO_MODELS:
+            for backend in registry.backends:
+                if not registry.is_enabled(backend.id):
+                    continue
+                result = registry.result(backend.id)
+                if result is None or result.status != "healthy":
+                    reason = result.error if result and result.error else "not reachable"
+                    skipped.append(Attempt(backend.id, f"{_status_word(result)}: {reason}", "skipped"))
+                    continue
+                default = result.default_embedding_model if capability == "embeddings" else result.default_model
+                if default is None:
+                    skipped.append(Attempt(backend.id, f"has no {capability} model", "skipped"))
+                    continue
+                candidates.append((backend, default))
+            return candidates, skipped
+
+        disabled_with_model = []
+        for backend in registry.backends:
+            native = backend.resolve_model(model)
+            if native is None:
+                continue
+            if not registry.is_enabled(backend.id):
+                disabled_with_model.append(backend.id)
+                continue
+            result = registry.result(backend.id)
+            if result is None or result.status != "healthy":
+                reason = result.error if result and result.error else "not reachable"
+                skipped.append(Attempt(backend.id, f"{_status_word(result)}: {reason}", "skipped"))
+                continue
+            candidates.append((backend, native))
+        if not candidates and not skipped:
+            if disabled_with_model:
+                names = ", ".join(disabled_with_model)
+                raise ModelNotFound(
+                    f"The model `{model}` is only available on disabled integration(s): {names}. "
+                    "Enable the integration to use it.",
+                    param="model",
+                )
+            raise ModelNotFound(f"The model `{model}` does not exist on any enabled integration.", param="model")
+        return candidates, skipped
+
+    # --- running ---------------------------------------------------------------------
+
+    async def _run(
+        self,
+        model: str | None,
+        capability: str,
+        call: Callable[[Backend, str], Awaitable[T]],
+        what: str,
+    ) -> Served[T]:
+        candidates, attempts = self.plan(model, capability)
+        for backend, native in candidates:
+            try:
+                return Served(await call(backend, native), backend.id, native, attempts)
+            except BackendFailure as failure:
+                if not failure.retryable:
+                    raise InvalidRequest(f"{backend.name} refused the request: {failure.reason}") from None
+                log.warning("%s failed on %s (%s); trying the next backend", what, backend.id, failure.reason)
+                attempts.append(Attempt(backend.id, failure.reason, failure.kind))
+                if failure.kind == "unreachable":
+                    self.registry.request_scan()  # be honest about state sooner than the next tick
+        raise failure_from_attempts(attempts, what)
+
+    async def chat(self, req: ChatRequest) -> Served[dict[str, Any]]:
+        return await self._run(req.model, "chat", lambda b, m: b.chat(req, m), "chat completion")
+
+    async def chat_stream(self, req: ChatRequest) -> Served[StartedStream]:
+        return await self._run(req.model, "chat", lambda b, m: _start_stream(b.chat_stream(req, m)), "chat stream")
+
+    async def generate(self, prompt: str, model: str | None, params: dict[str, Any]) -> Served[dict[str, Any]]:
+        return await self._run(model, "generate", lambda b, m: b.generate(prompt, m, params), "generation")
+
+    async def embed(self, req: EmbedRequest) -> Served[dict[str, Any]]:
+        return await self._run(req.model, "embeddings", lambda b, m: b.embed(req, m), "embeddings")
+
+
+async def _start_stream(stream: AsyncIterator[dict[str, Any]]) -> StartedStream:
+    """Wait for the first chunk: until it arrives, a failure can still fall back."""
+    iterator = aiter(stream)
+    try:
+        first = await anext(iterator)
+    except StopAsyncIteration:
+        raise BackendFailure("stream ended before its first chunk", kind="error") from None
+    return StartedStream(first, iterator)
+
+
+def _status_word(result: Any) -> str:
+    return result.status if result is not None else "not probed"
