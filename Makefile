@@ -1,0 +1,77 @@
+# The verbs a person needs. Each one does its own setup: a fresh clone needs only
+# python3 (3.11+), node/npm, and for the browser tests Debian's chromium (installed
+# here when missing).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+UI_DEPS := ui/node_modules/.installed
+UI_BUNDLE := atmosphere/static/index.html
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.js ui/package.json
+
+.PHONY: help venv ui chromium serve demo test test-python test-ui test-browser bench lint format clean
+
+help:
+	@echo "make serve   - set up, build the dashboard, serve on http://127.0.0.1:8000"
+	@echo "make demo    - the same, against built-in stand-in backends"
+	@echo "make test    - set up and run every test (Python, UI components, browser, bench smoke)"
+	@echo "make bench   - the speed benchmark (QUICK=1 for a short run)"
+	@echo "make lint    - ruff"
+
+$(STAMP): pyproject.toml requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	touch $@
+
+venv: $(STAMP)
+
+$(UI_DEPS): ui/package-lock.json
+	cd ui && npm ci --no-audit --no-fund
+	touch $@
+
+$(UI_BUNDLE): $(UI_DEPS) $(UI_SOURCES)
+	cd ui && npm run build
+
+ui: $(UI_BUNDLE)
+
+# Browser tests drive Debian's chromium; never a downloaded browser.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+serve: venv ui
+	$(BIN)/atmosphere serve
+
+demo: venv ui
+	$(BIN)/atmosphere demo
+
+lint: venv
+	$(BIN)/ruff check atmosphere tests bench
+
+format: venv
+	$(BIN)/ruff format atmosphere tests bench
+
+test-python: venv
+	$(BIN)/pytest -q -m "not browser"
+
+test-ui: $(UI_DEPS)
+	cd ui && npm test
+
+test-browser: venv ui chromium
+	$(BIN)/pytest -q -m browser
+
+test: venv ui chromium lint
+	$(BIN)/pytest -q
+	cd ui && npm test
+	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md
+
+bench: venv
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(PEERS),--peers $(PEERS))
+
+clean:
+	rm -rf $(VENV) ui/node_modules atmosphere/static test-artifacts .pytest_cache
