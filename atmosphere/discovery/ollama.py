@@ -292,11 +292,15 @@ class OllamaBackend:
             }
 
         role_sent = False
+        calls_sent = 0  # tool calls arrive on non-final lines; OpenAI indexes them across the stream
         async for line in self._ndjson("/api/chat", body, "chat stream"):
             message = line.get("message") or {}
             delta: dict[str, Any] = {"content": message.get("content") or ""}
             tool_calls = _tool_calls(message)
             if tool_calls:
+                for call in tool_calls:
+                    call["index"] += calls_sent
+                calls_sent += len(tool_calls)
                 delta["tool_calls"] = tool_calls
             if not role_sent:
                 delta = {"role": "assistant", **delta}
@@ -306,7 +310,7 @@ class OllamaBackend:
                 continue
             if delta.get("content") or tool_calls or "role" in delta:
                 yield chunk(delta)
-            yield chunk({}, "tool_calls" if tool_calls else _finish(line.get("done_reason") or "stop"))
+            yield chunk({}, "tool_calls" if calls_sent else _finish(line.get("done_reason") or "stop"))
             if req.include_usage:
                 final = chunk({})
                 final["choices"] = []

@@ -182,14 +182,15 @@ class Registry:
             self._monitor = asyncio.create_task(self._run_monitor(), name="atmosphere-monitor")
 
     async def _run_monitor(self) -> None:
+        """Rescan every interval, or sooner when asked. The first scan is the caller's."""
         while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
                 await self.scan()
             except Exception:  # noqa: BLE001 - the monitor must outlive any one bad scan
                 log.exception("scan failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
 
     async def aclose(self) -> None:
         if self._monitor is not None:

@@ -1,0 +1,81 @@
+"""CLI: `python -m atmosphere.emulators {ollama,llamafarm,runtime,hang} [--port N] ...`.
+
+Prints exactly one ready line (with the real port, so `--port 0` works) and
+serves until SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+
+from atmosphere.emulators.llamafarm import create_llamafarm_app
+from atmosphere.emulators.ollama import create_ollama_app
+from atmosphere.emulators.runtime import create_runtime_app
+from atmosphere.emulators.server import EmulatorServer, HangServer
+from atmosphere.emulators.state import FAULTS, EmulatorState
+
+DISCLAIMERS = {
+    "ollama": "stand-in, not a real Ollama",
+    "llamafarm": "stand-in, not a real LlamaFarm server",
+    "runtime": "stand-in, not a real LlamaFarm Universal Runtime",
+    "hang": "stand-in, accepts connections and never answers",
+}
+
+
+def ready_line(kind: str, url: str) -> str:
+    """The one line a parent process waits for; `EmulatorProcess` parses it."""
+    return f"EMULATOR {kind} ready on {url} ({DISCLAIMERS[kind]})"
+
+
+def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m atmosphere.emulators", description="Run a backend emulator.")
+    parser.add_argument("kind", choices=sorted(DISCLAIMERS))
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds, for --fault slow")
+    parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between chunks")
+    parser.add_argument("--cut-after", type=int, default=2, help="chunks before a cut")
+    parser.add_argument("--namespace", default="default", help="LlamaFarm project namespace")
+    return parser.parse_args(argv)
+
+
+def _build(args: argparse.Namespace) -> EmulatorServer | HangServer:
+    if args.kind == "hang":
+        return HangServer(args.port)
+    state = EmulatorState()
+    state.set_fault(args.fault, delay=args.delay, chunk_delay=args.chunk_delay, cut_after=args.cut_after)
+    factories: dict[str, Callable[[], object]] = {
+        "ollama": lambda: create_ollama_app(state),
+        "llamafarm": lambda: create_llamafarm_app(state, args.namespace),
+        "runtime": lambda: create_runtime_app(state),
+    }
+    return EmulatorServer(factories[args.kind](), args.port)  # type: ignore[arg-type]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parse(argv)
+    server = _build(args)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    server.start()
+    print(ready_line(args.kind, server.url), flush=True)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

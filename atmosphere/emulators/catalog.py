@@ -1,0 +1,173 @@
+"""Default model and project data the emulators advertise.
+
+Kept apart from the handlers so tests can build their own catalogues and so
+the data reads like the real backends' listings (see shared/reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class OllamaModel:
+    """One installed Ollama model as `/api/tags` and `/api/show` describe it."""
+
+    name: str
+    family: str
+    parameter_size: str
+    quantization_level: str
+    capabilities: list[str]
+    size: int
+    digest: str
+    embedding_length: int
+    context_length: int = 4096
+    format: str = "gguf"
+    families: list[str] | None = None
+    modified_at: str = "2025-05-04T17:37:44.706015396Z"
+
+    @property
+    def chat_capable(self) -> bool:
+        """Embedding-only models lack `completion` and must refuse chat."""
+        return "completion" in self.capabilities
+
+
+@dataclass(slots=True)
+class ProjectModel:
+    """A project-local model alias (`name`) and the backend model behind it."""
+
+    name: str
+    provider: str
+    model: str
+    description: str | None = None
+    base_url: str | None = None
+
+
+@dataclass(slots=True)
+class Project:
+    """A LlamaFarm project; all projects live in the app's namespace."""
+
+    name: str
+    default_model: str
+    models: list[ProjectModel] = field(default_factory=list)
+    last_modified: str = "2026-01-20T10:11:12"
+
+    def alias(self, name: str) -> ProjectModel | None:
+        for model in self.models:
+            if model.name == name:
+                return model
+        return None
+
+
+@dataclass(slots=True)
+class CachedModel:
+    """An entry of the LlamaFarm server's HuggingFace-cache `/v1/models` list."""
+
+    model_id: str
+    size_bytes: int
+    size_human: str
+    last_modified: str = "2024-01-15T10:30:00Z"
+    revisions: list[str] = field(default_factory=lambda: ["main"])
+
+
+def default_ollama_models() -> list[OllamaModel]:
+    """The four models a typical small Ollama install carries."""
+    return [
+        OllamaModel(
+            name="llama3.2:latest",
+            family="llama",
+            parameter_size="3.2B",
+            quantization_level="Q4_K_M",
+            capabilities=["completion", "tools"],
+            size=2019393189,
+            digest="a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
+            embedding_length=3072,
+            context_length=131072,
+            families=["llama"],
+        ),
+        OllamaModel(
+            name="qwen2.5:0.5b",
+            family="qwen2",
+            parameter_size="494.03M",
+            quantization_level="Q4_K_M",
+            capabilities=["completion"],
+            size=397821319,
+            digest="a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67",
+            embedding_length=896,
+            context_length=32768,
+            families=["qwen2"],
+        ),
+        OllamaModel(
+            name="llava:latest",
+            family="llama",
+            parameter_size="7B",
+            quantization_level="Q4_0",
+            capabilities=["completion", "vision"],
+            size=4733363377,
+            digest="8dd30f6b0cb19f555f2c7a7ebda861449ea2cc76bf1f44e262931f45fc81d081",
+            embedding_length=4096,
+            families=["llama", "clip"],
+        ),
+        OllamaModel(
+            name="nomic-embed-text:latest",
+            family="nomic-bert",
+            parameter_size="137M",
+            quantization_level="F16",
+            capabilities=["embedding"],
+            size=274302450,
+            digest="0a109f422b47e3a30ba2b10eca18548e944e8a23073ee3f3e947efcf3c45e59f",
+            embedding_length=768,
+            context_length=2048,
+            families=["nomic-bert"],
+        ),
+    ]
+
+
+def default_projects() -> list[Project]:
+    """`chatbot` and `coder`, the projects the LlamaFarm emulator serves."""
+    return [
+        Project(
+            name="chatbot",
+            default_model="fast",
+            models=[
+                ProjectModel(
+                    "fast",
+                    "ollama",
+                    "llama3.2:3b",
+                    description="quick",
+                    base_url="http://localhost:11434/v1",
+                ),
+                ProjectModel("smart", "universal", "unsloth/Qwen3-1.7B-GGUF:Q4_K_M"),
+            ],
+        ),
+        Project(
+            name="coder",
+            default_model="coder-small",
+            models=[
+                ProjectModel(
+                    "coder-small",
+                    "ollama",
+                    "qwen2.5-coder:1.5b",
+                    base_url="http://localhost:11434/v1",
+                )
+            ],
+        ),
+    ]
+
+
+def default_hf_cache() -> list[CachedModel]:
+    """What the LlamaFarm server's `/v1/models` reports from the HF cache."""
+    return [
+        CachedModel("unsloth/Qwen3-1.7B-GGUF", 1107409472, "1.0GB"),
+        CachedModel("sentence-transformers/all-MiniLM-L6-v2", 90868376, "86.7MB"),
+        CachedModel("cross-encoder/ms-marco-MiniLM-L-6-v2", 90000000, "85.8MB"),
+    ]
+
+
+def default_runtime_models() -> list[str]:
+    """HF ids the Universal Runtime emulator can 'load'; others fail with 500."""
+    return [
+        "unsloth/Qwen3-1.7B-GGUF:Q4_K_M",
+        "Qwen/Qwen2.5-0.5B-Instruct",
+        "sentence-transformers/all-MiniLM-L6-v2",
+    ]

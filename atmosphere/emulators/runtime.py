@@ -1,0 +1,197 @@
+"""A protocol-faithful stand-in for LlamaFarm's Universal Runtime (port 11540).
+
+Follows shared/reference/llamafarm-api.md section 8: OpenAI-style chat and
+embeddings, usage always zero, `finish_reason` always "stop", every delta
+repeating the role, every failure a 500 `{"detail": ...}`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import struct
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from atmosphere.emulators.common import (
+    SSE,
+    SSE_DONE,
+    ChunkStream,
+    embedding_vector,
+    fastapi_body_check,
+    json_response,
+    last_user_text,
+    request_json,
+    split_words,
+    sse,
+)
+from atmosphere.emulators.middleware import EmulatorMiddleware, control_routes
+from atmosphere.emulators.state import EmulatorState
+
+EMBEDDING_DIM = 384
+RUNTIME_CRASH = "Failed to generate completion: llama_decode returned -3"
+_ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+
+
+def reply_text(model: str, user_text: str) -> str:
+    """What every runtime emulator answer says: deterministic and self-identifying."""
+    return f"Hello from the Universal Runtime emulator ({model})! You said: {user_text}"
+
+
+def cache_key(kind: str, model: str) -> str:
+    """The runtime's internal id for a loaded model (not the name clients send)."""
+    if kind == "encoder":
+        return f"encoder:{model}:embedding:cpu"
+    return f"language:{model}:ctxauto:batchauto:cpu"
+
+
+def _detail(message: str, status: int = 500) -> Response:
+    return json_response({"detail": message}, status)
+
+
+def _unprocessable(loc: list[Any], kind: str, msg: str, value: Any) -> Response:
+    detail = [{"type": kind, "loc": loc, "msg": msg, "input": value}]
+    return json_response({"detail": detail}, 422)
+
+
+class _Api:
+    """Handlers bound to one `EmulatorState`."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+
+    def _load(self, kind: str, model: str) -> Response | None:
+        """Mark the model loaded, or answer 500 as an offline runtime would."""
+        if model not in self.state.runtime_models:
+            return _detail(
+                f"Failed to load model '{model}': {model} is not a valid model identifier "
+                "on the Hugging Face Hub and no local copy was found"
+            )
+        self.state.loaded[cache_key(kind, model)] = time.time()
+        return None
+
+    async def health(self, request: Request) -> Response:
+        return json_response(
+            {
+                "status": "unhealthy" if self.state.fault == "unhealthy" else "healthy",
+                "device": {"device": "cpu", "gpu_name": None},
+                "loaded_models": list(self.state.loaded),
+                "timestamp": datetime.now().isoformat(),
+                "pid": os.getpid(),
+            }
+        )
+
+    async def models(self, request: Request) -> Response:
+        created = int(time.time())
+        data = [
+            {"id": key, "object": "model", "created": created, "owned_by": "transformers-runtime", "type": key.split(":", 1)[0]}
+            for key in self.state.loaded
+        ]
+        return json_response({"object": "list", "data": data})
+
+    async def chat(self, request: Request) -> Response:
+        body = request_json(request)
+        invalid = fastapi_body_check(body, "model", "messages")
+        if invalid is not None:
+            return invalid
+        model = body["model"]
+        if not isinstance(model, str):
+            return _unprocessable(["body", "model"], "string_type", "Input should be a valid string", model)
+        failed = self._load("language", model)
+        if failed is not None:
+            return failed
+        text = reply_text(model, last_user_text(body["messages"]))
+        head = {
+            "id": f"chatcmpl-{uuid.uuid4().hex}",
+            "created": int(time.time()),
+            "model": model,
+        }
+        if body.get("stream") is True:
+            return self._stream(head, text)
+        return json_response(
+            {
+                "id": head["id"],
+                "object": "chat.completion",
+                "created": head["created"],
+                "model": model,
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": _ZERO_USAGE,
+            }
+        )
+
+    def _stream(self, head: dict[str, Any], text: str) -> Response:
+        base = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"], "model": head["model"]}
+
+        def chunk(delta: dict[str, str], finish: str | None) -> bytes:
+            choice = {"index": 0, "delta": delta, "finish_reason": finish}
+            return sse({**base, "choices": [choice]})
+
+        chunks = [chunk({"role": "assistant", "content": ""}, None)]
+        chunks += [chunk({"role": "assistant", "content": p}, None) for p in split_words(text)]
+        chunks += [chunk({}, "stop"), SSE_DONE]
+        state = self.state
+        cut = state.cut_after if state.fault in ("cut", "stream_error") else None
+        return ChunkStream(chunks, SSE, delay=state.chunk_delay, cut_after=cut)
+
+    async def embeddings(self, request: Request) -> Response:
+        body = request_json(request)
+        invalid = fastapi_body_check(body, "model", "input")
+        if invalid is not None:
+            return invalid
+        raw, model = body["input"], body["model"]
+        if isinstance(raw, str):
+            texts = [raw]
+        elif isinstance(raw, list) and all(isinstance(t, str) for t in raw):
+            texts = raw
+        else:
+            return _unprocessable(["body", "input"], "string_type", "Input should be a valid string", raw)
+        encoding = body.get("encoding_format") or "float"
+        if encoding not in ("float", "base64"):
+            return _unprocessable(["body", "encoding_format"], "literal_error", "Input should be 'float' or 'base64'", encoding)
+        failed = self._load("encoder", model)
+        if failed is not None:
+            return failed
+        data = []
+        for index, text in enumerate(texts):
+            vector: Any = embedding_vector(text, EMBEDDING_DIM)
+            if encoding == "base64":
+                vector = base64.b64encode(struct.pack(f"<{EMBEDDING_DIM}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": vector})
+        usage = {"prompt_tokens": 0, "total_tokens": 0}
+        return json_response({"object": "list", "model": model, "data": data, "usage": usage})
+
+
+async def _fastapi_fallback(request: Request, exc: Exception) -> Response:
+    """FastAPI's JSON answers for unknown paths (404) and wrong methods (405)."""
+    if isinstance(exc, HTTPException):
+        return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
+    return _detail("Internal Server Error")
+
+
+def create_runtime_app(state: EmulatorState | None = None) -> Starlette:
+    """Build the Universal Runtime emulator; `app.state.emulator` holds its state."""
+    state = state if state is not None else EmulatorState()
+    api = _Api(state)
+    routes = [
+        *control_routes(state),
+        Route("/health", api.health, methods=["GET"]),
+        Route("/v1/models", api.models, methods=["GET"]),
+        Route("/v1/chat/completions", api.chat, methods=["POST"]),
+        Route("/v1/embeddings", api.embeddings, methods=["POST"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(EmulatorMiddleware, state=state, error500=_detail(RUNTIME_CRASH))],
+        exception_handlers={HTTPException: _fastapi_fallback},
+    )
+    app.state.emulator = state
+    return app

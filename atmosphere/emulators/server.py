@@ -1,0 +1,274 @@
+"""Run emulators as real HTTP servers on 127.0.0.1: in a thread, or as a process.
+
+`EmulatorServer` binds its socket itself so a port-0 server knows its port
+before uvicorn starts and can be restarted on the same port after `stop()`,
+which also drops open connections (the "backend killed" case).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import uvicorn
+from starlette.types import ASGIApp
+
+HOST = "127.0.0.1"
+READY_PATTERN = re.compile(r"^EMULATOR (\S+) ready on (http://[\d.]+:(\d+))")
+
+
+def bind_socket(port: int, host: str = HOST) -> socket.socket:
+    """A listening TCP socket with SO_REUSEADDR, so restarts can reuse the port."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+def _resolve_app(app_or_factory: ASGIApp | Callable[[], ASGIApp]) -> ASGIApp:
+    """Accept an ASGI app (3 params) or a zero-argument factory of one."""
+    try:
+        params = inspect.signature(app_or_factory).parameters.values()
+    except (TypeError, ValueError):
+        return app_or_factory  # type: ignore[return-value]
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if any(p.default is p.empty and p.kind in positional for p in params):
+        return app_or_factory  # type: ignore[return-value]
+    return app_or_factory()  # type: ignore[call-arg]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn.Server that can abort every connection from another thread."""
+
+    def abort_connections(self) -> None:
+        for server in self.servers:
+            server.close()
+        for connection in list(self.server_state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+
+class EmulatorServer:
+    """An ASGI app served by uvicorn (uvloop + httptools) in a background thread."""
+
+    def __init__(self, app: ASGIApp | Callable[[], ASGIApp], port: int = 0, host: str = HOST, *, lifespan: str = "off") -> None:
+        self.app = _resolve_app(app)
+        self.lifespan = lifespan  # "on" to serve an app that needs its startup (the gateway itself)
+        self.host = host
+        self.port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def state(self) -> Any:
+        """The app's `EmulatorState` when it is one of our emulators, else None."""
+        app_state = getattr(self.app, "state", None)
+        return getattr(app_state, "emulator", None)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, timeout: float = 10.0) -> Self:
+        """Start serving and block until uvicorn accepts connections."""
+        if self.running:
+            return self
+        sock = bind_socket(self.port, self.host)
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            loop="uvloop",
+            http="httptools",
+            ws="none" if self.lifespan == "off" else "auto",
+            lifespan=self.lifespan,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        server = _Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=self._run, args=(server, sock), name=f"emulator-{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                sock.close()
+                raise RuntimeError(f"emulator on port {self.port} failed to start")
+            time.sleep(0.005)
+        return self
+
+    def _run(self, server: _Server, sock: socket.socket) -> None:
+        loop_factory = server.config.get_loop_factory()
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            self._loop = runner.get_loop()
+            runner.run(server.serve(sockets=[sock]))
+        self._loop = None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the listener and every open connection; later connects are refused."""
+        server, thread, loop = self._server, self._thread, self._loop
+        if server is None or thread is None:
+            return
+        if loop is not None and thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(server.abort_connections)
+            except RuntimeError:  # loop already closed
+                pass
+        server.should_exit = True
+        # The gateway (lifespan on) must run its shutdown; emulators just vanish.
+        server.force_exit = self.lifespan == "off"
+        thread.join(timeout)
+        self._server = self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class HangServer:
+    """A port that accepts TCP connections and never sends a byte."""
+
+    def __init__(self, port: int = 0, host: str = HOST) -> None:
+        self.host = host
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping: asyncio.Event | None = None
+        self._ready = threading.Event()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 5.0) -> Self:
+        sock = bind_socket(self.port, self.host)
+        self.port = sock.getsockname()[1]
+        self._ready.clear()
+        self._thread = threading.Thread(target=asyncio.run, args=(self._serve(sock),), daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"hang server on port {self.port} failed to start")
+        return self
+
+    async def _serve(self, sock: socket.socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        writers: set[asyncio.StreamWriter] = set()
+
+        async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writers.add(writer)
+            try:
+                while await reader.read(65536):
+                    pass  # swallow the request, answer nothing
+            except ConnectionError:
+                pass
+            finally:
+                writers.discard(writer)
+                writer.close()
+
+        server = await asyncio.start_server(hold, sock=sock)
+        self._ready.set()
+        await self._stopping.wait()
+        server.close()
+        for writer in list(writers):
+            writer.transport.abort()
+        await asyncio.sleep(0)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._loop is not None and self._stopping is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(timeout)
+        self._loop = self._thread = self._stopping = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+class EmulatorProcess:
+    """`python -m atmosphere.emulators KIND` as a child process (killable with SIGKILL)."""
+
+    def __init__(self, kind: str, port: int = 0, extra_args: Sequence[str] = ()) -> None:
+        self.kind = kind
+        self.port = port
+        self.extra_args = list(extra_args)
+        self.proc: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 15.0) -> Self:
+        """Spawn the child and wait for its ready line, which carries the real port."""
+        root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+        cmd = [sys.executable, "-m", "atmosphere.emulators", self.kind, "--port", str(self.port)]
+        self.proc = subprocess.Popen(cmd + self.extra_args, stdout=subprocess.PIPE, text=True, env=env, cwd=root)
+        line = _read_line(self.proc, timeout)
+        match = READY_PATTERN.match(line)
+        if match is None:
+            self.kill()
+            raise RuntimeError(f"emulator {self.kind} did not become ready: {line!r}")
+        self.port = int(match.group(3))
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: the backend vanishes without closing anything gracefully."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(5)
+
+    def terminate(self, timeout: float = 5.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.terminate()
+
+
+def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
+    """First stdout line of `proc`, or "" if it exits or stays silent too long."""
+    stdout = proc.stdout
+    assert stdout is not None, "spawned with stdout=PIPE"
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    return result[0].strip() if result else ""

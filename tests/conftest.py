@@ -1,0 +1,108 @@
+"""Shared fixtures: emulated backends on free ports, and the gateway serving real HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from atmosphere.app import create_app
+from atmosphere.config import Settings
+from atmosphere.emulators.server import EmulatorServer
+from atmosphere.emulators.suite import EmulatorSuite, start_all_in_process
+
+
+@pytest.fixture
+def backends() -> Iterator[EmulatorSuite]:
+    """Ollama, LlamaFarm and its Universal Runtime, emulated, each on a free port."""
+    suite = start_all_in_process()
+    try:
+        yield suite
+    finally:
+        suite.stop()
+
+
+class Gateway:
+    """The Atmosphere app served by uvicorn on a free 127.0.0.1 port, restartable."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._server: EmulatorServer | None = None
+        self.port = 0
+
+    def start(self) -> Gateway:
+        self._server = EmulatorServer(create_app(self.settings), self.port, lifespan="on")
+        self._server.start()
+        self.port = self._server.port
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def restart(self) -> Gateway:
+        """A new process-equivalent: a fresh app (fresh state) on the same port."""
+        self.stop()
+        return self.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 10.0), **kwargs)
+
+    def openai(self, **kwargs: Any) -> Any:
+        from openai import OpenAI
+
+        return OpenAI(base_url=f"{self.url}/v1", api_key="not-needed", max_retries=0, timeout=10.0, **kwargs)
+
+
+def gateway_settings(
+    state_dir: Path, *, llamafarm: str, ollama: str, runtime: str, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "llamafarm_url": llamafarm,
+        "ollama_url": ollama,
+        "llamafarm_runtime_url": runtime,
+        "state_dir": state_dir,
+        "probe_timeout": 1.0,
+        "request_timeout": 5.0,
+        "health_interval": 0.5,
+        "log_level": "warning",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def make_gateway(tmp_path: Path) -> Iterator[Any]:
+    """Start gateways pointed at given URLs (default: the emulators, when passed)."""
+    started: list[Gateway] = []
+
+    def make(suite: EmulatorSuite | None = None, **overrides: Any) -> Gateway:
+        urls = suite.urls if suite is not None else {}
+        settings = gateway_settings(
+            tmp_path / "state",
+            llamafarm=overrides.pop("llamafarm_url", urls.get("llamafarm", "http://127.0.0.1:9")),
+            ollama=overrides.pop("ollama_url", urls.get("ollama", "http://127.0.0.1:9")),
+            runtime=overrides.pop("llamafarm_runtime_url", urls.get("runtime", "http://127.0.0.1:9")),
+            **overrides,
+        )
+        gateway = Gateway(settings).start()
+        started.append(gateway)
+        return gateway
+
+    yield make
+    for gateway in started:
+        gateway.stop()
+
+
+@pytest.fixture
+def gateway(backends: EmulatorSuite, make_gateway: Any) -> Gateway:
+    """The gateway in front of healthy emulated backends."""
+    return make_gateway(backends)
