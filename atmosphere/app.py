@@ -69,5 +69,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(routes.router)
     app.include_router(websocket.router)
-    app.include_router(dashboard.router)  # last: its catch-all serves the single-page app
+    app.include_router(dashboard.router)  # '/'; other unmatched GETs fall back to the app (api.errors)
     return app

@@ -62,9 +62,7 @@ class Gateway:
         return OpenAI(base_url=f"{self.url}/v1", api_key="not-needed", max_retries=0, timeout=10.0, **kwargs)
 
 
-def gateway_settings(
-    state_dir: Path, *, llamafarm: str, ollama: str, runtime: str, **overrides: Any
-) -> Settings:
+def gateway_settings(state_dir: Path, *, llamafarm: str, ollama: str, runtime: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "llamafarm_url": llamafarm,
         "ollama_url": ollama,

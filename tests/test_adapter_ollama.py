@@ -118,7 +118,8 @@ async def test_probe_on_an_older_server_asks_api_show_for_capabilities(backend, 
 
 
 async def test_probe_guesses_capabilities_from_the_name_when_show_reports_none(backend, ollama):
-    serve_tags(ollama, NOMIC, LLAMA, version="0.5.0")
+    unknown_family = {**NOMIC, "details": {**NOMIC["details"], "family": "nomic"}}  # only the name says "embed"
+    serve_tags(ollama, unknown_family, LLAMA, version="0.5.0")
     show = ollama.post("/api/show").respond(200, json={"details": {"family": "llama"}})
 
     result = await backend.probe()

@@ -107,9 +107,10 @@ def test_stream_failing_mid_way_ends_with_an_error_event_and_done(shared, backen
 
 def test_ollama_error_line_mid_stream_becomes_an_openai_error_event(gateway, backends):
     backends.ollama.state.set_fault("stream_error", cut_after=2)
-    with gateway.client() as client, client.stream(
-        "POST", "/v1/chat/completions", json={**ASK, "model": "qwen2.5:0.5b", "stream": True}
-    ) as r:
+    with (
+        gateway.client() as client,
+        client.stream("POST", "/v1/chat/completions", json={**ASK, "model": "qwen2.5:0.5b", "stream": True}) as r,
+    ):
         events = [line for line in r.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "data: [DONE]"
     assert '"type":"server_error"' in events[-2]

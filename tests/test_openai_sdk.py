@@ -25,9 +25,7 @@ def test_chat_through_sdk_is_served_by_llamafarm_for_its_alias(gateway):
 
 def test_chat_for_a_model_only_ollama_has_goes_straight_to_ollama(gateway, backends):
     client = gateway.openai()
-    raw = client.chat.completions.with_raw_response.create(
-        model="qwen2.5:0.5b", messages=[{"role": "user", "content": "ping"}]
-    )
+    raw = client.chat.completions.with_raw_response.create(model="qwen2.5:0.5b", messages=[{"role": "user", "content": "ping"}])
     completion = raw.parse()
     assert raw.headers["x-atmosphere-backend"] == "ollama"
     assert "Ollama emulator" in completion.choices[0].message.content

@@ -11,8 +11,6 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.responses import FileResponse, HTMLResponse, Response
 
-from atmosphere.errors import NotFound
-
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter()
 
@@ -35,12 +33,16 @@ async def index() -> Response:
     return HTMLResponse(_NOT_BUILT)
 
 
-@router.get("/{path:path}", include_in_schema=False)
-async def asset(path: str) -> Response:
-    if path.startswith(("v1/", "ws")):
-        raise NotFound(f"Unknown path /{path}.")
+async def static_or_app(path: str) -> Response | None:
+    """A built file, or the app itself for a client-side route; None under /v1 and /ws.
+
+    Called for GETs that matched no route, so the API's own 404 and 405 stay intact.
+    """
+    path = path.lstrip("/")
+    if path.startswith(("v1/", "ws")) or path == "v1":
+        return None
     candidate = (STATIC_DIR / path).resolve()
     if candidate.is_file() and STATIC_DIR.resolve() in candidate.parents:
         cache = "public, max-age=31536000, immutable" if path.startswith("assets/") else "no-cache"
         return FileResponse(candidate, headers={"Cache-Control": cache})
-    return await index()  # client-side routes fall back to the app
+    return await index()

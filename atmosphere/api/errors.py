@@ -10,6 +10,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, Response
 
 from atmosphere import jsonfast
+from atmosphere.api.dashboard import static_or_app
 from atmosphere.errors import AtmosphereError, InvalidRequest, NotFound
 
 log = logging.getLogger("atmosphere.api")
@@ -44,6 +45,10 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
+        if request.method in ("GET", "HEAD"):
+            page = await static_or_app(request.url.path)
+            if page is not None:
+                return page
         return error_response(NotFound(f"Unknown path {request.url.path}."))
     if exc.status_code == 405:
         error = InvalidRequest(f"Method {request.method} is not allowed on {request.url.path}.")

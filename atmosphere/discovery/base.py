@@ -125,6 +125,8 @@ async def get_json(client: httpx.AsyncClient, path: str, timeout: float, what: s
     """GET a JSON object for a probe, with its own timeout."""
     try:
         resp = await client.get(path, timeout=timeout)
+    except httpx.ReadTimeout:
+        raise BackendFailure(f"{what}: no answer within {timeout:g}s", kind="timeout") from None
     except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
         raise failure_from_exception(exc, what) from None
     if resp.status_code >= 400:

@@ -1,0 +1,52 @@
+import { BookOpen, CloudSun, Puzzle } from 'lucide-react';
+import IntegrationPanel from './components/IntegrationPanel.jsx';
+import ApiPage from './components/ApiPage.jsx';
+import { useHashRoute } from './hooks/useHashRoute.js';
+import './App.css';
+
+const pages = [
+  { id: 'integrations', label: 'Integrations', icon: Puzzle, component: IntegrationPanel },
+  { id: 'api', label: 'API', icon: BookOpen, component: ApiPage },
+];
+
+// The hash holds the route, so the skip link moves focus itself instead of navigating.
+function skipToMain(event) {
+  event.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
+/** App shell: brand, navigation (hash routes) and the current page. */
+export default function App() {
+  const route = useHashRoute(pages[0].id);
+  const page = pages.find((candidate) => candidate.id === route) ?? pages[0];
+  const Page = page.component;
+
+  return (
+    <div className="app-shell">
+      <a className="skip-link" href="#main" onClick={skipToMain}>
+        Skip to content
+      </a>
+      <aside className="app-sidebar">
+        <div className="app-brand">
+          <CloudSun size={24} />
+          <span>Atmosphere</span>
+        </div>
+        <nav aria-label="Main">
+          <ul className="app-nav">
+            {pages.map(({ id, label, icon: Icon }) => (
+              <li key={id}>
+                <a href={`#/${id}`} className="app-nav-link" aria-current={id === page.id ? 'page' : undefined} data-testid={`nav-${id}`}>
+                  <Icon size={18} />
+                  <span>{label}</span>
+                </a>
+              </li>
+            ))}
+          </ul>
+        </nav>
+      </aside>
+      <main id="main" className="app-main" tabIndex={-1}>
+        <Page />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,51 @@
+import { BookOpen } from 'lucide-react';
+import './ApiPage.css';
+
+/** A short "how do I call this" page: the OpenAI-compatible base URL and a few curl commands. */
+export default function ApiPage({ origin = window.location.origin }) {
+  const base = `${origin}/v1`;
+  const examples = [
+    {
+      title: 'Chat completion (OpenAI-compatible)',
+      code: `curl ${base}/chat/completions \\
+  -H 'Content-Type: application/json' \\
+  -d '{"model": "llama3.2:latest", "messages": [{"role": "user", "content": "Say hi"}]}'`,
+    },
+    {
+      title: 'List the backends Atmosphere found',
+      code: `curl ${base}/integrations`,
+    },
+    {
+      title: 'Test one backend',
+      code: `curl ${base}/integrations/test \\
+  -H 'Content-Type: application/json' \\
+  -d '{"integration_id": "ollama", "prompt": "Say hi"}'`,
+    },
+  ];
+
+  return (
+    <div className="api-page">
+      <header>
+        <h1>
+          <BookOpen size={22} /> API
+        </h1>
+        <p className="api-page-subtitle">Point any OpenAI client at Atmosphere; it routes to the backends on the Integrations page.</p>
+      </header>
+      <section className="api-page-block" aria-labelledby="api-base-url">
+        <h2 id="api-base-url">Base URL</h2>
+        <code className="api-page-base" data-testid="api-base-url">
+          {base}
+        </code>
+        <p className="api-page-note">Use a model id shown on the Integrations page as <code>model</code>.</p>
+      </section>
+      {examples.map((example) => (
+        <section className="api-page-block" key={example.title}>
+          <h2>{example.title}</h2>
+          <pre>
+            <code>{example.code}</code>
+          </pre>
+        </section>
+      ))}
+    </div>
+  );
+}

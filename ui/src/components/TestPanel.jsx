@@ -1,0 +1,121 @@
+import { useId, useState } from 'react';
+import { CircleCheck, LoaderCircle, Play, TriangleAlert } from 'lucide-react';
+import { useTestRuns } from '../hooks/useTestRuns.js';
+import { formatLatency } from '../format.js';
+import './TestPanel.css';
+
+export const DEFAULT_PROMPT = 'Say hello in one short sentence.';
+
+function _modelOptionLabel(model) {
+  const name = model.name || model.id;
+  return model.project ? `${name} (${model.project})` : name;
+}
+
+/** One answer from POST /v1/integrations/test, success or failure. */
+export function TestResult({ run }) {
+  const latency = formatLatency(run.latencyMs);
+  return (
+    <li className={`test-result ${run.success ? 'success' : 'error'}`} data-testid="test-result" data-success={String(run.success)}>
+      <div className="test-result-header">
+        <span className="test-result-outcome">
+          {run.success ? <CircleCheck size={16} /> : <TriangleAlert size={16} />}
+          {run.success ? 'Success' : 'Failed'}
+        </span>
+        {run.modelUsed ? (
+          <span className="test-model-used">
+            model <code data-testid="test-model-used">{run.modelUsed}</code>
+          </span>
+        ) : null}
+        {latency ? (
+          <span className="test-latency" data-testid="test-latency" title="Round trip measured by Atmosphere">
+            {latency}
+          </span>
+        ) : null}
+      </div>
+      <p className="test-prompt" title={run.prompt}>
+        <span className="test-prompt-label">Prompt:</span> {run.prompt}
+      </p>
+      {run.success ? (
+        <p className="test-response-text">{run.response ?? ''}</p>
+      ) : (
+        <p className="test-error-text" data-testid="test-error">
+          {run.error || 'The test failed and the service gave no reason.'}
+        </p>
+      )}
+    </li>
+  );
+}
+
+/**
+ * Prompt box, model picker and Test button for one integration, with the last
+ * few results underneath (newest first) for comparison.
+ */
+export default function TestPanel({ integration }) {
+  const { runs, running, run } = useTestRuns(integration.id);
+  const [prompt, setPrompt] = useState(DEFAULT_PROMPT);
+  const [model, setModel] = useState('');
+  const promptId = useId();
+  const modelId = useId();
+  const models = Array.isArray(integration.models) ? integration.models : [];
+  const canRun = !running && prompt.trim().length > 0;
+
+  function onSubmit(event) {
+    event.preventDefault();
+    if (!canRun) return;
+    run({ prompt: prompt.trim(), model: model || undefined });
+  }
+
+  return (
+    <section className="test-panel" aria-label={`Test ${integration.name}`}>
+      <form className="test-form" onSubmit={onSubmit}>
+        <div className="test-field test-field-prompt">
+          <label htmlFor={promptId}>Prompt</label>
+          <textarea
+            id={promptId}
+            data-testid="prompt-input"
+            rows={2}
+            value={prompt}
+            onChange={(event) => setPrompt(event.target.value)}
+            onKeyDown={(event) => {
+              if (event.key === 'Enter' && (event.metaKey || event.ctrlKey)) onSubmit(event);
+            }}
+          />
+        </div>
+        <div className="test-row">
+          <div className="test-field test-field-model">
+            <label htmlFor={modelId}>Model</label>
+            <select id={modelId} data-testid="model-select" value={model} onChange={(event) => setModel(event.target.value)}>
+              <option value="">{integration.default_model ? `Default (${integration.default_model})` : 'Default model'}</option>
+              {models.map((m, index) => (
+                <option key={`${index}:${m.id}`} value={m.id}>
+                  {_modelOptionLabel(m)}
+                </option>
+              ))}
+            </select>
+          </div>
+          <button
+            type="submit"
+            className="action-button test"
+            data-testid="test-button"
+            disabled={!canRun}
+            aria-busy={running}
+            aria-label={running ? `Testing ${integration.name}` : `Test ${integration.name}`}
+          >
+            {running ? <LoaderCircle size={16} className="spin" /> : <Play size={16} />}
+            {running ? 'Testing…' : 'Test'}
+          </button>
+        </div>
+      </form>
+      <div className="test-results-region" aria-live="polite" aria-busy={running}>
+        {running ? <p className="sr-only">Running test against {integration.name}…</p> : null}
+        {runs.length > 0 ? (
+          <ol className="test-results" aria-label={`Latest test results for ${integration.name}`}>
+            {runs.map((entry) => (
+              <TestResult key={entry.key} run={entry} />
+            ))}
+          </ol>
+        ) : null}
+      </div>
+    </section>
+  );
+}
