@@ -17,6 +17,7 @@ from atmosphere.discovery.base import Backend
 from atmosphere.discovery.llamafarm import LlamaFarmBackend
 from atmosphere.discovery.ollama import OllamaBackend
 from atmosphere.discovery.registry import Registry
+from atmosphere.discovery.transport import AiohttpTransport
 from atmosphere.router.executor import Executor
 
 log = logging.getLogger("atmosphere")
@@ -32,8 +33,14 @@ def build_backends(settings: Settings) -> list[Backend]:
             embed_model=settings.llamafarm_embed_model,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
+            transport_factory=AiohttpTransport,
         ),
-        OllamaBackend(settings.ollama_url, probe_timeout=settings.probe_timeout, request_timeout=settings.request_timeout),
+        OllamaBackend(
+            settings.ollama_url,
+            probe_timeout=settings.probe_timeout,
+            request_timeout=settings.request_timeout,
+            transport_factory=AiohttpTransport,
+        ),
     ]
 
 

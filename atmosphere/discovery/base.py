@@ -7,7 +7,7 @@ every failure leaves an adapter as a ``BackendFailure`` with a readable reason.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import httpx
@@ -42,14 +42,22 @@ class Backend(Protocol):
     async def aclose(self) -> None: ...
 
 
-def make_client(base_url: str, request_timeout: float, *, max_connections: int = 512) -> httpx.AsyncClient:
+TransportFactory = Callable[[], httpx.AsyncBaseTransport]
+
+
+def make_client(
+    base_url: str, request_timeout: float, *, transport_factory: TransportFactory | None = None, max_connections: int = 512
+) -> httpx.AsyncClient:
     """One pooled client per backend, kept for the life of the service.
 
+    The service passes a factory of ``AiohttpTransport`` (see transport.py for why);
+    without one, httpx's own transport is used (and respx can mock it in unit tests).
     ``trust_env=False``: a local backend must never be reached through a proxy from
     the environment, and skipping the lookup keeps per-request work down.
     """
     return httpx.AsyncClient(
         base_url=base_url,
+        transport=transport_factory() if transport_factory else None,
         timeout=httpx.Timeout(request_timeout, connect=min(5.0, request_timeout)),
         limits=httpx.Limits(
             max_connections=max_connections,

@@ -16,6 +16,7 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.discovery.base import (
+    TransportFactory,
     completion_id,
     failure_from_exception,
     failure_from_status,
@@ -71,14 +72,15 @@ class LlamaFarmBackend:
         embed_model: str,
         probe_timeout: float,
         request_timeout: float,
+        transport_factory: TransportFactory | None = None,
     ):
         self.url = url
         self.runtime_url = runtime_url
         self.namespace = namespace
         self.embed_model = embed_model
         self.probe_timeout = probe_timeout
-        self._client = make_client(url, request_timeout)
-        self._runtime = make_client(runtime_url, request_timeout)
+        self._client = make_client(url, request_timeout, transport_factory=transport_factory)
+        self._runtime = make_client(runtime_url, request_timeout, transport_factory=transport_factory)
         self._aliases: dict[str, str] = {}  # alias → project name (first project wins)
         self._runtime_up = False
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.discovery.base import (
+    TransportFactory,
     completion_id,
     failure_from_exception,
     failure_from_status,
@@ -141,10 +142,12 @@ class OllamaBackend:
     name = "Ollama"
     type = "ollama"
 
-    def __init__(self, url: str, *, probe_timeout: float, request_timeout: float):
+    def __init__(
+        self, url: str, *, probe_timeout: float, request_timeout: float, transport_factory: TransportFactory | None = None
+    ):
         self.url = url
         self.probe_timeout = probe_timeout
-        self._client = make_client(url, request_timeout)
+        self._client = make_client(url, request_timeout, transport_factory=transport_factory)
         self._models: set[str] = set()
         self._show_cache: dict[str, list[str]] = {}  # digest → reported capabilities
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+from atmosphere.emulators.catalog import Project, ProjectModel
 from atmosphere.emulators.llamafarm import create_llamafarm_app
 from atmosphere.emulators.ollama import create_ollama_app
 from atmosphere.emulators.runtime import create_runtime_app
@@ -41,6 +42,14 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument("--cut-after", type=int, default=2, help="chunks before a cut")
     parser.add_argument("--namespace", default="default", help="LlamaFarm project namespace")
+    parser.add_argument(
+        "--shared-alias",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="LlamaFarm: also serve NAME (e.g. llama3.2:latest) from an extra project 'shared', so a model "
+        "both backends have can be tested (repeatable)",
+    )
     return parser.parse_args(argv)
 
 
@@ -49,6 +58,9 @@ def _build(args: argparse.Namespace) -> EmulatorServer | HangServer:
         return HangServer(args.port)
     state = EmulatorState()
     state.set_fault(args.fault, delay=args.delay, chunk_delay=args.chunk_delay, cut_after=args.cut_after)
+    if args.shared_alias:
+        models = [ProjectModel(name, "ollama", name, base_url="http://localhost:11434/v1") for name in args.shared_alias]
+        state.projects.append(Project(name="shared", default_model=args.shared_alias[0], models=models))
     factories: dict[str, Callable[[], object]] = {
         "ollama": lambda: create_ollama_app(state),
         "llamafarm": lambda: create_llamafarm_app(state, args.namespace),
