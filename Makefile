@@ -10,7 +10,7 @@ UI_DEPS := ui/node_modules/.installed
 UI_BUNDLE := atmosphere/static/index.html
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.js ui/package.json
 
-.PHONY: help venv ui chromium serve demo test test-python test-ui test-browser bench lint format clean
+.PHONY: help venv ui chromium serve demo test test-python test-ui test-browser bench lint format clean screenshot
 
 help:
 	@echo "make serve   - set up, build the dashboard, serve on http://127.0.0.1:8000"
@@ -75,3 +75,6 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) ui/node_modules atmosphere/static test-artifacts .pytest_cache
+
+screenshot: venv ui chromium
+	ATMOSPHERE_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q -m browser -k test_button tests/test_browser.py
