@@ -17,7 +17,7 @@ from atmosphere.discovery.base import Backend
 from atmosphere.discovery.llamafarm import LlamaFarmBackend
 from atmosphere.discovery.ollama import OllamaBackend
 from atmosphere.discovery.registry import Registry
-from atmosphere.discovery.transport import AiohttpTransport
+from atmosphere.discovery.transport import PooledTransport
 from atmosphere.router.executor import Executor
 
 log = logging.getLogger("atmosphere")
@@ -33,13 +33,13 @@ def build_backends(settings: Settings) -> list[Backend]:
             embed_model=settings.llamafarm_embed_model,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
-            transport_factory=AiohttpTransport,
+            transport_factory=PooledTransport,
         ),
         OllamaBackend(
             settings.ollama_url,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
-            transport_factory=AiohttpTransport,
+            transport_factory=PooledTransport,
         ),
     ]
 
