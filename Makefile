@@ -39,7 +39,7 @@ ui: $(UI_BUNDLE)
 
 # Browser tests drive Debian's chromium; never a downloaded browser.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@test -x /usr/bin/chromium || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }

@@ -22,6 +22,7 @@ _SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--ollama-url", "ollama_url", str, "Ollama server (default http://localhost:11434)"),
     ("--llamafarm-runtime-url", "llamafarm_runtime_url", str, "LlamaFarm Universal Runtime (default http://127.0.0.1:11540)"),
     ("--llamafarm-namespace", "llamafarm_namespace", str, "LlamaFarm namespace whose projects are used (default 'default')"),
+    ("--llamafarm-embed-model", "llamafarm_embed_model", str, "embedding model asked of LlamaFarm's Universal Runtime"),
     ("--probe-timeout", "probe_timeout", float, "seconds for one discovery probe (default 2)"),
     ("--request-timeout", "request_timeout", float, "seconds for an upstream call (default 120)"),
     ("--health-interval", "health_interval", float, "seconds between background scans (default 10)"),
@@ -94,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # httpx logs every upstream request at INFO: noise, and a cost on the hot path.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 
 
 def serve(settings: Settings) -> int:

@@ -126,3 +126,15 @@ def test_bad_request_raises_bad_request_error_with_param(gateway):
         gateway.openai().chat.completions.create(model="fast", messages=[])
     assert err.value.param == "messages"
     assert err.value.type == "invalid_request_error"
+
+
+def test_a_model_used_for_what_it_cannot_do_is_a_400(gateway):
+    client = gateway.openai()
+    with pytest.raises(openai.BadRequestError) as err:
+        client.embeddings.create(model="fast", input="x")
+    assert "does not support embeddings" in err.value.body["message"]
+    with pytest.raises(openai.BadRequestError) as err:
+        client.chat.completions.create(
+            model="sentence-transformers/all-MiniLM-L6-v2", messages=[{"role": "user", "content": "x"}]
+        )
+    assert "does not support chat" in err.value.body["message"]

@@ -104,7 +104,7 @@ def _messages(data: dict[str, Any]) -> list[dict[str, Any]]:
         role = message.get("role")
         if role not in _ROLES:
             raise InvalidRequest(
-                f"'{where}.role' must be one of system, developer, user, assistant, tool (got {role!r}).",
+                f"'{where}.role' must be one of system, developer, user, assistant, tool, function (got {role!r}).",
                 param=f"{where}.role",
             )
         content = message.get("content")

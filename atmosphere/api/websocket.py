@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -65,7 +66,7 @@ class LiveUpdates:
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         client = _Client(websocket)
-        snapshot = {"type": "snapshot", "integrations": self.registry.integrations()}
+        snapshot = {"type": "snapshot", "integrations": self.registry.integrations(), "timestamp": time.time()}
         client.offer(jsonfast.dumps(snapshot).decode())
         self._clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))

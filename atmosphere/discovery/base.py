@@ -50,7 +50,7 @@ def make_client(
 ) -> httpx.AsyncClient:
     """One pooled client per backend, kept for the life of the service.
 
-    The service passes a factory of ``AiohttpTransport`` (see transport.py for why);
+    The service passes a factory of ``PooledTransport`` (see transport.py for why);
     without one, httpx's own transport is used (and respx can mock it in unit tests).
     ``trust_env=False``: a local backend must never be reached through a proxy from
     the environment, and skipping the lookup keeps per-request work down.

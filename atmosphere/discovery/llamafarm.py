@@ -179,6 +179,8 @@ class LlamaFarmBackend:
             value = getattr(req, key)
             if value is not None:
                 body[key] = value
+        if stream and req.include_usage:
+            body["stream_options"] = {"include_usage": True}
         body.update(req.extra)  # tools, response_format, rag_enabled=True when asked, ...
         return body
 

@@ -35,6 +35,7 @@ class Registry:
         self._probe_timeout = probe_timeout
         self._interval = health_interval
         self._results: dict[str, ProbeResult] = {}
+        self._checked: dict[str, float] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._disabled: set[str] = self._load_disabled()
         self._listeners: list[Listener] = []
@@ -92,8 +93,10 @@ class Registry:
 
     async def _scan_all(self) -> None:
         results = await asyncio.gather(*(self._probe(b) for b in self.backends))
+        checked = time.time()
         for backend, result in zip(self.backends, results, strict=True):
             self._results[backend.id] = result
+            self._checked[backend.id] = checked
             self._update(backend, result)
 
     async def _probe(self, backend: Backend) -> ProbeResult:
@@ -135,7 +138,7 @@ class Registry:
             "capabilities": result.capabilities if healthy else [],
             "default_model": result.default_model if healthy else None,
             "latency_ms": result.latency_ms if result else None,
-            "last_checked": time.time() if result else None,
+            "last_checked": self._checked.get(backend.id),
             "enabled": self.is_enabled(backend.id),
         }
         if backend.id == "llamafarm":

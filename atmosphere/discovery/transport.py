@@ -263,4 +263,3 @@ def _as_httpx_error(error: Exception, request: httpx.Request, mid_response: bool
         return error
     where = "mid-response" if mid_response else "before answering"
     return httpx.RemoteProtocolError(f"the backend closed the connection {where}", request=request)
-

@@ -15,7 +15,7 @@ from typing import Any, Generic, TypeVar
 
 from atmosphere.discovery.base import Backend
 from atmosphere.discovery.registry import Registry
-from atmosphere.domain import ChatRequest, EmbedRequest
+from atmosphere.domain import ChatRequest, EmbedRequest, ProbeResult
 from atmosphere.errors import (
     Attempt,
     BackendFailure,
@@ -77,6 +77,7 @@ class Executor:
             return candidates, skipped
 
         disabled_with_model = []
+        unsupported = []
         for backend in registry.backends:
             native = backend.resolve_model(model)
             if native is None:
@@ -89,7 +90,14 @@ class Executor:
                 reason = result.error if result and result.error else "not reachable"
                 skipped.append(Attempt(backend.id, f"{_status_word(result)}: {reason}", "skipped"))
                 continue
+            if not _supports(result, native, capability):
+                unsupported.append(backend.name)
+                continue
             candidates.append((backend, native))
+        if not candidates and not skipped and unsupported:
+            raise InvalidRequest(
+                f"The model `{model}` does not support {capability} (on {', '.join(unsupported)}).", param="model"
+            )
         if not candidates and not skipped:
             if disabled_with_model:
                 names = ", ".join(disabled_with_model)
@@ -111,13 +119,14 @@ class Executor:
         what: str,
     ) -> Served[T]:
         candidates, attempts = self.plan(model, capability)
-        for backend, native in candidates:
+        for position, (backend, native) in enumerate(candidates, 1):
             try:
                 return Served(await call(backend, native), backend.id, native, attempts)
             except BackendFailure as failure:
                 if not failure.retryable:
                     raise InvalidRequest(f"{backend.name} refused the request: {failure.reason}") from None
-                log.warning("%s failed on %s (%s); trying the next backend", what, backend.id, failure.reason)
+                then = "; trying the next backend" if position < len(candidates) else ""
+                log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
                 attempts.append(Attempt(backend.id, failure.reason, failure.kind))
                 if failure.kind == "unreachable":
                     self.registry.request_scan()  # be honest about state sooner than the next tick
@@ -144,6 +153,15 @@ async def _start_stream(stream: AsyncIterator[dict[str, Any]]) -> StartedStream:
     except StopAsyncIteration:
         raise BackendFailure("stream ended before its first chunk", kind="error") from None
     return StartedStream(first, iterator)
+
+
+def _supports(result: ProbeResult, native: str, capability: str) -> bool:
+    """Whether the backend said this model can do ``capability`` (unknown → let it try)."""
+    wanted = "chat" if capability == "generate" else capability
+    for info in result.models:
+        if info.id == native:
+            return not info.capabilities or wanted in info.capabilities
+    return True
 
 
 def _status_word(result: Any) -> str:
