@@ -60,14 +60,17 @@ test-python: venv
 	$(BIN)/pytest -q -m "not browser"
 
 test-ui: $(UI_DEPS)
-	cd ui && npm test
+	@mkdir -p test-artifacts
+	cd ui && npm test -- --reporter=default --reporter=json --outputFile=../test-artifacts/vitest.json
+	@$(PYTHON) -c "import json; d = json.load(open('test-artifacts/vitest.json')); \
+	  print(f\"{d['numPassedTests']} passed, {d['numFailedTests']} failed (UI component tests)\")"
 
 test-browser: venv ui chromium
 	$(BIN)/pytest -q -m browser
 
 test: venv ui chromium lint
 	$(BIN)/pytest -q
-	cd ui && npm test
+	$(MAKE) --no-print-directory test-ui
 	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md
 
 bench: venv
