@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from typing import Any
@@ -105,8 +106,14 @@ def serve(settings: Settings) -> int:
     from atmosphere.app import create_app
 
     configure_logging(settings.log_level)
+    app = create_app(settings)
+    # Everything imported so far lives as long as the process: move it out of the
+    # collector's sight, so full collections under load stop walking it (they were
+    # most of the p99 at 32 concurrent requests: bench/NOTES.md).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

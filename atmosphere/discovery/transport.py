@@ -49,6 +49,7 @@ class _Connection(asyncio.Protocol):
         self.status = 0
         self.headers_done = False
         self.complete = False
+        self.keep_alive = False
         self.got_bytes = False
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
@@ -92,6 +93,8 @@ class _Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def on_message_complete(self) -> None:
+        # Ask now: once the message is complete the parser resets and always says False.
+        self.keep_alive = self._parser.should_keep_alive()
         self.complete = True
 
     # --- used by the pool ------------------------------------------------------------
@@ -125,7 +128,7 @@ class _Connection(asyncio.Protocol):
 
     @property
     def reusable(self) -> bool:
-        return self.complete and not self.closed and self.error is None and self._parser.should_keep_alive()
+        return self.complete and self.keep_alive and not self.closed and self.error is None
 
     def close(self) -> None:
         self.closed = True

@@ -1,0 +1,209 @@
+"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm]`.
+
+Starts the stand-ins and the gateway as child processes, runs every measure, prints
+one table and writes it (with the machine and the date) as markdown. Exits 1 when a
+budget is missed, unless --no-thresholds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+from bench import ops, scenarios
+from bench.loadgen import loop_factory
+from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
+from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
+from bench.scenarios import Plan, Target
+
+SHARED_MODEL = "llama3.2:latest"  # a LlamaFarm alias named like an Ollama model, for failover
+IDLE_RSS_MB = 60.0
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description="Atmosphere's speed benchmark.")
+    parser.add_argument("--quick", action="store_true", help="short run (under a minute)")
+    parser.add_argument("--no-thresholds", action="store_true", help="report budgets but always exit 0")
+    parser.add_argument("--output", type=Path, default=None, help="markdown results (default bench/RESULTS.md)")
+    parser.add_argument("--peers", choices=["litellm"], action="append", default=[], help="also measure a peer gateway")
+    return parser.parse_args(argv)
+
+
+def _log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _added(direct: float, through: float) -> str:
+    return f"+{through - direct:.2f} ms"
+
+
+async def run(args: argparse.Namespace, report: Report) -> None:
+    plan = Plan.make(args.quick)
+    children = Children()
+    try:
+        await _run(plan, args, report, children)
+    finally:
+        children.stop_all()
+
+
+async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: Children) -> None:
+    _log("starting stand-ins, the trivial server and the gateway")
+    ollama, llamafarm, trivial = await asyncio.gather(
+        children.add(StandIn("ollama")),
+        children.add(StandIn("llamafarm", "--shared-alias", SHARED_MODEL)),
+        children.add(Trivial()),
+    )
+    gateway = await children.add(Gateway(llamafarm_url=llamafarm.url, ollama_url=ollama.url))
+    await asyncio.sleep(max(0.0, gateway.started_at + 2.0 - time.monotonic()))
+    idle_rss = rss_mb(gateway.pid)
+    _log(f"gateway idle RSS {idle_rss:.1f} MB")
+
+    ceilings = report.section("ceilings (what the tools themselves can do)")
+    ceiling = await scenarios.ceiling(trivial.port, plan)
+    trivial.stop()
+    ceilings.append(
+        Row(
+            "load generator → trivial raw-asyncio server",
+            result=f"{ceiling['rps_c32']:,.0f} req/s at c=32; p50 {ceiling['p50_c1_ms']:.3f} ms at c=1",
+        )
+    )
+    _log(f"load generator ceiling {ceiling['rps_c32']:,.0f} req/s")
+
+    targets = [
+        scenarios.llamafarm_target(llamafarm.port, gateway.port),
+        scenarios.ollama_target(ollama.port, gateway.port),
+    ]
+    standins = {targets[0].name: llamafarm, targets[1].name: ollama}
+    for target in targets:
+        await scenarios.warm_up(target)
+
+    c1 = report.section("1. non-streaming chat, concurrency 1")
+    for target in targets:
+        p = await scenarios.non_streaming(target, 1, plan)
+        d, t = scenarios.summary(p.direct), scenarios.summary(p.through)
+        ok = t["p50"] - d["p50"] <= 1.0 and not t["errors"]
+        c1.append(Row(f"{target.name}: p50", ms(d["p50"]), ms(t["p50"]), _added(d["p50"], t["p50"]), "added ≤ 1.00 ms", ok))
+        c1.append(Row(f"{target.name}: p99", ms(d["p99"]), ms(t["p99"]), _added(d["p99"], t["p99"])))
+        _log(f"c=1 {target.name}: p50 {d['p50']:.3f} → {t['p50']:.3f} ms ({int(d['n'])}+{int(t['n'])} requests)")
+
+    c32 = report.section("2. non-streaming chat, concurrency 32")
+    for target in targets:
+        p = await scenarios.non_streaming(target, 32, plan)
+        d, t = scenarios.summary(p.direct), scenarios.summary(p.through)
+        errors = f"; {int(t['errors'])} errors" if t["errors"] else ""
+        c32.append(
+            Row(
+                f"{target.name}: p50 / p99",
+                f"{d['p50']:.2f} / {d['p99']:.2f} ms",
+                f"{t['p50']:.2f} / {t['p99']:.2f} ms",
+                _added(d["p99"], t["p99"]) + " at p99" + errors,
+                "through p99 ≤ 60 ms",
+                t["p99"] <= 60 and not t["errors"],
+            )
+        )
+        share = f"{t['rps'] / d['rps']:.0%} of direct"
+        rps = f"{d['rps']:,.0f}", f"{t['rps']:,.0f}"
+        c32.append(Row(f"{target.name}: requests/s", *rps, share, "through ≥ 1,000 req/s", t["rps"] >= 1000))
+        ceilings.append(Row(f"stand-in alone: {target.name}, c=32", result=f"{d['rps']:,.0f} req/s"))
+        _log(f"c=32 {target.name}: {d['rps']:,.0f} → {t['rps']:,.0f} req/s, p99 {d['p99']:.2f} → {t['p99']:.2f} ms")
+
+    streams = report.section("3. streaming (gateway answers OpenAI SSE)")
+    for target in targets:
+        stats = await scenarios.streaming(target, standins[target.name], plan)
+        d, t = stats["direct"], stats["through"]
+        dp, tp = scenarios.median(d.ttfc_ms), scenarios.median(t.ttfc_ms)
+        kind = "NDJSON" if target.direct_delim == b"\n" else "SSE"
+        errors = d.errors + t.errors
+        name = f"{target.name} ({kind})"
+        streams.append(Row(f"{name}: time to first chunk p50", ms(dp), ms(tp), _added(dp, tp), "added ≤ 1.00 ms", tp - dp <= 1.0))
+        kept, detail = scenarios.gaps_kept(stats)
+        detail += f"; {errors} failed streams" if errors else ""
+        streams.append(Row(f"{name}: 50 ms gaps kept", result=detail, budget="kept (±10%), none merged", ok=kept and not errors))
+        _log(f"streams {target.name}: TTFC {dp:.3f} → {tp:.3f} ms; {detail}")
+
+    fail = report.section("4. failover under load")
+    result = await scenarios.failover(gateway.port, SHARED_MODEL, llamafarm, plan)
+    served = ", ".join(f"{k} {v}" for k, v in sorted(result.by_backend.items()))
+    fail.append(
+        Row(
+            f"{result.sent} × `{SHARED_MODEL}` at c=16, LlamaFarm SIGKILLed at #{result.kill_at}",
+            result=f"lost {result.lost} (served: {served}; {result.elapsed_s:.1f} s)",
+            budget="lost = 0",
+            ok=result.lost == 0,
+        )
+    )
+    if result.lost_examples:
+        report.notes.append("failover losses, e.g.: " + " | ".join(result.lost_examples))
+    _log(f"failover: lost {result.lost} of {result.sent} ({served})")
+    await asyncio.sleep(0.5)
+    loaded_rss = rss_mb(gateway.pid)
+
+    disc = report.section(f"5. discovery (GET /v1/integrations?refresh=true, probe timeout {ops.PROBE_TIMEOUT:g} s)")
+    for scan in await ops.discovery(children, ollama, plan):
+        budget = 100.0 if scan.case == "both refusing" else ops.PROBE_TIMEOUT * 1000 + 100
+        statuses = ", ".join(f"{k} {v}" for k, v in scan.statuses.items())
+        outcome = f"p50 {ms(scan.p50, 1)}, worst {ms(scan.worst, 1)} ({statuses})"
+        name = f"scan, {scan.case} ({len(scan.times_ms)} scans)"
+        disc.append(Row(name, result=outcome, budget=f"worst ≤ {budget:,.0f} ms", ok=scan.worst <= budget))
+        _log(f"scan {scan.case}: worst {scan.worst:.1f} ms ({statuses})")
+
+    ws = report.section(f"6. WebSocket fan-out (health interval {ops.WS_HEALTH_INTERVAL:g} s)")
+    fan = await ops.ws_fanout(children, plan)
+    missed = f"; {fan.missed} never told" if fan.missed else ""
+    timing = f"{fan.kill_to_first_ms:.1f} / {fan.kill_to_last_ms:.1f} ms{missed}"
+    ws.append(Row(f"{fan.clients} clients on /ws, Ollama SIGKILLed: kill → first / last client", result=timing))
+    ok = fan.spread_ms <= 1000 and not fan.missed
+    ws.append(Row("first → last client (detection ≈ first)", result=f"{fan.spread_ms:.1f} ms", budget="≤ 1,000 ms", ok=ok))
+    _log(f"ws: kill→first {fan.kill_to_first_ms:.1f} ms, kill→last {fan.kill_to_last_ms:.1f} ms, spread {fan.spread_ms:.1f} ms")
+
+    mem = report.section("7. memory (VmRSS of the gateway process)")
+    budget = f"≤ {IDLE_RSS_MB:.0f} MB"
+    mem.append(Row("idle, 2 s after start", result=f"{idle_rss:.1f} MB", budget=budget, ok=idle_rss <= IDLE_RSS_MB))
+    mem.append(Row("after the load (sections 1-4)", result=f"{loaded_rss:.1f} MB"))
+    report.notes += _notes(plan, targets, gateway)
+    if args.peers:
+        from bench.peers import measure_peers
+
+        await measure_peers(args.peers, children, ollama, plan, report)
+
+
+def _notes(plan: Plan, targets: list[Target], gateway: Gateway) -> list[str]:
+    blocks = (
+        f"c=1: {plan.c1_rounds} rounds of {plan.c1_block} requests per side; c=32: {plan.c32_rounds} rounds of "
+        f"{plan.c32_block_s:g} s per side; streams: {plan.ttfc_rounds} rounds of {plan.ttfc_block} per side"
+    )
+    return [
+        ("quick run: " if plan.quick else "full run: ") + blocks + "; direct and through blocks alternate after a warm-up.",
+        "direct = the same request straight to the stand-in (LlamaFarm's project route or Ollama's /api/chat); "
+        "through = POST /v1/chat/completions on the gateway.",
+        "latencies are measured by the load generator from writing the request to the last byte of the answer "
+        "(to the first event for time to first chunk).",
+        f"the gateway wrote {gateway.log_lines()} log lines at level warning (mostly the failover).",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    output = args.output if args.output is not None else ROOT / "bench" / "RESULTS.md"
+    factory, loop_name = loop_factory()
+    title = "Atmosphere benchmark" + (" (quick)" if args.quick else "")
+    report = Report(title)
+    started, load_before = time.monotonic(), os.getloadavg()[0]
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(run(args, report))
+    report.notes.append(f"the whole run took {time.monotonic() - started:.0f} s.")
+    print(text_table(report))
+    write(output, markdown(report, machine_info(loop_name, load_before)))
+    print(f"\nwritten to {output}")
+    if report.failed:
+        print("missed: " + "; ".join(r.measure for r in report.failed), file=sys.stderr)
+        return 0 if args.no_thresholds else 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

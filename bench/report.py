@@ -1,0 +1,111 @@
+"""The results table: one row per measure, with its budget and PASS/FAIL, as text and markdown."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Row:
+    measure: str
+    direct: str = ""
+    through: str = ""
+    result: str = ""  # the added cost, or the outcome when there is no direct side
+    budget: str = ""
+    ok: bool | None = None  # None: reported, not judged
+
+    @property
+    def verdict(self) -> str:
+        return "" if self.ok is None else ("PASS" if self.ok else "FAIL")
+
+
+@dataclass
+class Report:
+    title: str
+    notes: list[str] = field(default_factory=list)
+    sections: list[tuple[str, list[Row]]] = field(default_factory=list)
+
+    def section(self, name: str) -> list[Row]:
+        rows: list[Row] = []
+        self.sections.append((name, rows))
+        return rows
+
+    @property
+    def all_rows(self) -> list[Row]:
+        return [row for _, rows in self.sections for row in rows]
+
+    @property
+    def failed(self) -> list[Row]:
+        return [row for row in self.all_rows if row.ok is False]
+
+
+_HEAD = ("measure", "direct", "through", "added / result", "budget", "")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    return (row.measure, row.direct, row.through, row.result, row.budget, row.verdict)
+
+
+def text_table(report: Report) -> str:
+    """A fixed-width table for the terminal."""
+    lines = [(_HEAD, None)] + [(_cells(r), None) for _, rows in report.sections for r in rows]
+    widths = [max(len(cells[i]) for cells, _ in lines) for i in range(len(_HEAD))]
+    out: list[str] = []
+    rule = "-+-".join("-" * w for w in widths)
+
+    def fmt(cells: tuple[str, ...]) -> str:
+        return " | ".join(c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    out += [fmt(_HEAD), rule]
+    for name, rows in report.sections:
+        out.append(f"[{name}]")
+        out += [fmt(_cells(r)) for r in rows]
+    return "\n".join(out)
+
+
+def markdown(report: Report, machine: dict[str, str]) -> str:
+    out = [f"# {report.title}", ""]
+    out += [f"- **{k}**: {v}" for k, v in machine.items()]
+    out += [""]
+    out += ["| " + " | ".join(_HEAD[:-1] + ("verdict",)) + " |", "|" + "---|" * len(_HEAD)]
+    for name, rows in report.sections:
+        out.append(f"| **{name}** |" + " |" * (len(_HEAD) - 1))
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
+    if report.notes:
+        out += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
+    verdict = "all budgets met" if not report.failed else "missed: " + "; ".join(r.measure for r in report.failed)
+    out += ["", f"**Outcome**: {verdict}.", ""]
+    return "\n".join(out)
+
+
+def machine_info(loop_name: str, load_before: float) -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{cores} cores ({model}), {platform.system()} {platform.release()}",
+        "python": f"{platform.python_implementation()} {platform.python_version()}",
+        "load generator": f"bench.loadgen: raw asyncio HTTP/1.1 keep-alive client on {loop_name}, one process",
+        "placement": f"gateway, stand-ins and load generator are separate processes sharing all {cores} cores; none pinned",
+        "load average before the run": f"{load_before:.2f} (1 min; anything else running on the machine skews the numbers)",
+    }
+
+
+def ms(value: float, digits: int = 2) -> str:
+    return "n/a" if value != value else f"{value:.{digits}f} ms"  # NaN check
+
+
+def write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
