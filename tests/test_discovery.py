@@ -104,6 +104,8 @@ def test_disable_takes_a_backend_out_of_routing_and_survives_a_restart(gateway):
         )
         assert refused.status_code == 404
         assert "disabled" in refused.json()["error"]["message"]
+        hidden = client.get("/v1/models/qwen2.5:0.5b")
+        assert hidden.status_code == 404 and "disabled integration(s): ollama" in hidden.json()["error"]["message"]
     gateway.restart()
     found = integrations(gateway)
     assert found["ollama"]["enabled"] is False

@@ -75,3 +75,10 @@ def test_execute_with_nothing_reachable_says_why(make_gateway):
     result = execute(make_gateway(), 503, intent="hello")
     assert result["success"] is False and "llamafarm" in result["error"]
     assert {a["backend"] for a in result["attempts"]} == {"llamafarm", "ollama"}
+
+
+def test_execute_generate_rejects_bad_parameters(gateway):
+    error = execute(gateway, 400, intent="continue: x", capability="generate", params={"temperature": 9})["error"]
+    assert error["param"] == "temperature"
+    error = execute(gateway, 400, intent="continue: x", capability="generate", params={"stop": [1]})["error"]
+    assert error["param"] == "stop"

@@ -21,6 +21,7 @@ from atmosphere.api.validation import (
     optional_model,
     parse_chat_request,
     parse_embed_request,
+    parse_generation_params,
     parse_params,
     read_json,
     require_object,
@@ -106,9 +107,15 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/models/{model_id:path}")
 async def get_model(model_id: str, request: Request) -> Response:
-    for item in _model_objects(_registry(request)):
+    registry = _registry(request)
+    for item in _model_objects(registry):
         if item["id"] == model_id:
             return _json(item)
+    disabled = [b.id for b in registry.backends if not registry.is_enabled(b.id) and b.resolve_model(model_id)]
+    if disabled:
+        raise ModelNotFound(
+            f"The model `{model_id}` is only available on disabled integration(s): {', '.join(disabled)}.", param="model"
+        )
     raise ModelNotFound(f"The model `{model_id}` does not exist on any enabled integration.", param="model")
 
 
@@ -275,7 +282,7 @@ async def _run_capability(
         prompt = params.get("prompt", intent)
         if not isinstance(prompt, str):
             raise InvalidRequest("'params.prompt' must be a string.", param="params.prompt")
-        return await executor.generate(prompt, model, params)
+        return await executor.generate(prompt, model, parse_generation_params(params))
     messages = params.get("messages") or [{"role": "user", "content": intent}]
     req = parse_chat_request({**{k: v for k, v in params.items() if k != "stream"}, "model": model, "messages": messages})
     served = await executor.chat(req)

@@ -126,6 +126,15 @@ def _messages(data: dict[str, Any]) -> list[dict[str, Any]]:
     return messages
 
 
+def _stop(data: dict[str, Any]) -> list[str] | None:
+    stop = data.get("stop")
+    if isinstance(stop, str):
+        return [stop]
+    if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4):
+        raise InvalidRequest("'stop' must be a string or an array of at most 4 strings.", param="stop")
+    return stop or None
+
+
 def parse_chat_request(data: Any) -> ChatRequest:
     data = require_object(data)
     model = optional_model(data)
@@ -141,11 +150,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     max_tokens = _integer(data, "max_completion_tokens", 1)
     if max_tokens is None:
         max_tokens = _integer(data, "max_tokens", 1)
-    stop = data.get("stop")
-    if isinstance(stop, str):
-        stop = [stop]
-    elif stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4):
-        raise InvalidRequest("'stop' must be a string or an array of at most 4 strings.", param="stop")
+    stop = _stop(data)
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
@@ -157,7 +162,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
         temperature=_number(data, "temperature", 0, 2),
         top_p=_number(data, "top_p", 0, 1),
         max_tokens=max_tokens,
-        stop=stop or None,
+        stop=stop,
         seed=_integer(data, "seed"),
         include_usage=include_usage and stream,
         extra={key: data[key] for key in _PASSTHROUGH if data.get(key) is not None},
@@ -185,10 +190,26 @@ def parse_embed_request(data: Any) -> EmbedRequest:
 
 
 def parse_params(data: dict[str, Any]) -> dict[str, Any]:
-    """Generation parameters for /v1/execute and the test endpoint."""
+    """The free-form ``params`` object of /v1/execute (checked per capability later)."""
     params = data.get("params")
     if params is None:
         return {}
     if not isinstance(params, dict):
         raise InvalidRequest("'params' must be an object.", param="params")
     return params
+
+
+def parse_generation_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Text-generation parameters, validated like the chat endpoint's."""
+    system = params.get("system")
+    if system is not None and not isinstance(system, str):
+        raise InvalidRequest("'params.system' must be a string.", param="params.system")
+    max_tokens = _integer(params, "max_completion_tokens", 1)
+    return {
+        "temperature": _number(params, "temperature", 0, 2),
+        "top_p": _number(params, "top_p", 0, 1),
+        "max_tokens": max_tokens if max_tokens is not None else _integer(params, "max_tokens", 1),
+        "stop": _stop(params),
+        "seed": _integer(params, "seed"),
+        "system": system,
+    }
