@@ -142,6 +142,22 @@ async def get_json(client: httpx.AsyncClient, path: str, timeout: float, what: s
     return parse_json_object(resp.content, what)
 
 
+async def post_json(
+    client: httpx.AsyncClient, path: str, body: dict[str, Any], what: str, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """POST a JSON body, expect a 200 with a JSON object; anything else is a BackendFailure."""
+    try:
+        resp = await client.post(path, content=jsonfast.dumps(body), headers=headers or _JSON_HEADERS)
+    except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
+        raise failure_from_exception(exc, what) from None
+    if resp.status_code != 200:
+        raise failure_from_status(resp.status_code, resp.content, what)
+    return parse_json_object(resp.content, what)
+
+
+_JSON_HEADERS = {"Content-Type": "application/json"}
+
+
 def now() -> float:
     return time.time()
 

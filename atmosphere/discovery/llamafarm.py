@@ -22,7 +22,7 @@ from atmosphere.discovery.base import (
     failure_from_status,
     get_json,
     make_client,
-    parse_json_object,
+    post_json,
 )
 from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, Project, sort_capabilities
 from atmosphere.errors import BackendFailure
@@ -185,14 +185,7 @@ class LlamaFarmBackend:
         return body
 
     async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]:
-        path = self._chat_path(model)
-        try:
-            resp = await self._client.post(path, content=jsonfast.dumps(self._chat_body(req, model, False)), headers=_NO_SESSION)
-        except Exception as exc:  # noqa: BLE001
-            raise failure_from_exception(exc, "chat") from None
-        if resp.status_code != 200:
-            raise failure_from_status(resp.status_code, resp.content, "chat")
-        data = parse_json_object(resp.content, "chat")
+        data = await post_json(self._client, self._chat_path(model), self._chat_body(req, model, False), "chat", _NO_SESSION)
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0].get("message"), dict):
             raise BackendFailure("chat: answer has no choices", kind="error")
@@ -305,13 +298,7 @@ class LlamaFarmBackend:
 
     async def embed(self, req: EmbedRequest, model: str) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "input": req.inputs, "encoding_format": "float"}
-        try:
-            resp = await self._runtime.post("/v1/embeddings", content=jsonfast.dumps(body), headers=_NO_SESSION)
-        except Exception as exc:  # noqa: BLE001
-            raise failure_from_exception(exc, "embeddings (universal runtime)") from None
-        if resp.status_code != 200:
-            raise failure_from_status(resp.status_code, resp.content, "embeddings (universal runtime)")
-        data = parse_json_object(resp.content, "embeddings (universal runtime)")
+        data = await post_json(self._runtime, "/v1/embeddings", body, "embeddings (universal runtime)")
         items = data.get("data")
         if not isinstance(items, list) or len(items) != len(req.inputs):
             raise BackendFailure("embeddings: answer has no embedding for every input", kind="error")

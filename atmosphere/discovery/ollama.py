@@ -16,6 +16,7 @@ from atmosphere.discovery.base import (
     get_json,
     make_client,
     parse_json_object,
+    post_json,
 )
 from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, sort_capabilities
 from atmosphere.errors import BackendFailure
@@ -249,17 +250,8 @@ class OllamaBackend:
                 body["format"] = (response_format.get("json_schema") or {}).get("schema", "json")
         return body
 
-    async def _post(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
-        try:
-            resp = await self._client.post(path, content=jsonfast.dumps(body), headers=_JSON)
-        except Exception as exc:  # noqa: BLE001
-            raise failure_from_exception(exc, what) from None
-        if resp.status_code != 200:
-            raise failure_from_status(resp.status_code, resp.content, what)
-        return parse_json_object(resp.content, what)
-
     async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]:
-        data = await self._post("/api/chat", self._chat_body(req, model, False), "chat")
+        data = await post_json(self._client, "/api/chat", self._chat_body(req, model, False), "chat")
         if "error" in data:
             raise BackendFailure(f"chat: {data['error']}", kind="error")
         message = data.get("message")
@@ -336,12 +328,7 @@ class OllamaBackend:
                 async for raw in resp.aiter_lines():
                     if not raw:
                         continue
-                    try:
-                        line = jsonfast.loads(raw)
-                    except jsonfast.JSONDecodeError:
-                        raise BackendFailure(f"{what}: a line that is not JSON", kind="error") from None
-                    if not isinstance(line, dict):
-                        raise BackendFailure(f"{what}: a line that is not an object", kind="error")
+                    line = parse_json_object(raw, what)
                     if "error" in line:
                         raise BackendFailure(f"{what}: {line['error']}", kind="error")
                     yield line
@@ -359,7 +346,7 @@ class OllamaBackend:
             body["options"] = options
         if params.get("system"):
             body["system"] = params["system"]
-        data = await self._post("/api/generate", body, "generate")
+        data = await post_json(self._client, "/api/generate", body, "generate")
         if not isinstance(data.get("response"), str):
             raise BackendFailure("generate: answer has no response text", kind="error")
         return {
@@ -373,7 +360,7 @@ class OllamaBackend:
         body: dict[str, Any] = {"model": model, "input": req.inputs}
         if req.dimensions:
             body["dimensions"] = req.dimensions
-        data = await self._post("/api/embed", body, "embeddings")
+        data = await post_json(self._client, "/api/embed", body, "embeddings")
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(req.inputs):
             raise BackendFailure("embeddings: answer has no embeddings for every input", kind="error")

@@ -66,8 +66,7 @@ class Executor:
                     continue
                 result = registry.result(backend.id)
                 if result is None or result.status != "healthy":
-                    reason = result.error if result and result.error else "not reachable"
-                    skipped.append(Attempt(backend.id, f"{_status_word(result)}: {reason}", "skipped"))
+                    skipped.append(_unhealthy(backend, result))
                     continue
                 default = result.default_embedding_model if capability == "embeddings" else result.default_model
                 if default is None:
@@ -87,8 +86,7 @@ class Executor:
                 continue
             result = registry.result(backend.id)
             if result is None or result.status != "healthy":
-                reason = result.error if result and result.error else "not reachable"
-                skipped.append(Attempt(backend.id, f"{_status_word(result)}: {reason}", "skipped"))
+                skipped.append(_unhealthy(backend, result))
                 continue
             if not _supports(result, native, capability):
                 unsupported.append(backend.name)
@@ -164,5 +162,8 @@ def _supports(result: ProbeResult, native: str, capability: str) -> bool:
     return True
 
 
-def _status_word(result: Any) -> str:
-    return result.status if result is not None else "not probed"
+def _unhealthy(backend: Backend, result: ProbeResult | None) -> Attempt:
+    """Why a backend that is not healthy was skipped, in the words of its last probe."""
+    if result is None:
+        return Attempt(backend.id, "not probed yet", "skipped")
+    return Attempt(backend.id, f"{result.status}: {result.error or 'not reachable'}", "skipped")
