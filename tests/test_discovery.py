@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import threading
 import time
 
 import pytest
@@ -123,3 +125,52 @@ def test_enable_or_disable_of_an_unknown_integration_is_404(gateway):
         response = client.post("/v1/integrations/openai/disable")
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "invalid_request_error"
+
+
+class Babbler:
+    """A port that answers every request with 200 and a chunked body that never ends."""
+
+    def __init__(self) -> None:
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        self._stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        self._sock.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self._babble, args=(conn,), daemon=True).start()
+
+    def _babble(self, conn: socket.socket) -> None:
+        chunk = b"4000\r\n" + b"[" * 0x4000 + b"\r\n"
+        try:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+            while not self._stop.is_set():
+                conn.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._sock.close()
+
+
+def test_a_babbling_backend_is_cut_off_not_buffered(backends, make_gateway):
+    babbler = Babbler()
+    try:
+        gateway = make_gateway(backends, ollama_url=babbler.url, probe_timeout=1.0)
+        started = time.perf_counter()
+        found = integrations(gateway, refresh=True)
+        assert time.perf_counter() - started < 1.3
+    finally:
+        babbler.stop()
+    assert found["ollama"]["status"] == "error"
+    assert "larger than" in found["ollama"]["error"]
+    assert found["llamafarm"]["status"] == "healthy"

@@ -129,30 +129,62 @@ def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
     return data
 
 
+# A backend that babbles (an endless or huge body) must not fill the gateway's memory.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+MAX_PROBE_BYTES = 8 * 1024 * 1024  # model and project lists are kilobytes
+
+
+async def _exchange(
+    client: httpx.AsyncClient, request: httpx.Request, what: str, limit: int = MAX_ANSWER_BYTES
+) -> tuple[int, bytes]:
+    """Send a request and read its whole answer, refusing answers over ``limit`` bytes."""
+    try:
+        resp = await client.send(request, stream=True)
+    except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
+        raise failure_from_exception(exc, what) from None
+    try:
+        declared = resp.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) <= limit:
+            body = await resp.aread()  # the common case: one read, no accounting
+        else:
+            parts, size = [], 0
+            async for part in resp.aiter_bytes():
+                size += len(part)
+                if size > limit:
+                    raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
+                parts.append(part)
+            body = b"".join(parts)
+    except BackendFailure:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise failure_from_exception(exc, what) from None
+    finally:
+        await resp.aclose()
+    return resp.status_code, body
+
+
 async def get_json(client: httpx.AsyncClient, path: str, timeout: float, what: str) -> dict[str, Any]:
     """GET a JSON object for a probe, with its own timeout."""
     try:
-        resp = await client.get(path, timeout=timeout)
-    except httpx.ReadTimeout:
-        raise BackendFailure(f"{what}: no answer within {timeout:g}s", kind="timeout") from None
-    except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
-        raise failure_from_exception(exc, what) from None
-    if resp.status_code >= 400:
-        raise failure_from_status(resp.status_code, resp.content, what)
-    return parse_json_object(resp.content, what)
+        status, body = await _exchange(client, client.build_request("GET", path, timeout=timeout), what, MAX_PROBE_BYTES)
+    except BackendFailure as failure:
+        if failure.kind == "timeout":
+            raise BackendFailure(f"{what}: no answer within {timeout:g}s", kind="timeout") from None
+        raise
+    if status >= 400:
+        raise failure_from_status(status, body, what)
+    return parse_json_object(body, what)
 
 
 async def post_json(
     client: httpx.AsyncClient, path: str, body: dict[str, Any], what: str, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """POST a JSON body, expect a 200 with a JSON object; anything else is a BackendFailure."""
-    try:
-        resp = await client.post(path, content=jsonfast.dumps(body), headers=headers or _JSON_HEADERS)
-    except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
-        raise failure_from_exception(exc, what) from None
-    if resp.status_code != 200:
-        raise failure_from_status(resp.status_code, resp.content, what)
-    return parse_json_object(resp.content, what)
+    request = client.build_request("POST", path, content=jsonfast.dumps(body), headers=headers or _JSON_HEADERS)
+    status, answer = await _exchange(client, request, what)
+    if status != 200:
+        raise failure_from_status(status, answer, what)
+    return parse_json_object(answer, what)
 
 
 _JSON_HEADERS = {"Content-Type": "application/json"}
