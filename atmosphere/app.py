@@ -12,6 +12,7 @@ from starlette.responses import Response
 from atmosphere import __version__, jsonfast
 from atmosphere.api import dashboard, routes, websocket
 from atmosphere.api.errors import install_error_handlers
+from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.config import Settings
 from atmosphere.discovery.base import Backend
 from atmosphere.discovery.llamafarm import LlamaFarmBackend
@@ -67,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
+    app.add_middleware(LocalOnlyGuard, bound_host=settings.host)
     install_error_handlers(app)
 
     @app.get("/health", include_in_schema=False)
