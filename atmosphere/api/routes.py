@@ -88,10 +88,11 @@ async def _sse(stream: StartedStream) -> AsyncIterator[bytes]:
     try:
         async for chunk in stream.rest:
             yield b"data: " + jsonfast.dumps(chunk) + b"\n\n"
-    except BackendFailure as failure:
-        log.warning("stream failed after it started: %s", failure.reason)
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error event and [DONE]
+        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
+        log.warning("stream failed after it started: %s", reason)
         error = {
-            "message": f"The backend failed mid-stream: {failure.reason}",
+            "message": f"The backend failed mid-stream: {reason}",
             "type": "server_error",
             "param": None,
             "code": "upstream_error",

@@ -120,14 +120,18 @@ class Executor:
         for position, (backend, native) in enumerate(candidates, 1):
             try:
                 return Served(await call(backend, native), backend.id, native, attempts)
-            except BackendFailure as failure:
-                if not failure.retryable:
-                    raise InvalidRequest(f"{backend.name} refused the request: {failure.reason}") from None
-                then = "; trying the next backend" if position < len(candidates) else ""
-                log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
-                attempts.append(Attempt(backend.id, failure.reason, failure.kind))
-                if failure.kind == "unreachable":
-                    self.registry.request_scan()  # be honest about state sooner than the next tick
+            except BackendFailure as exc:
+                if not exc.retryable:
+                    raise InvalidRequest(f"{backend.name} refused the request: {exc.reason}") from None
+                failure = exc
+            except Exception as exc:  # noqa: BLE001 - an answer the adapter could not digest
+                log.exception("%s on %s: unexpected answer", what, backend.id)
+                failure = BackendFailure(f"unexpected answer ({type(exc).__name__}: {exc})", kind="error")
+            then = "; trying the next backend" if position < len(candidates) else ""
+            log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
+            attempts.append(Attempt(backend.id, failure.reason, failure.kind))
+            if failure.kind == "unreachable":
+                self.registry.request_scan()  # be honest about state sooner than the next tick
         raise failure_from_attempts(attempts, what)
 
     async def chat(self, req: ChatRequest) -> Served[dict[str, Any]]:
