@@ -6,7 +6,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Status = Literal["healthy", "offline", "error"]
-Capability = Literal["chat", "generate", "embeddings", "vision", "tools"]
 CAPABILITY_ORDER: tuple[str, ...] = ("chat", "generate", "embeddings", "vision", "tools")
 
 

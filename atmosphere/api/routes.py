@@ -16,7 +16,6 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from atmosphere import jsonfast
-from atmosphere.api.errors import error_response
 from atmosphere.api.validation import (
     optional_model,
     parse_chat_request,
@@ -294,6 +293,3 @@ async def _run_capability(
         "usage": served.value.get("usage"),
     }
     return served
-
-
-__all__ = ["router", "error_response"]

@@ -6,7 +6,7 @@ every failure leaves an adapter as a ``BackendFailure`` with a readable reason.
 
 from __future__ import annotations
 
-import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
@@ -180,29 +180,15 @@ async def post_json(
     client: httpx.AsyncClient, path: str, body: dict[str, Any], what: str, headers: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """POST a JSON body, expect a 200 with a JSON object; anything else is a BackendFailure."""
-    request = client.build_request("POST", path, content=jsonfast.dumps(body), headers=headers or _JSON_HEADERS)
+    request = client.build_request("POST", path, content=jsonfast.dumps(body), headers=headers or JSON_HEADERS)
     status, answer = await _exchange(client, request, what)
     if status != 200:
         raise failure_from_status(status, answer, what)
     return parse_json_object(answer, what)
 
 
-_JSON_HEADERS = {"Content-Type": "application/json"}
-
-
-def now() -> float:
-    return time.time()
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def completion_id() -> str:
-    import uuid
-
     return "chatcmpl-" + uuid.uuid4().hex
-
-
-def chat_messages_text(messages: list[dict[str, Any]]) -> str:
-    """The last user message's text; used for logs and generation fallbacks."""
-    for message in reversed(messages):
-        if message.get("role") == "user" and isinstance(message.get("content"), str):
-            return message["content"]
-    return ""

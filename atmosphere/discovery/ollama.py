@@ -9,6 +9,7 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.discovery.base import (
+    JSON_HEADERS,
     TransportFactory,
     completion_id,
     failure_from_exception,
@@ -316,7 +317,7 @@ class OllamaBackend:
 
     async def _ndjson(self, path: str, body: dict[str, Any], what: str) -> AsyncIterator[dict[str, Any]]:
         """Parsed NDJSON lines; an ``{"error"}`` line or a cut stream becomes a BackendFailure."""
-        request = self._client.build_request("POST", path, content=jsonfast.dumps(body), headers=_JSON)
+        request = self._client.build_request("POST", path, content=jsonfast.dumps(body), headers=JSON_HEADERS)
         try:
             resp = await self._client.send(request, stream=True)
         except Exception as exc:  # noqa: BLE001
@@ -369,9 +370,6 @@ class OllamaBackend:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-_JSON = {"Content-Type": "application/json"}
 
 
 def _finish(reason: str) -> str:
