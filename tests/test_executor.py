@@ -101,3 +101,13 @@ async def test_when_every_backend_fails_the_status_says_how(tmp_path, failures, 
         await (await executor_for(tmp_path, *backends)).chat(ask())
     assert "llamafarm: " in err.value.message and "ollama: " in err.value.message
     assert [a.backend for a in err.value.attempts] == ["llamafarm", "ollama"]
+
+
+def test_attempts_travel_in_one_safe_header_line():
+    from atmosphere.api.errors import attempts_header
+    from atmosphere.errors import Attempt
+
+    header = attempts_header([Attempt("llamafarm", "HTTP 500: boom\r\nX-Injected: yes"), Attempt("ollama", "modèle absent")])
+    value = header["X-Atmosphere-Attempts"]
+    assert "\r" not in value and "\n" not in value and value.isascii()
+    assert value.startswith("llamafarm: HTTP 500: boom") and "ollama: mod" in value

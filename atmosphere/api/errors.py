@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -11,21 +12,29 @@ from starlette.responses import JSONResponse, Response
 
 from atmosphere import jsonfast
 from atmosphere.api.dashboard import static_or_app
-from atmosphere.errors import AtmosphereError, InvalidRequest, NotFound
+from atmosphere.errors import AtmosphereError, Attempt, InvalidRequest, NotFound
 
 log = logging.getLogger("atmosphere.api")
 
 
+_UNSAFE_IN_HEADER = re.compile(r"[^\x20-\x7e]")
+
+
+def attempts_header(attempts: list[Attempt]) -> dict[str, str]:
+    """``X-Atmosphere-Attempts``: each backend that did not serve, and why, on one safe line
+    (upstream text may hold newlines or non-ASCII; a header must not)."""
+    if not attempts:
+        return {}
+    return {"X-Atmosphere-Attempts": header_safe("; ".join(f"{a.backend}: {a.reason}" for a in attempts))}
+
+
+def header_safe(text: str, limit: int = 500) -> str:
+    return _UNSAFE_IN_HEADER.sub(" ", text)[:limit]
+
+
 def error_response(exc: AtmosphereError) -> Response:
-    headers = {}
-    attempts = getattr(exc, "attempts", None)
-    if attempts:
-        headers["X-Atmosphere-Attempts"] = _header_safe("; ".join(f"{a.backend}: {a.reason}" for a in attempts))
+    headers = attempts_header(getattr(exc, "attempts", []))
     return Response(jsonfast.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=headers)
-
-
-def _header_safe(text: str) -> str:
-    return text.encode("ascii", "replace").decode()[:500]
 
 
 async def _atmosphere_error(_request: Request, exc: Exception) -> Response:

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response, StreamingResponse
 
 from atmosphere import jsonfast
+from atmosphere.api.errors import attempts_header, header_safe
 from atmosphere.api.validation import (
     optional_model,
     parse_chat_request,
@@ -55,11 +56,8 @@ def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
 
 
 def _served_headers(served: Served[Any]) -> dict[str, str]:
-    headers = {"X-Atmosphere-Backend": served.backend, "X-Atmosphere-Model": served.model}
-    if served.attempts:
-        text = "; ".join(f"{a.backend}: {a.reason}" for a in served.attempts)
-        headers["X-Atmosphere-Attempts"] = text.encode("ascii", "replace").decode()[:500]
-    return headers
+    headers = {"X-Atmosphere-Backend": served.backend, "X-Atmosphere-Model": header_safe(served.model)}
+    return {**headers, **attempts_header(served.attempts)}
 
 
 # --- OpenAI-compatible ----------------------------------------------------------------
