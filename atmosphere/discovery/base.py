@@ -190,5 +190,28 @@ async def post_json(
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
+MAX_LINE_BYTES = 8 * 1024 * 1024
+
+
+async def iter_lines(resp: httpx.Response, what: str, limit: int = MAX_LINE_BYTES) -> AsyncIterator[bytes]:
+    """The lines of a streamed answer (NDJSON or SSE) as bytes, each as soon as it is complete.
+
+    Bytes, not text: orjson parses them directly. A line that grows past ``limit``
+    (a backend that babbles without a newline) is a BackendFailure, not a memory leak.
+    """
+    pending = b""
+    async for chunk in resp.aiter_bytes():
+        pending += chunk
+        if b"\n" not in chunk:
+            if len(pending) > limit:
+                raise BackendFailure(f"{what}: a line longer than {limit} bytes", kind="error")
+            continue
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            yield line.rstrip(b"\r")
+    if pending:
+        yield pending.rstrip(b"\r")
+
+
 def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex

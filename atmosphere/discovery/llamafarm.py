@@ -21,6 +21,7 @@ from atmosphere.discovery.base import (
     failure_from_exception,
     failure_from_status,
     get_json,
+    iter_lines,
     make_client,
     post_json,
 )
@@ -231,11 +232,11 @@ class LlamaFarmBackend:
         saw_usage = False
         last: dict[str, Any] | None = None
         try:
-            async for line in resp.aiter_lines():
-                if not line.startswith("data:"):
+            async for line in iter_lines(resp, "chat stream"):
+                if not line.startswith(b"data:"):
                     continue
                 payload = line[5:].strip()
-                if payload == "[DONE]":
+                if payload == b"[DONE]":
                     finished = True
                     break
                 try:

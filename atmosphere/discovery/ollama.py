@@ -15,6 +15,7 @@ from atmosphere.discovery.base import (
     failure_from_exception,
     failure_from_status,
     get_json,
+    iter_lines,
     make_client,
     parse_json_object,
     post_json,
@@ -326,7 +327,7 @@ class OllamaBackend:
             if resp.status_code != 200:
                 raise failure_from_status(resp.status_code, await resp.aread(), what)
             try:
-                async for raw in resp.aiter_lines():
+                async for raw in iter_lines(resp, what):
                     if not raw:
                         continue
                     line = parse_json_object(raw, what)
