@@ -472,3 +472,25 @@ async def test_embed_with_a_vector_missing_is_a_failure(backend, ollama):
 
     with pytest.raises(BackendFailure):
         await backend.embed(EmbedRequest(model="nomic-embed-text", inputs=["first", "second"]), "nomic-embed-text:latest")
+
+
+async def test_embed_on_an_ollama_older_than_0_2_6_uses_the_legacy_route_per_input(backend, ollama):
+    ollama.post("/api/embed").respond(404, text="404 page not found")  # gin's answer for a missing route
+    legacy = ollama.post("/api/embeddings")
+    legacy.side_effect = lambda request: httpx.Response(
+        200, json={"embedding": [len(json.loads(request.content)["prompt"]), 0.5]}
+    )
+
+    result = await backend.embed(EmbedRequest(model="nomic-embed-text", inputs=["a", "bbb"]), "nomic-embed-text:latest")
+
+    assert result["vectors"] == [[1, 0.5], [3, 0.5]]  # in input order
+    assert legacy.call_count == 2
+
+
+async def test_embed_for_a_missing_model_does_not_try_the_legacy_route(backend, ollama):
+    ollama.post("/api/embed").respond(404, json={"error": "model 'nope' not found"})
+    legacy = ollama.post("/api/embeddings")
+
+    with pytest.raises(BackendFailure, match="not found"):
+        await backend.embed(EmbedRequest(model="nope", inputs=["a"]), "nope:latest")
+    assert legacy.call_count == 0

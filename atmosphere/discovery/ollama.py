@@ -362,12 +362,29 @@ class OllamaBackend:
         body: dict[str, Any] = {"model": model, "input": req.inputs}
         if req.dimensions:
             body["dimensions"] = req.dimensions
-        data = await post_json(self._client, "/api/embed", body, "embeddings")
+        try:
+            data = await post_json(self._client, "/api/embed", body, "embeddings")
+        except BackendFailure as failure:
+            # Before 0.2.6 there is no /api/embed: gin answers a plain-text 404 for the route
+            # (a missing model is a JSON 404 naming the model instead).
+            if failure.status == 404 and "page not found" in failure.reason:
+                return await self._embed_legacy(req, model)
+            raise
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(req.inputs):
             raise BackendFailure("embeddings: answer has no embeddings for every input", kind="error")
         prompt_tokens = int(data.get("prompt_eval_count") or 0)
         return {"model": model, "vectors": vectors, "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+
+    async def _embed_legacy(self, req: EmbedRequest, model: str) -> dict[str, Any]:
+        """``/api/embeddings``: one text per call, so the inputs go concurrently."""
+        answers = await asyncio.gather(
+            *(post_json(self._client, "/api/embeddings", {"model": model, "prompt": text}, "embeddings") for text in req.inputs)
+        )
+        vectors = [answer.get("embedding") for answer in answers]
+        if not all(isinstance(v, list) and v for v in vectors):
+            raise BackendFailure("embeddings: answer has no embedding for every input", kind="error")
+        return {"model": model, "vectors": vectors, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
 
     async def aclose(self) -> None:
         await self._client.aclose()
