@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import openai
@@ -138,3 +139,17 @@ def test_a_model_used_for_what_it_cannot_do_is_a_400(gateway):
             model="sentence-transformers/all-MiniLM-L6-v2", messages=[{"role": "user", "content": "x"}]
         )
     assert "does not support chat" in err.value.body["message"]
+
+
+@pytest.mark.parametrize("model", ["fast", "llama3.2"])
+def test_include_usage_puts_null_usage_on_every_chunk_but_the_last(gateway, model):
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "x"}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with gateway.client() as client, client.stream("POST", "/v1/chat/completions", json=body) as response:
+        events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
+    assert all("usage" in e and e["usage"] is None for e in events[:-1])
+    assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] >= 0

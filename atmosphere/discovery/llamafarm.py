@@ -250,6 +250,8 @@ class LlamaFarmBackend:
                     choice.setdefault("finish_reason", None)
                 if chunk.get("usage"):
                     saw_usage = True
+                elif include_usage:
+                    chunk["usage"] = None  # as OpenAI: null on every chunk but the last
                 last = chunk
                 if checked:
                     yield chunk

@@ -279,7 +279,7 @@ class OllamaBackend:
         chunk_id, created = completion_id(), int(time.time())
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {
+            out = {
                 "id": chunk_id,
                 "object": "chat.completion.chunk",
                 "created": created,
@@ -287,6 +287,9 @@ class OllamaBackend:
                 "system_fingerprint": None,
                 "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
             }
+            if req.include_usage:
+                out["usage"] = None  # as OpenAI: null on every chunk but the last
+            return out
 
         role_sent = False
         calls_sent = 0  # tool calls arrive on non-final lines; OpenAI indexes them across the stream
