@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Self, TypeVar
 
 from atmosphere.emulators import EmulatorProcess
+from atmosphere.emulators.server import kill_process, terminate_process
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -80,18 +80,11 @@ class Child:
 
     def kill(self) -> None:
         """SIGKILL: the process vanishes without closing anything gracefully."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
+        kill_process(self.proc)
 
     def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after `timeout`."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate_process(self.proc, timeout)
 
 
 class StandIn(Child):

@@ -244,23 +244,33 @@ class EmulatorProcess:
 
     def kill(self) -> None:
         """SIGKILL: the backend vanishes without closing anything gracefully."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(5)
+        kill_process(self.proc)
 
     def terminate(self, timeout: float = 5.0) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        terminate_process(self.proc, timeout)
 
     def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.terminate()
+
+
+def kill_process(proc: subprocess.Popen[Any] | None) -> None:
+    """SIGKILL a child we started, if it still runs, and reap it."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+
+
+def terminate_process(proc: subprocess.Popen[Any] | None, timeout: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_process(proc)
 
 
 def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
