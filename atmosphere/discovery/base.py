@@ -6,6 +6,7 @@ every failure leaves an adapter as a ``BackendFailure`` with a readable reason.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
@@ -134,33 +135,43 @@ MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_PROBE_BYTES = 8 * 1024 * 1024  # model and project lists are kilobytes
 
 
-async def _exchange(
-    client: httpx.AsyncClient, request: httpx.Request, what: str, limit: int = MAX_ANSWER_BYTES
-) -> tuple[int, bytes]:
-    """Send a request and read its whole answer, refusing answers over ``limit`` bytes."""
+@contextlib.asynccontextmanager
+async def open_answer(client: httpx.AsyncClient, request: httpx.Request, what: str) -> AsyncIterator[httpx.Response]:
+    """Send a request and hold its answer open for reading. Transport errors, also while
+    reading, leave as BackendFailures, and the answer is always closed."""
     try:
         resp = await client.send(request, stream=True)
     except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
         raise failure_from_exception(exc, what) from None
     try:
-        declared = resp.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) <= limit:
-            body = await resp.aread()  # the common case: one read, no accounting
-        else:
-            parts, size = [], 0
-            async for part in resp.aiter_bytes():
-                size += len(part)
-                if size > limit:
-                    raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
-                parts.append(part)
-            body = b"".join(parts)
+        yield resp
     except BackendFailure:
         raise
     except Exception as exc:  # noqa: BLE001
         raise failure_from_exception(exc, what) from None
     finally:
         await resp.aclose()
-    return resp.status_code, body
+
+
+async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_BYTES) -> bytes:
+    """The whole answer body, refusing one over ``limit`` bytes."""
+    declared = resp.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) <= limit:
+        return await resp.aread()  # the common case: one read, no accounting
+    parts, size = [], 0
+    async for part in resp.aiter_bytes():
+        size += len(part)
+        if size > limit:
+            raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
+        parts.append(part)
+    return b"".join(parts)
+
+
+async def _exchange(
+    client: httpx.AsyncClient, request: httpx.Request, what: str, limit: int = MAX_ANSWER_BYTES
+) -> tuple[int, bytes]:
+    async with open_answer(client, request, what) as resp:
+        return resp.status_code, await read_capped(resp, what, limit)
 
 
 async def get_json(client: httpx.AsyncClient, path: str, timeout: float, what: str) -> dict[str, Any]:

@@ -18,12 +18,14 @@ from atmosphere import jsonfast
 from atmosphere.discovery.base import (
     TransportFactory,
     completion_id,
-    failure_from_exception,
     failure_from_status,
     get_json,
     iter_lines,
     make_client,
+    open_answer,
+    parse_json_object,
     post_json,
+    read_capped,
 )
 from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, Project, sort_capabilities
 from atmosphere.errors import BackendFailure
@@ -209,19 +211,13 @@ class LlamaFarmBackend:
         request = self._client.build_request(
             "POST", path, content=jsonfast.dumps(self._chat_body(req, model, True)), headers=_NO_SESSION
         )
-        try:
-            resp = await self._client.send(request, stream=True)
-        except Exception as exc:  # noqa: BLE001
-            raise failure_from_exception(exc, "chat stream") from None
-        try:
+        async with open_answer(self._client, request, "chat stream") as resp:
             if resp.status_code != 200:
-                raise failure_from_status(resp.status_code, await resp.aread(), "chat stream")
+                raise failure_from_status(resp.status_code, await read_capped(resp, "chat stream"), "chat stream")
             if "text/event-stream" not in resp.headers.get("content-type", ""):
                 raise BackendFailure("chat stream: answer is not an event stream", kind="error")
             async for chunk in self._stream_chunks(resp, model, req.include_usage):
                 yield chunk
-        finally:
-            await resp.aclose()
 
     async def _stream_chunks(self, resp: Any, model: str, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
         """SSE → chunk dicts. Leading chunks are held back until real content shows, so a
@@ -231,45 +227,37 @@ class LlamaFarmBackend:
         finished = False
         saw_usage = False
         last: dict[str, Any] | None = None
-        try:
-            async for line in iter_lines(resp, "chat stream"):
-                if not line.startswith(b"data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    finished = True
-                    break
-                try:
-                    chunk = jsonfast.loads(payload)
-                except jsonfast.JSONDecodeError:
-                    raise BackendFailure("chat stream: an event that is not JSON", kind="error") from None
-                if not isinstance(chunk, dict) or "error" in chunk:
-                    raise BackendFailure(f"chat stream: {chunk.get('error') if isinstance(chunk, dict) else chunk}")
-                chunk["model"] = model
-                for choice in chunk.get("choices") or ():
-                    choice.setdefault("finish_reason", None)
-                if chunk.get("usage"):
-                    saw_usage = True
-                elif include_usage:
-                    chunk["usage"] = None  # as OpenAI: null on every chunk but the last
-                last = chunk
-                if checked:
-                    yield chunk
-                    continue
-                held.append(chunk)
-                text = _content_of(chunk)
-                if text is None:
-                    continue
-                if text.lstrip().startswith(MASKED_FAILURE_PREFIX):
-                    raise BackendFailure("chat stream: LlamaFarm answered with its masked-failure apology", kind="error")
-                checked = True
-                for waiting in held:
-                    yield waiting
-                held.clear()
-        except BackendFailure:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            raise failure_from_exception(exc, "chat stream") from None
+        async for line in iter_lines(resp, "chat stream"):
+            if not line.startswith(b"data:"):
+                continue
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                finished = True
+                break
+            chunk = parse_json_object(payload, "chat stream")
+            if "error" in chunk:
+                raise BackendFailure(f"chat stream: {chunk['error']}", kind="error")
+            chunk["model"] = model
+            for choice in chunk.get("choices") or ():
+                choice.setdefault("finish_reason", None)
+            if chunk.get("usage"):
+                saw_usage = True
+            elif include_usage:
+                chunk["usage"] = None  # as OpenAI: null on every chunk but the last
+            last = chunk
+            if checked:
+                yield chunk
+                continue
+            held.append(chunk)
+            text = _content_of(chunk)
+            if text is None:
+                continue
+            if text.lstrip().startswith(MASKED_FAILURE_PREFIX):
+                raise BackendFailure("chat stream: LlamaFarm answered with its masked-failure apology", kind="error")
+            checked = True
+            for waiting in held:
+                yield waiting
+            held.clear()
         if not finished:
             raise BackendFailure("chat stream: ended without [DONE]", kind="error")
         for waiting in held:  # a stream with no content at all

@@ -12,13 +12,14 @@ from atmosphere.discovery.base import (
     JSON_HEADERS,
     TransportFactory,
     completion_id,
-    failure_from_exception,
     failure_from_status,
     get_json,
     iter_lines,
     make_client,
+    open_answer,
     parse_json_object,
     post_json,
+    read_capped,
 )
 from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, sort_capabilities
 from atmosphere.errors import BackendFailure
@@ -322,27 +323,16 @@ class OllamaBackend:
     async def _ndjson(self, path: str, body: dict[str, Any], what: str) -> AsyncIterator[dict[str, Any]]:
         """Parsed NDJSON lines; an ``{"error"}`` line or a cut stream becomes a BackendFailure."""
         request = self._client.build_request("POST", path, content=jsonfast.dumps(body), headers=JSON_HEADERS)
-        try:
-            resp = await self._client.send(request, stream=True)
-        except Exception as exc:  # noqa: BLE001
-            raise failure_from_exception(exc, what) from None
-        try:
+        async with open_answer(self._client, request, what) as resp:
             if resp.status_code != 200:
-                raise failure_from_status(resp.status_code, await resp.aread(), what)
-            try:
-                async for raw in iter_lines(resp, what):
-                    if not raw:
-                        continue
-                    line = parse_json_object(raw, what)
-                    if "error" in line:
-                        raise BackendFailure(f"{what}: {line['error']}", kind="error")
-                    yield line
-            except BackendFailure:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise failure_from_exception(exc, what) from None
-        finally:
-            await resp.aclose()
+                raise failure_from_status(resp.status_code, await read_capped(resp, what), what)
+            async for raw in iter_lines(resp, what):
+                if not raw:
+                    continue
+                line = parse_json_object(raw, what)
+                if "error" in line:
+                    raise BackendFailure(f"{what}: {line['error']}", kind="error")
+                yield line
 
     async def generate(self, prompt: str, model: str, params: dict[str, Any]) -> dict[str, Any]:
         body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": False}
