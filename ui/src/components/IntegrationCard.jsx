@@ -101,9 +101,10 @@ export default function IntegrationCard({ integration, onSetEnabled }) {
         </div>
       </header>
 
-      {status !== 'healthy' && error ? (
+      {error ? (
+        // Healthy with a note (LlamaFarm "degraded", its project list unreadable): still said.
         <p className={`integration-error ${status}`} data-testid="status-reason">
-          <span className="integration-error-label">Reason:</span> {error}
+          <span className="integration-error-label">{status === 'healthy' ? 'Note:' : 'Reason:'}</span> {error}
         </p>
       ) : null}
 

@@ -33,6 +33,12 @@ describe('IntegrationCard', () => {
     expect(within(card).getByText('just now')).toBeInTheDocument();
   });
 
+  it("shows a healthy backend's note (e.g. LlamaFarm degraded) as a note, not a failure", () => {
+    const { card } = renderCard({ ...ollama(), error: 'degraded: rag-service=unhealthy' });
+    expect(card).toHaveAttribute('data-status', 'healthy');
+    expect(within(card).getByTestId('status-reason')).toHaveTextContent('Note: degraded: rag-service=unhealthy');
+  });
+
   it('shows an offline backend in words with the reason it is offline', () => {
     const { card } = renderCard(
       ollama({ status: 'offline', error: 'Connection refused on localhost:11434', version: null, models: [], model_count: 0, latency_ms: null }),
