@@ -15,15 +15,15 @@ from atmosphere.emulators.suite import start_all_in_process
 _BANNER = """\
 ┌─ Atmosphere demo ─────────────────────────────────────────────────────────────
 │ These backends are STAND-INS (emulators from Atmosphere's tests), not real models:
-│   LlamaFarm (stand-in)        {llamafarm}
-│   Universal Runtime (stand-in) {runtime}
-│   Ollama (stand-in)           {ollama}
+│   LlamaFarm (stand-in)          {llamafarm}
+│   Universal Runtime (stand-in)  {runtime}
+│   Ollama (stand-in)             {ollama}
 │ Their replies are canned text. To use your real backends run `atmosphere serve`.
 │
-│ Dashboard:      http://{host}:{port}/
-│ OpenAI base URL: http://{host}:{port}/v1
+│ Dashboard:        http://{host}:{port}/
+│ OpenAI base URL:  http://{host}:{port}/v1
 │ Try:  curl http://{host}:{port}/v1/integrations
-│ Stop a stand-in to watch fallback and the dashboard react:
+│ Break a stand-in to watch fallback, and the dashboard react (then "none" to heal it):
 │   curl -X POST {llamafarm}/_emulator/fault -d '{{"fault": "error500"}}'
 └───────────────────────────────────────────────────────────────────────────────"""
 

@@ -119,7 +119,7 @@ class Registry:
         new = self._snapshot(backend, result)
         self._snapshots[backend.id] = new
         if old is None or _essential(old) != _essential(new):
-            if old is not None and old["status"] != new["status"]:
+            if old is not None and old["last_checked"] is not None and old["status"] != new["status"]:
                 log.info("%s is now %s%s", backend.id, new["status"], f" ({new['error']})" if new["error"] else "")
             self._publish(new)
 
