@@ -9,7 +9,7 @@ export default function ApiPage({ origin = window.location.origin }) {
       title: 'Chat completion (OpenAI-compatible)',
       code: `curl ${base}/chat/completions \\
   -H 'Content-Type: application/json' \\
-  -d '{"model": "llama3.2:latest", "messages": [{"role": "user", "content": "Say hi"}]}'`,
+  -d '{"model": "auto", "messages": [{"role": "user", "content": "Say hi"}]}'`,
     },
     {
       title: 'List the backends Atmosphere found',
@@ -36,7 +36,7 @@ export default function ApiPage({ origin = window.location.origin }) {
         <code className="api-page-base" data-testid="api-base-url">
           {base}
         </code>
-        <p className="api-page-note">Use a model id shown on the Integrations page as <code>model</code>.</p>
+        <p className="api-page-note">Use a model id shown on the Integrations page as <code>model</code>, or <code>auto</code> for the first healthy backend's default.</p>
       </section>
       {examples.map((example) => (
         <section className="api-page-block" key={example.title}>
