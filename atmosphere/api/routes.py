@@ -18,6 +18,7 @@ from starlette.responses import Response, StreamingResponse
 from atmosphere import jsonfast
 from atmosphere.api.errors import attempts_header, header_safe
 from atmosphere.api.validation import (
+    integer_param,
     optional_model,
     parse_chat_request,
     parse_embed_request,
@@ -26,9 +27,10 @@ from atmosphere.api.validation import (
     read_json,
     require_object,
 )
+from atmosphere.discovery.base import Backend
 from atmosphere.discovery.registry import Registry
 from atmosphere.domain import ChatRequest, EmbedRequest
-from atmosphere.errors import AtmosphereError, BackendFailure, InvalidRequest, ModelNotFound, NotFound
+from atmosphere.errors import AtmosphereError, BackendFailure, InvalidRequest, NotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 from atmosphere.router.intent import infer_capability
 
@@ -105,16 +107,10 @@ async def list_models(request: Request) -> Response:
 
 @router.get("/models/{model_id:path}")
 async def get_model(model_id: str, request: Request) -> Response:
-    registry = _registry(request)
-    for item in _model_objects(registry):
+    for item in _model_objects(_registry(request)):
         if item["id"] == model_id:
             return _json(item)
-    disabled = [b.id for b in registry.backends if not registry.is_enabled(b.id) and b.resolve_model(model_id)]
-    if disabled:
-        raise ModelNotFound(
-            f"The model `{model_id}` is only available on disabled integration(s): {', '.join(disabled)}.", param="model"
-        )
-    raise ModelNotFound(f"The model `{model_id}` does not exist on any enabled integration.", param="model")
+    raise _executor(request).model_not_found(model_id)
 
 
 def _model_objects(registry: Registry) -> list[dict[str, Any]]:
@@ -176,9 +172,7 @@ async def test_integration(request: Request) -> Response:
         raise InvalidRequest("'prompt' must be a non-empty string.", param="prompt")
     model = optional_model(data)
     registry = _registry(request)
-    backend = registry.get(integration_id)
-    if backend is None:
-        raise NotFound(f"No integration with id '{integration_id}'.", param="integration_id")
+    backend = _backend_or_404(registry, integration_id)
     result = registry.result(integration_id)
     native = (backend.resolve_model(model) or model) if model else (result.default_model if result else None)
     started = time.perf_counter()
@@ -189,7 +183,8 @@ async def test_integration(request: Request) -> Response:
             f"{backend.name} has no chat model to test ({status}{': ' + result.error if result and result.error else ''})."
         )
     else:
-        req = ChatRequest(model=native, messages=[{"role": "user", "content": prompt}], max_tokens=_test_max_tokens(data))
+        max_tokens = integer_param(data, "max_tokens", 1)
+        req = ChatRequest(model=native, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens)
         try:
             answer = await backend.chat(req, native)
             body.update(success=True, response=answer["choices"][0]["message"].get("content") or "", error=None)
@@ -198,15 +193,6 @@ async def test_integration(request: Request) -> Response:
     body["latency_ms"] = round((time.perf_counter() - started) * 1000, 2)
     body.setdefault("error", None)
     return _json(body)
-
-
-def _test_max_tokens(data: dict[str, Any]) -> int | None:
-    value = data.get("max_tokens")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidRequest("'max_tokens' must be a positive integer.", param="max_tokens")
-    return value
 
 
 @router.post("/integrations/{integration_id}/disable")
@@ -221,9 +207,15 @@ async def enable_integration(integration_id: str, request: Request) -> Response:
 
 async def _set_enabled(request: Request, integration_id: str, enabled: bool) -> Response:
     registry = _registry(request)
-    if registry.get(integration_id) is None:
-        raise NotFound(f"No integration with id '{integration_id}'.", param="integration_id")
+    _backend_or_404(registry, integration_id)
     return _json({"integration": await registry.set_enabled(integration_id, enabled)})
+
+
+def _backend_or_404(registry: Registry, integration_id: str) -> Backend:
+    backend = registry.get(integration_id)
+    if backend is None:
+        raise NotFound(f"No integration with id '{integration_id}'.", param="integration_id")
+    return backend
 
 
 # --- Atmosphere: intent execution -----------------------------------------------------
@@ -254,11 +246,9 @@ async def execute(request: Request) -> Response:
         served = await _run_capability(_executor(request), capability, intent, model, params)
         body.update(success=True, backend=served.backend, model=served.model, data=served.value)
         attempts = served.attempts
-    except InvalidRequest:
-        raise
+    except (InvalidRequest, NotFound):
+        raise  # the caller's mistake: the usual OpenAI error body
     except AtmosphereError as exc:
-        if isinstance(exc, NotFound):
-            raise
         body["error"] = exc.message
         attempts = getattr(exc, "attempts", [])
         status = exc.status

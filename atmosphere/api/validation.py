@@ -76,7 +76,7 @@ def _number(data: dict[str, Any], key: str, low: float, high: float) -> float | 
     return value
 
 
-def _integer(data: dict[str, Any], key: str, low: int | None = None) -> int | None:
+def integer_param(data: dict[str, Any], key: str, low: int | None = None) -> int | None:
     value = data.get(key)
     if value is None:
         return None
@@ -144,12 +144,12 @@ def parse_chat_request(data: Any) -> ChatRequest:
         stream = False
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
-    n = _integer(data, "n", 1)
+    n = integer_param(data, "n", 1)
     if n is not None and n > 1:
         raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
-    max_tokens = _integer(data, "max_completion_tokens", 1)
+    max_tokens = integer_param(data, "max_completion_tokens", 1)
     if max_tokens is None:
-        max_tokens = _integer(data, "max_tokens", 1)
+        max_tokens = integer_param(data, "max_tokens", 1)
     stop = _stop(data)
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
@@ -163,7 +163,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
         top_p=_number(data, "top_p", 0, 1),
         max_tokens=max_tokens,
         stop=stop,
-        seed=_integer(data, "seed"),
+        seed=integer_param(data, "seed"),
         include_usage=include_usage and stream,
         extra={key: data[key] for key in _PASSTHROUGH if data.get(key) is not None},
     )
@@ -186,7 +186,7 @@ def parse_embed_request(data: Any) -> EmbedRequest:
     encoding = data.get("encoding_format") or "float"
     if encoding not in ("float", "base64"):
         raise InvalidRequest("'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
-    return EmbedRequest(model=model, inputs=inputs, encoding_format=encoding, dimensions=_integer(data, "dimensions", 1))
+    return EmbedRequest(model=model, inputs=inputs, encoding_format=encoding, dimensions=integer_param(data, "dimensions", 1))
 
 
 def parse_params(data: dict[str, Any]) -> dict[str, Any]:
@@ -204,12 +204,12 @@ def parse_generation_params(params: dict[str, Any]) -> dict[str, Any]:
     system = params.get("system")
     if system is not None and not isinstance(system, str):
         raise InvalidRequest("'params.system' must be a string.", param="params.system")
-    max_tokens = _integer(params, "max_completion_tokens", 1)
+    max_tokens = integer_param(params, "max_completion_tokens", 1)
     return {
         "temperature": _number(params, "temperature", 0, 2),
         "top_p": _number(params, "top_p", 0, 1),
-        "max_tokens": max_tokens if max_tokens is not None else _integer(params, "max_tokens", 1),
+        "max_tokens": max_tokens if max_tokens is not None else integer_param(params, "max_tokens", 1),
         "stop": _stop(params),
-        "seed": _integer(params, "seed"),
+        "seed": integer_param(params, "seed"),
         "system": system,
     }

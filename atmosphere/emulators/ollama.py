@@ -126,15 +126,22 @@ class _Api:
             return resolved
         return json_response(_show_body(resolved[1], self.state.with_capabilities))
 
-    async def chat(self, request: Request) -> Response:
+    def _completion(self, request: Request, verb: str) -> tuple[dict[str, Any], str] | Response:
+        """Body and requested name for chat/generate, or Ollama's refusal (embedding-only model)."""
         resolved = self._resolve(request)
         if isinstance(resolved, Response):
             return resolved
         body, model = resolved
-        name = body.get("model") or body["name"]
         if not model.chat_capable:
-            return _error(f'"{model.name}" does not support chat', 400)
+            return _error(f'"{model.name}" does not support {verb}', 400)
         self._touch(model, body)
+        return body, body.get("model") or body["name"]
+
+    async def chat(self, request: Request) -> Response:
+        resolved = self._completion(request, "chat")
+        if isinstance(resolved, Response):
+            return resolved
+        body, name = resolved
         messages = body.get("messages")
         if not messages:
             reason = "unload" if _keep_alive_zero(body) else "load"
@@ -151,14 +158,10 @@ class _Api:
         return self._answer(body, name, text, prompt_words(messages), "message")
 
     async def generate(self, request: Request) -> Response:
-        resolved = self._resolve(request)
+        resolved = self._completion(request, "generate")
         if isinstance(resolved, Response):
             return resolved
-        body, model = resolved
-        name = body.get("model") or body["name"]
-        if not model.chat_capable:
-            return _error(f'"{model.name}" does not support generate', 400)
-        self._touch(model, body)
+        body, name = resolved
         prompt = body.get("prompt")
         if not prompt or not isinstance(prompt, str):
             load: dict[str, Any] = {"model": name, "created_at": now_rfc3339(), "response": ""}

@@ -75,14 +75,10 @@ class Executor:
                 candidates.append((backend, default))
             return candidates, skipped
 
-        disabled_with_model = []
         unsupported = []
         for backend in registry.backends:
             native = backend.resolve_model(model)
-            if native is None:
-                continue
-            if not registry.is_enabled(backend.id):
-                disabled_with_model.append(backend.id)
+            if native is None or not registry.is_enabled(backend.id):
                 continue
             result = registry.result(backend.id)
             if result is None or result.status != "healthy":
@@ -97,15 +93,20 @@ class Executor:
                 f"The model `{model}` does not support {capability} (on {', '.join(unsupported)}).", param="model"
             )
         if not candidates and not skipped:
-            if disabled_with_model:
-                names = ", ".join(disabled_with_model)
-                raise ModelNotFound(
-                    f"The model `{model}` is only available on disabled integration(s): {names}. "
-                    "Enable the integration to use it.",
-                    param="model",
-                )
-            raise ModelNotFound(f"The model `{model}` does not exist on any enabled integration.", param="model")
+            raise self.model_not_found(model)
         return candidates, skipped
+
+    def model_not_found(self, model: str) -> ModelNotFound:
+        """The 404 for a model no enabled backend serves, naming disabled ones that do."""
+        registry = self.registry
+        disabled = [b.id for b in registry.backends if not registry.is_enabled(b.id) and b.resolve_model(model)]
+        if disabled:
+            return ModelNotFound(
+                f"The model `{model}` is only available on disabled integration(s): {', '.join(disabled)}. "
+                "Enable the integration to use it.",
+                param="model",
+            )
+        return ModelNotFound(f"The model `{model}` does not exist on any enabled integration.", param="model")
 
     # --- running ---------------------------------------------------------------------
 
