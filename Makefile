@@ -51,10 +51,10 @@ demo: venv ui
 	$(BIN)/atmosphere demo
 
 lint: venv
-	$(BIN)/ruff check atmosphere tests bench
+	$(BIN)/ruff check atmosphere tests bench harness
 
 format: venv
-	$(BIN)/ruff format atmosphere tests bench
+	$(BIN)/ruff format atmosphere tests bench harness
 
 test-python: venv
 	$(BIN)/pytest -q -m "not browser"

@@ -10,15 +10,15 @@ from fastapi import FastAPI
 from starlette.responses import Response
 
 from atmosphere import __version__, jsonfast
+from atmosphere.adapters.llamafarm import LlamaFarmBackend
+from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api import dashboard, routes, websocket
 from atmosphere.api.errors import install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.config import Settings
-from atmosphere.discovery.base import Backend
-from atmosphere.discovery.llamafarm import LlamaFarmBackend
-from atmosphere.discovery.ollama import OllamaBackend
-from atmosphere.discovery.registry import Registry
-from atmosphere.discovery.transport import PooledTransport
+from atmosphere.http.transport import PooledTransport
+from atmosphere.ports import Backend
+from atmosphere.registry import Registry
 from atmosphere.router.executor import Executor
 
 log = logging.getLogger("atmosphere")

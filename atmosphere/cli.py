@@ -127,7 +127,7 @@ def serve(settings: Settings) -> int:
 async def scan(settings: Settings) -> int:
     """Print a table of integrations; exit 1 when none is healthy."""
     from atmosphere.app import build_backends
-    from atmosphere.discovery.registry import Registry
+    from atmosphere.registry import Registry
 
     registry = Registry(
         build_backends(settings),

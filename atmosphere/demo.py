@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from atmosphere.config import Settings
-from atmosphere.emulators.suite import start_all_in_process
+from atmosphere.standins.suite import start_all_in_process
 
 _BANNER = """\
 ┌─ Atmosphere demo ─────────────────────────────────────────────────────────────

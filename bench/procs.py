@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 from typing import Self, TypeVar
 
-from atmosphere.emulators import EmulatorProcess
-from atmosphere.emulators.server import kill_process, terminate_process
+from harness.processes import EmulatorProcess, kill_process, terminate_process
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -88,7 +87,7 @@ class Child:
 
 
 class StandIn(Child):
-    """An emulator (`python -m atmosphere.emulators KIND`) as a child process."""
+    """An emulator (`python -m harness KIND`) as a child process."""
 
     def __init__(self, kind: str, *extra: str) -> None:
         self.emulator = EmulatorProcess(kind, 0, list(extra))

@@ -11,8 +11,8 @@ import pytest
 
 from atmosphere.app import create_app
 from atmosphere.config import Settings
-from atmosphere.emulators.server import EmulatorServer
-from atmosphere.emulators.suite import EmulatorSuite, start_all_in_process
+from atmosphere.standins.server import EmulatorServer
+from atmosphere.standins.suite import EmulatorSuite, start_all_in_process
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from atmosphere.discovery.llamafarm import MASKED_FAILURE_PREFIX, LlamaFarmBackend
+from atmosphere.adapters.llamafarm import MASKED_FAILURE_PREFIX, LlamaFarmBackend
 from atmosphere.domain import ChatRequest, EmbedRequest
 from atmosphere.errors import BackendFailure
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from atmosphere.discovery.ollama import OllamaBackend
+from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.domain import ChatRequest, EmbedRequest
 from atmosphere.errors import BackendFailure
 

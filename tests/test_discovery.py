@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from atmosphere.emulators.server import HangServer
+from atmosphere.standins.server import HangServer
 
 
 def integrations(gateway, refresh: bool = False) -> dict[str, dict]:

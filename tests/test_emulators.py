@@ -12,8 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from atmosphere.emulators import (
-    EmulatorProcess,
+from atmosphere.standins import (
     EmulatorServer,
     EmulatorState,
     EmulatorSuite,
@@ -21,7 +20,8 @@ from atmosphere.emulators import (
     create_ollama_app,
     start_all_in_process,
 )
-from atmosphere.emulators.llamafarm import APOLOGY
+from atmosphere.standins.llamafarm import APOLOGY
+from harness.processes import EmulatorProcess
 
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi there"}]}
 LF_CHAT_PATH = "/v1/projects/default/chatbot/chat/completions"

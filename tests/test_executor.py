@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from atmosphere.discovery.registry import Registry
 from atmosphere.domain import ChatRequest, ModelInfo, ProbeResult
 from atmosphere.errors import BackendFailure, InvalidRequest, ModelNotFound, NoBackendAvailable, UpstreamError, UpstreamTimeout
+from atmosphere.registry import Registry
 from atmosphere.router.executor import Executor
 
 

@@ -6,7 +6,7 @@ import httpx
 import openai
 import pytest
 
-from atmosphere.emulators.catalog import Project, ProjectModel
+from atmosphere.standins.catalog import Project, ProjectModel
 
 SHARED = "llama3.2:latest"  # a model both backends serve: a LlamaFarm alias and an Ollama model
 ASK = {"model": SHARED, "messages": [{"role": "user", "content": "who answers?"}]}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from atmosphere.discovery.base import iter_lines
 from atmosphere.errors import BackendFailure
+from atmosphere.http.client import iter_lines
 
 
 class Chunks(httpx.AsyncByteStream):

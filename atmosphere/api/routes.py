@@ -27,10 +27,10 @@ from atmosphere.api.validation import (
     read_json,
     require_object,
 )
-from atmosphere.discovery.base import Backend
-from atmosphere.discovery.registry import Registry
 from atmosphere.domain import ChatRequest, EmbedRequest
 from atmosphere.errors import AtmosphereError, BackendFailure, InvalidRequest, NotFound
+from atmosphere.ports import Backend
+from atmosphere.registry import Registry
 from atmosphere.router.executor import Executor, Served, StartedStream
 from atmosphere.router.intent import infer_capability
 

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from atmosphere import jsonfast
-from atmosphere.discovery.registry import Registry
+from atmosphere.registry import Registry
 
 log = logging.getLogger("atmosphere.ws")
 router = APIRouter()

@@ -13,8 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from atmosphere.discovery.base import Backend
-from atmosphere.discovery.registry import Registry
 from atmosphere.domain import ChatRequest, EmbedRequest, ProbeResult
 from atmosphere.errors import (
     Attempt,
@@ -23,6 +21,8 @@ from atmosphere.errors import (
     ModelNotFound,
     failure_from_attempts,
 )
+from atmosphere.ports import Backend
+from atmosphere.registry import Registry
 
 log = logging.getLogger("atmosphere.executor")
 

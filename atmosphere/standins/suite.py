@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
-from atmosphere.emulators.llamafarm import create_llamafarm_app
-from atmosphere.emulators.ollama import create_ollama_app
-from atmosphere.emulators.runtime import create_runtime_app
-from atmosphere.emulators.server import EmulatorServer
-from atmosphere.emulators.state import EmulatorState
+from atmosphere.standins.llamafarm import create_llamafarm_app
+from atmosphere.standins.ollama import create_ollama_app
+from atmosphere.standins.runtime import create_runtime_app
+from atmosphere.standins.server import EmulatorServer
+from atmosphere.standins.state import EmulatorState
 
 
 @dataclass

@@ -1,7 +1,8 @@
-"""The Backend interface every adapter implements, and HTTP helpers they share.
+"""HTTP client plumbing the adapters share: pooled clients, capped reads, line splitting,
+and the classifiers that turn transport errors and statuses into ``BackendFailure``s.
 
-Adapters speak their backend's dialect at the edge and OpenAI shapes inward;
-every failure leaves an adapter as a ``BackendFailure`` with a readable reason.
+Adapters keep only their dialect; every failure leaves them as a ``BackendFailure``
+with a readable reason.
 """
 
 from __future__ import annotations
@@ -9,39 +10,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 
 from atmosphere import jsonfast
-from atmosphere.domain import ChatRequest, EmbedRequest, ProbeResult
 from atmosphere.errors import BackendFailure
-
-
-class Backend(Protocol):
-    """What the registry and the executor need from a backend."""
-
-    id: str
-    name: str
-    url: str
-
-    async def probe(self) -> ProbeResult: ...
-
-    def resolve_model(self, model: str) -> str | None:
-        """The backend's own name for ``model``, or None when it does not serve it."""
-
-    async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]: ...
-
-    def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[dict[str, Any]]:
-        """OpenAI ``chat.completion.chunk`` dicts. The first one is only produced once
-        the backend has really started answering, so a failure before it can fall back."""
-
-    async def generate(self, prompt: str, model: str, params: dict[str, Any]) -> dict[str, Any]: ...
-
-    async def embed(self, req: EmbedRequest, model: str) -> dict[str, Any]: ...
-
-    async def aclose(self) -> None: ...
-
 
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
 

@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from atmosphere.emulators.catalog import (
+from atmosphere.standins.catalog import (
     CachedModel,
     OllamaModel,
     Project,

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from atmosphere.emulators.common import (
+from atmosphere.standins.common import (
     SSE,
     SSE_DONE,
     ChunkStream,
@@ -34,8 +34,8 @@ from atmosphere.emulators.common import (
     split_words,
     sse,
 )
-from atmosphere.emulators.middleware import EmulatorMiddleware, control_routes
-from atmosphere.emulators.state import EmulatorState
+from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.state import EmulatorState
 
 EMBEDDING_DIM = 384
 RUNTIME_CRASH = "Failed to generate completion: llama_decode returned -3"

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atmosphere.emulators.common import INVALID_JSON, json_response
-from atmosphere.emulators.state import EmulatorState, RecordedRequest, UnknownFault
+from atmosphere.standins.common import INVALID_JSON, json_response
+from atmosphere.standins.state import EmulatorState, RecordedRequest, UnknownFault
 
 CONTROL_PREFIX = "/_emulator/"
 

@@ -18,8 +18,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from atmosphere.emulators.catalog import OllamaModel
-from atmosphere.emulators.common import (
+from atmosphere.standins.catalog import OllamaModel
+from atmosphere.standins.common import (
     INVALID_JSON,
     NDJSON,
     ChunkStream,
@@ -33,8 +33,8 @@ from atmosphere.emulators.common import (
     request_json,
     split_words,
 )
-from atmosphere.emulators.middleware import EmulatorMiddleware, control_routes
-from atmosphere.emulators.state import EmulatorState
+from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.state import EmulatorState
 
 RUNNER_CRASH = "llama runner process has terminated: exit status 2"
 MID_STREAM_ERROR = "an error was encountered while running the model: unexpected EOF"

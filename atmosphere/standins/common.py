@@ -34,16 +34,19 @@ class StreamCut(Exception):
 
 
 class _HideStreamCuts(logging.Filter):
-    """Keep uvicorn from logging deliberate cuts and shutdown cancellations."""
+    """Keep uvicorn from logging a stand-in's deliberate cuts (nothing else: in ``atmosphere
+    demo`` the gateway logs through the same logger, and its records must stay visible)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        return not isinstance(exc, StreamCut | asyncio.CancelledError)
+        return not isinstance(exc, StreamCut)
 
 
-_uvicorn_error_log = logging.getLogger("uvicorn.error")
-if not any(isinstance(f, _HideStreamCuts) for f in _uvicorn_error_log.filters):
-    _uvicorn_error_log.addFilter(_HideStreamCuts())
+def hide_stream_cuts() -> None:
+    """Install the filter once; called when a stand-in starts, never at import."""
+    error_log = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _HideStreamCuts) for f in error_log.filters):
+        error_log.addFilter(_HideStreamCuts())
 
 
 def json_response(obj: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:

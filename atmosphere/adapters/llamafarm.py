@@ -15,7 +15,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.discovery.base import (
+from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, Project, sort_capabilities
+from atmosphere.errors import BackendFailure
+from atmosphere.http.client import (
     TransportFactory,
     completion_id,
     failure_from_status,
@@ -27,8 +29,6 @@ from atmosphere.discovery.base import (
     post_json,
     read_capped,
 )
-from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, Project, sort_capabilities
-from atmosphere.errors import BackendFailure
 
 # LlamaFarm's masked stream failure begins with this text (reference §6).
 MASKED_FAILURE_PREFIX = "I notice my previous response wasn't very helpful."

@@ -4,16 +4,15 @@ They stand in for the real backends in tests, benchmarks and `atmosphere demo`;
 every answer identifies itself as coming from an emulator.
 """
 
-from atmosphere.emulators.llamafarm import create_llamafarm_app
-from atmosphere.emulators.ollama import create_ollama_app
-from atmosphere.emulators.runtime import create_runtime_app
-from atmosphere.emulators.server import EmulatorProcess, EmulatorServer, HangServer
-from atmosphere.emulators.state import FAULTS, EmulatorState, RecordedRequest
-from atmosphere.emulators.suite import EmulatorSuite, start_all_in_process
+from atmosphere.standins.llamafarm import create_llamafarm_app
+from atmosphere.standins.ollama import create_ollama_app
+from atmosphere.standins.runtime import create_runtime_app
+from atmosphere.standins.server import EmulatorServer, HangServer
+from atmosphere.standins.state import FAULTS, EmulatorState, RecordedRequest
+from atmosphere.standins.suite import EmulatorSuite, start_all_in_process
 
 __all__ = [
     "FAULTS",
-    "EmulatorProcess",
     "EmulatorServer",
     "EmulatorState",
     "EmulatorSuite",

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.discovery.base import Backend
 from atmosphere.domain import ProbeResult
+from atmosphere.ports import Backend
 
 log = logging.getLogger("atmosphere.registry")
 

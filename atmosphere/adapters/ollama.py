@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.discovery.base import (
+from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, sort_capabilities
+from atmosphere.errors import BackendFailure
+from atmosphere.http.client import (
     JSON_HEADERS,
     TransportFactory,
     completion_id,
@@ -21,8 +23,6 @@ from atmosphere.discovery.base import (
     post_json,
     read_capped,
 )
-from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, sort_capabilities
-from atmosphere.errors import BackendFailure
 
 # Ollama's model capabilities (api/show, api/tags on v0.30+) → ours.
 _CAPABILITY_MAP = {

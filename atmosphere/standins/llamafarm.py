@@ -20,8 +20,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from atmosphere.emulators.catalog import Project, ProjectModel
-from atmosphere.emulators.common import (
+from atmosphere.standins.catalog import Project, ProjectModel
+from atmosphere.standins.common import (
     SSE,
     SSE_DONE,
     ChunkStream,
@@ -35,8 +35,8 @@ from atmosphere.emulators.common import (
     split_words,
     sse,
 )
-from atmosphere.emulators.middleware import EmulatorMiddleware, control_routes
-from atmosphere.emulators.state import EmulatorState
+from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.state import EmulatorState
 
 APOLOGY = (
     "I notice my previous response wasn't very helpful. Let me try again: could you "

@@ -1,4 +1,4 @@
-"""CLI: `python -m atmosphere.emulators {ollama,llamafarm,runtime,hang} [--port N] ...`.
+"""CLI: `python -m harness {ollama,llamafarm,runtime,hang} [--port N] ...`.
 
 Prints exactly one ready line (with the real port, so `--port 0` works) and
 serves until SIGTERM/SIGINT.
@@ -7,18 +7,21 @@ serves until SIGTERM/SIGINT.
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from atmosphere.emulators.catalog import Project, ProjectModel
-from atmosphere.emulators.llamafarm import create_llamafarm_app
-from atmosphere.emulators.ollama import create_ollama_app
-from atmosphere.emulators.runtime import create_runtime_app
-from atmosphere.emulators.server import EmulatorServer, HangServer
-from atmosphere.emulators.state import FAULTS, EmulatorState
+from atmosphere.standins.catalog import Project, ProjectModel
+from atmosphere.standins.llamafarm import create_llamafarm_app
+from atmosphere.standins.ollama import create_ollama_app
+from atmosphere.standins.runtime import create_runtime_app
+from atmosphere.standins.server import EmulatorServer, HangServer
+from atmosphere.standins.state import FAULTS, EmulatorState
+
+READY_PATTERN = re.compile(r"^EMULATOR (\S+) ready on (http://[\d.]+:(\d+))")
 
 DISCLAIMERS = {
     "ollama": "stand-in, not a real Ollama",
@@ -34,7 +37,7 @@ def ready_line(kind: str, url: str) -> str:
 
 
 def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m atmosphere.emulators", description="Run a backend emulator.")
+    parser = argparse.ArgumentParser(prog="python -m harness", description="Run a backend emulator.")
     parser.add_argument("kind", choices=sorted(DISCLAIMERS))
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--fault", choices=sorted(FAULTS), default="none")
@@ -89,5 +92,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

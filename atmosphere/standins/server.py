@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import os
-import re
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
 from starlette.types import ASGIApp
 
+from atmosphere.standins.common import hide_stream_cuts
+
 HOST = "127.0.0.1"
-READY_PATTERN = re.compile(r"^EMULATOR (\S+) ready on (http://[\d.]+:(\d+))")
 
 
 def bind_socket(port: int, host: str = HOST) -> socket.socket:
@@ -93,6 +88,7 @@ class EmulatorServer:
         """Start serving and block until uvicorn accepts connections."""
         if self.running:
             return self
+        hide_stream_cuts()
         sock = bind_socket(self.port, self.host)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
@@ -212,73 +208,3 @@ class HangServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
-
-
-class EmulatorProcess:
-    """`python -m atmosphere.emulators KIND` as a child process (killable with SIGKILL)."""
-
-    def __init__(self, kind: str, port: int = 0, extra_args: Sequence[str] = ()) -> None:
-        self.kind = kind
-        self.port = port
-        self.extra_args = list(extra_args)
-        self.proc: subprocess.Popen[str] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> Self:
-        """Spawn the child and wait for its ready line, which carries the real port."""
-        root = str(Path(__file__).resolve().parents[2])
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
-        cmd = [sys.executable, "-m", "atmosphere.emulators", self.kind, "--port", str(self.port)]
-        self.proc = subprocess.Popen(cmd + self.extra_args, stdout=subprocess.PIPE, text=True, env=env, cwd=root)
-        line = _read_line(self.proc, timeout)
-        match = READY_PATTERN.match(line)
-        if match is None:
-            self.kill()
-            raise RuntimeError(f"emulator {self.kind} did not become ready: {line!r}")
-        self.port = int(match.group(3))
-        return self
-
-    def kill(self) -> None:
-        """SIGKILL: the backend vanishes without closing anything gracefully."""
-        kill_process(self.proc)
-
-    def terminate(self, timeout: float = 5.0) -> None:
-        terminate_process(self.proc, timeout)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.terminate()
-
-
-def kill_process(proc: subprocess.Popen[Any] | None) -> None:
-    """SIGKILL a child we started, if it still runs, and reap it."""
-    if proc is not None and proc.poll() is None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(5)
-
-
-def terminate_process(proc: subprocess.Popen[Any] | None, timeout: float = 5.0) -> None:
-    """SIGTERM, then SIGKILL after ``timeout``."""
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            kill_process(proc)
-
-
-def _read_line(proc: subprocess.Popen[str], timeout: float) -> str:
-    """First stdout line of `proc`, or "" if it exits or stays silent too long."""
-    stdout = proc.stdout
-    assert stdout is not None, "spawned with stdout=PIPE"
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    return result[0].strip() if result else ""

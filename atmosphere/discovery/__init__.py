@@ -1,1 +1,0 @@
-"""Discovery: one adapter per backend, and the registry that owns their state."""
