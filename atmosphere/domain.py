@@ -1,11 +1,27 @@
-"""Domain types shared by discovery, routing and the API. No I/O here."""
+"""Domain types shared by the adapters, the router and the faces. No I/O here.
+
+Vocabulary (one word per idea):
+- an *integration* is one configured backend host (a LlamaFarm server, an Ollama server);
+  the API and the dashboard use this word, the code calls the object behind it a ``Backend``.
+- the *requested model* is the name a client sent (``auto``, ``qwen3:4b``, ``chatbot/fast``);
+- the *native model* is the name the chosen backend is called with (an Ollama tag, a LlamaFarm alias);
+- the *target model* is the model behind a LlamaFarm alias (what its project config points at).
+
+The request and result types below are the seam between faces, router and adapters:
+faces build requests from their wire format and render results back into it; adapters
+take requests and return results; the router passes them through and never looks at a
+wire format.
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Status = Literal["healthy", "offline", "error"]
+Status = Literal["healthy", "degraded", "offline", "error"]
+# Why a backend did not serve a request (an ``Attempt``): could not connect, ran out of
+# time, answered something unusable, or was not tried at all.
+FailureKind = Literal["unreachable", "timeout", "error", "skipped"]
 CAPABILITY_ORDER: tuple[str, ...] = ("chat", "generate", "embeddings", "vision", "tools")
 
 
@@ -55,6 +71,18 @@ class ProbeResult:
     latency_ms: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One backend that was tried (or skipped) for a request, and why it did not serve it."""
+
+    backend: str
+    reason: str
+    kind: FailureKind = "error"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"backend": self.backend, "reason": self.reason, "kind": self.kind}
+
+
 def sort_capabilities(caps: set[str]) -> list[str]:
     return [c for c in CAPABILITY_ORDER if c in caps]
 
@@ -82,3 +110,105 @@ class EmbedRequest:
     inputs: list[str]
     encoding_format: str = "float"
     dimensions: int | None = None
+
+
+@dataclass(slots=True)
+class GenerateRequest:
+    """A text completion: a prompt to continue (``/v1/completions``, Ollama ``/api/generate``)."""
+
+    model: str | None
+    prompt: str
+    stream: bool = False
+    system: str | None = None
+    suffix: str | None = None
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    stop: list[str] | None = None
+    seed: int | None = None
+    include_usage: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts. ``estimated`` when a count was not the backend's own (counted or guessed)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_openai(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+        }
+
+
+@dataclass(slots=True)
+class ToolCall:
+    """A complete function call the model asked for; ``arguments`` is JSON text."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call; ``index`` counts calls across the whole stream."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+@dataclass(slots=True)
+class ChatCompletion:
+    """One finished answer (a chat reply or a text completion)."""
+
+    id: str
+    created: int
+    model: str
+    content: str | None
+    finish_reason: str = "stop"
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    reasoning: str | None = None
+    usage: Usage | None = None
+
+
+@dataclass(slots=True)
+class ChatChunk:
+    """One streamed piece of an answer. A chunk with only ``usage`` set is the usage report
+    that ends a stream; a chunk with ``finish_reason`` set ends its choice."""
+
+    id: str
+    created: int
+    model: str
+    content: str | None = None
+    reasoning: str | None = None
+    role: str | None = None
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    finish_reason: str | None = None
+    usage: Usage | None = None
+
+    @property
+    def has_content(self) -> bool:
+        """Whether the chunk is progress a client would see (not an empty keep-alive delta)."""
+        return bool(self.content or self.reasoning or self.tool_calls or self.finish_reason)
+
+
+@dataclass(slots=True)
+class Embeddings:
+    model: str
+    vectors: list[list[float]]
+    usage: Usage = field(default_factory=Usage)

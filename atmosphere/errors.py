@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One backend that was tried (or skipped) for a request, and why it did not serve it."""
-
-    backend: str
-    reason: str
-    kind: str = "error"  # unreachable | timeout | error | skipped
-
-    def to_dict(self) -> dict[str, str]:
-        return {"backend": self.backend, "reason": self.reason, "kind": self.kind}
+from atmosphere.domain import Attempt, FailureKind
 
 
 class AtmosphereError(Exception):
@@ -95,7 +84,7 @@ class BackendFailure(Exception):
     reported as they are.
     """
 
-    def __init__(self, reason: str, *, kind: str = "error", retryable: bool = True, status: int | None = None):
+    def __init__(self, reason: str, *, kind: FailureKind = "error", retryable: bool = True, status: int | None = None):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
