@@ -36,8 +36,13 @@ class ModelInfo:
     size: int | None = None
     capabilities: list[str] = field(default_factory=list)
     project: str | None = None  # LlamaFarm: "namespace/project" that defines this alias
-    backend_model: str | None = None  # LlamaFarm: the model behind the alias
+    backend_model: str | None = None  # LlamaFarm: the target model behind the alias
     created: int | None = None
+    provider: str | None = None  # LlamaFarm: universal | ollama | openai | ... (never its secrets)
+    ready: bool = True  # whether what serves this model answers right now
+    unavailable_reason: str | None = None  # why not, when not ready
+    locality: Literal["local", "lan", "cloud"] = "local"
+    loaded: bool = False  # resident in memory on its host right now (Ollama /api/ps, runtime loaded_models)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
