@@ -7,12 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.responses import Response
 
-from atmosphere import __version__, jsonfast
+from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.api import dashboard, routes, websocket
+from atmosphere.api import dashboard, health, integrations, openai, websocket
 from atmosphere.api.errors import install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.config import Settings
@@ -71,12 +70,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(LocalOnlyGuard, bound_host=settings.host)
     install_error_handlers(app)
 
-    @app.get("/health", include_in_schema=False)
-    async def health() -> Response:
-        body = {"status": "ok", "version": __version__, "websocket_clients": app.state.live.client_count}
-        return Response(jsonfast.dumps(body), media_type="application/json")
-
-    app.include_router(routes.router)
+    app.include_router(health.router)
+    app.include_router(openai.router)
+    app.include_router(integrations.router)
     app.include_router(websocket.router)
     app.include_router(dashboard.router)  # '/'; other unmatched GETs fall back to the app (api.errors)
     return app

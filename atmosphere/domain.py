@@ -217,3 +217,28 @@ class Embeddings:
     model: str
     vectors: list[list[float]]
     usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(slots=True)
+class CatalogModel:
+    """One entry of the merged model catalogue: a model id, the integration that serves it
+    (the first in priority order that has it), and when the gateway first saw it."""
+
+    id: str
+    owned_by: str
+    created: int
+    info: ModelInfo
+
+
+@dataclass(slots=True)
+class TestResult:
+    """One prompt run on one chosen integration, without fallback; a failure is a result."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    success: bool
+    integration_id: str
+    model_used: str | None
+    response: str | None = None
+    error: str | None = None
+    latency_ms: float = 0.0

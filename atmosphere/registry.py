@@ -17,6 +17,7 @@ from typing import Any
 from atmosphere import jsonfast
 from atmosphere.domain import ProbeResult
 from atmosphere.ports import Backend
+from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.registry")
 
@@ -108,7 +109,7 @@ class Registry:
             return ProbeResult(
                 status="offline",
                 error=f"no answer within {self._probe_timeout:g}s",
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                latency_ms=ms_since(started),
             )
         except Exception as exc:  # noqa: BLE001 - a probe bug must read as an error, not crash the monitor
             log.exception("probe of %s failed", backend.id)
@@ -128,7 +129,7 @@ class Registry:
         snapshot: dict[str, Any] = {
             "id": backend.id,
             "name": backend.name,
-            "type": getattr(backend, "type", backend.id),
+            "type": backend.type,
             "url": backend.url,
             "status": result.status if result else "offline",
             "error": (result.error if result else "not probed yet"),
@@ -141,9 +142,7 @@ class Registry:
             "last_checked": self._checked.get(backend.id),
             "enabled": self.is_enabled(backend.id),
         }
-        if backend.id == "llamafarm":
-            projects = result.projects if healthy and result.projects else []
-            snapshot["projects"] = [p.to_dict() for p in projects]
+        snapshot.update(backend.describe(result if healthy else None))
         return snapshot
 
     def request_scan(self) -> None:

@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from atmosphere.adapters.llamafarm import MASKED_FAILURE_PREFIX, LlamaFarmBackend
-from atmosphere.domain import ChatRequest, EmbedRequest
+from atmosphere.domain import ChatChunk, ChatRequest, EmbedRequest, GenerateRequest, Usage
 from atmosphere.errors import BackendFailure
 
 LF = "http://lf.test"
@@ -82,7 +82,7 @@ def serve_stream(router: respx.MockRouter, body: bytes) -> respx.Route:
     )
 
 
-async def collect(stream: AsyncIterator[dict[str, Any]], into: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def collect(stream: AsyncIterator[ChatChunk], into: list[ChatChunk]) -> list[ChatChunk]:
     async for item in stream:
         into.append(item)
     return into
@@ -261,11 +261,11 @@ async def test_chat_goes_to_the_project_endpoint_statelessly_without_rag(backend
         "temperature": 0.3,
         "max_tokens": 64,
     }
-    assert answer["model"] == "fast"  # the alias the client asked for, not the model behind it
-    assert answer["choices"][0]["message"]["content"] == "Hi!"
-    assert answer["choices"][0]["logprobs"] is None
-    assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-    assert "thinking" not in answer
+    assert answer.model == "fast"  # the alias the client asked for, not the model behind it
+    assert (answer.id, answer.created) == ("chatcmpl-9f2c", 1738600000)
+    assert answer.content == "Hi!"
+    assert answer.usage is None  # LlamaFarm counted nothing; the face reports zeros
+    assert answer.reasoning is None
 
 
 async def test_chat_keeps_usage_llamafarm_reported(backend, router):
@@ -281,9 +281,9 @@ async def test_chat_keeps_usage_llamafarm_reported(backend, router):
 
     answer = await backend.chat(hello(), "fast")
 
-    assert answer["usage"] == {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
-    assert answer["choices"][0]["finish_reason"] == "stop"
-    assert answer["id"] and answer["object"] == "chat.completion"
+    assert answer.usage == Usage(prompt_tokens=12, completion_tokens=3)
+    assert answer.finish_reason == "stop"
+    assert answer.id.startswith("chatcmpl-")
 
 
 async def test_chat_failure_reported_as_detail_is_retryable_with_the_detail_text(backend, router):
@@ -335,10 +335,9 @@ async def test_chat_stream_relays_sse_chunks_until_done(backend, router):
 
     assert json.loads(route.calls.last.request.content)["stream"] is True
     assert route.calls.last.request.headers["X-No-Session"] == "true"
-    deltas = [c["choices"][0]["delta"] for c in chunks]
-    assert deltas == [{"role": "assistant", "content": ""}, {"content": "Hi"}, {"content": " there"}, {}]
-    assert [c["choices"][0]["finish_reason"] for c in chunks] == [None, None, None, "stop"]  # key restored where stripped
-    assert {c["model"] for c in chunks} == {"fast"}
+    assert [(c.role, c.content) for c in chunks] == [("assistant", ""), (None, "Hi"), (None, " there"), (None, None)]
+    assert [c.finish_reason for c in chunks] == [None, None, None, "stop"]
+    assert {c.model for c in chunks} == {"fast"}
 
 
 async def test_chat_stream_adds_a_zero_usage_chunk_when_asked_and_llamafarm_sent_none(backend, router):
@@ -348,8 +347,8 @@ async def test_chat_stream_adds_a_zero_usage_chunk_when_asked_and_llamafarm_sent
 
     chunks = await collect(backend.chat_stream(hello(include_usage=True), "fast"), [])
 
-    assert chunks[-1]["choices"] == []
-    assert chunks[-1]["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert chunks[-1].usage is not None and chunks[-1].usage.total_tokens == 0
+    assert not chunks[-1].has_content
     assert len(chunks) == 3
 
 
@@ -365,7 +364,7 @@ async def test_chat_stream_detects_the_masked_failure_before_yielding_anything(b
         ),
     )
     await backend.probe()
-    received: list[dict[str, Any]] = []
+    received: list[ChatChunk] = []
 
     with pytest.raises(BackendFailure) as caught:
         await collect(backend.chat_stream(hello(), "fast"), received)
@@ -379,25 +378,49 @@ async def test_chat_stream_without_done_raises(backend, router):
     serve_probe(router)
     serve_stream(router, sse(chunk({"role": "assistant", "content": "Hi"}), chunk({"content": " the"})))
     await backend.probe()
-    received: list[dict[str, Any]] = []
+    received: list[ChatChunk] = []
 
     with pytest.raises(BackendFailure) as caught:
         await collect(backend.chat_stream(hello(), "fast"), received)
 
     assert "[DONE]" in caught.value.reason
-    assert all(c["choices"][0]["finish_reason"] is None for c in received)
+    assert all(c.finish_reason is None for c in received)
 
 
 async def test_chat_stream_that_is_not_an_event_stream_fails_before_any_chunk(backend, router):
     serve_probe(router)
     router.post(f"{LF}/v1/projects/default/chatbot/chat/completions").respond(200, html="<!doctype html>")
     await backend.probe()
-    received: list[dict[str, Any]] = []
+    received: list[ChatChunk] = []
 
     with pytest.raises(BackendFailure):
         await collect(backend.chat_stream(hello(), "fast"), received)
 
     assert received == []
+
+
+async def test_generate_streams_through_the_project_chat_as_one_user_turn(backend, router):
+    serve_probe(router)
+    route = serve_stream(
+        router, sse(chunk({"role": "assistant", "content": "Once"}), chunk({}, finish_reason="length"), "[DONE]")
+    )
+    await backend.probe()
+
+    req = GenerateRequest(model="fast", prompt="Continue: once", system="Be brief.", max_tokens=5)
+    chunks = await collect(backend.generate_stream(req, "fast"), [])
+
+    sent = json.loads(route.calls.last.request.content)
+    assert sent["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Continue: once"}]
+    assert (sent["stream"], sent["max_tokens"]) == (True, 5)
+    assert [c.content for c in chunks] == ["Once", None] and chunks[-1].finish_reason == "length"
+
+
+async def test_a_snapshot_of_llamafarm_lists_its_projects_only_while_healthy(backend, router):
+    serve_probe(router)
+    result = await backend.probe()
+
+    assert [p["name"] for p in backend.describe(result)["projects"]] == ["chatbot"]
+    assert backend.describe(None) == {"projects": []}
 
 
 # --- embeddings ------------------------------------------------------------------------
@@ -423,8 +446,8 @@ async def test_embed_goes_to_the_universal_runtime(backend, router):
 
     sent = json.loads(route.calls.last.request.content)
     assert sent == {"model": EMBED, "input": ["alpha", "beta"], "encoding_format": "float"}
-    assert result["vectors"] == [[0.1, 0.2], [0.3, 0.4]]  # back in input order
-    assert result["usage"] == {"prompt_tokens": 0, "total_tokens": 0}
+    assert result.vectors == [[0.1, 0.2], [0.3, 0.4]]  # back in input order
+    assert result.usage.prompt_tokens == 0
 
 
 async def test_embed_failing_on_the_runtime_is_a_backend_failure(backend, router):

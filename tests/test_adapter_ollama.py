@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.domain import ChatRequest, EmbedRequest
+from atmosphere.domain import ChatChunk, ChatRequest, EmbedRequest, GenerateRequest, ToolCall, Usage
 from atmosphere.errors import BackendFailure
 
 URL = "http://ollama.test"
@@ -65,7 +65,7 @@ def sent_json(route: respx.Route) -> dict[str, Any]:
     return json.loads(route.calls.last.request.content)
 
 
-async def collect(stream: AsyncIterator[dict[str, Any]], into: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def collect(stream: AsyncIterator[ChatChunk], into: list[ChatChunk]) -> list[ChatChunk]:
     async for chunk in stream:
         into.append(chunk)
     return into
@@ -227,13 +227,10 @@ async def test_chat_answer_becomes_an_openai_chat_completion_with_usage(backend,
 
     answer = await backend.chat(hello(max_tokens=3), "llama3.2:latest")
 
-    assert answer["object"] == "chat.completion"
-    assert answer["id"].startswith("chatcmpl-")
-    assert answer["model"] == "llama3.2:latest"
-    assert answer["choices"] == [
-        {"index": 0, "message": {"role": "assistant", "content": "Once upon a"}, "logprobs": None, "finish_reason": "length"}
-    ]
-    assert answer["usage"] == {"prompt_tokens": 26, "completion_tokens": 3, "total_tokens": 29}
+    assert answer.id.startswith("chatcmpl-")
+    assert answer.model == "llama3.2:latest"
+    assert (answer.content, answer.finish_reason, answer.tool_calls) == ("Once upon a", "length", [])
+    assert answer.usage == Usage(prompt_tokens=26, completion_tokens=3)
 
 
 async def test_chat_turns_native_tool_calls_into_openai_tool_calls(backend, ollama):
@@ -252,16 +249,12 @@ async def test_chat_turns_native_tool_calls_into_openai_tool_calls(backend, olla
 
     answer = await backend.chat(hello(), "llama3.2:latest")
 
-    choice = answer["choices"][0]
-    assert choice["finish_reason"] == "tool_calls"
-    [call] = choice["message"]["tool_calls"]
-    assert call["type"] == "function"
-    assert call["id"].startswith("call_")
-    assert call["function"]["name"] == "get_weather"
-    assert isinstance(call["function"]["arguments"], str)
-    assert json.loads(call["function"]["arguments"]) == {"city": "Tokyo"}
-    assert "index" not in call  # index belongs to stream deltas only
-    assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert answer.finish_reason == "tool_calls"
+    [call] = answer.tool_calls
+    assert isinstance(call, ToolCall) and call.id.startswith("call_")
+    assert call.name == "get_weather"
+    assert json.loads(call.arguments) == {"city": "Tokyo"}  # JSON text, as OpenAI carries it
+    assert answer.usage == Usage()
 
 
 async def test_chat_for_an_unknown_model_is_a_retryable_404(backend, ollama):
@@ -319,19 +312,14 @@ async def test_chat_stream_turns_ollama_ndjson_into_openai_chunks(backend, ollam
     chunks = await collect(backend.chat_stream(hello(include_usage=True), "llama3.2:latest"), [])
 
     assert sent_json(route)["stream"] is True
-    assert [c["choices"][0]["delta"] for c in chunks[:3]] == [
-        {"role": "assistant", "content": "The"},
-        {"content": " sky"},
-        {},
-    ]
-    assert [c["choices"][0]["finish_reason"] for c in chunks[:3]] == [None, None, "stop"]
+    assert [(c.role, c.content) for c in chunks[:3]] == [("assistant", "The"), (None, " sky"), (None, None)]
+    assert [c.finish_reason for c in chunks[:3]] == [None, None, "stop"]
     usage = chunks[3]
-    assert usage["choices"] == []
-    assert usage["usage"] == {"prompt_tokens": 26, "completion_tokens": 2, "total_tokens": 28}
+    assert not usage.has_content
+    assert usage.usage == Usage(prompt_tokens=26, completion_tokens=2)
     assert len(chunks) == 4
-    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
-    assert len({c["id"] for c in chunks}) == 1
-    assert {c["model"] for c in chunks} == {"llama3.2:latest"}
+    assert len({c.id for c in chunks}) == 1
+    assert {c.model for c in chunks} == {"llama3.2:latest"}
 
 
 async def test_chat_stream_sends_no_usage_chunk_unless_asked(backend, ollama):
@@ -346,8 +334,8 @@ async def test_chat_stream_sends_no_usage_chunk_unless_asked(backend, ollama):
     chunks = await collect(backend.chat_stream(hello(), "llama3.2:latest"), [])
 
     assert len(chunks) == 2
-    assert chunks[-1]["choices"][0] == {"index": 0, "delta": {}, "logprobs": None, "finish_reason": "length"}
-    assert all("usage" not in c for c in chunks)
+    assert (chunks[-1].content, chunks[-1].finish_reason) == (None, "length")
+    assert all(c.usage is None for c in chunks)
 
 
 async def test_chat_stream_finishes_with_tool_calls_when_a_call_arrived_before_the_last_line(backend, ollama):
@@ -376,10 +364,11 @@ async def test_chat_stream_finishes_with_tool_calls_when_a_call_arrived_before_t
 
     chunks = await collect(backend.chat_stream(hello(), "llama3.2:latest"), [])
 
-    calls = [call for c in chunks for call in c["choices"][0]["delta"].get("tool_calls", [])]
-    assert [(call["index"], call["function"]["name"]) for call in calls] == [(0, "get_weather"), (1, "get_time")]
-    assert json.loads(calls[0]["function"]["arguments"]) == {"city": "Tokyo"}
-    assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    calls = [call for c in chunks for call in c.tool_calls]
+    assert [(call.index, call.name) for call in calls] == [(0, "get_weather"), (1, "get_time")]
+    assert all(call.id for call in calls)
+    assert json.loads(calls[0].arguments) == {"city": "Tokyo"}
+    assert chunks[-1].finish_reason == "tool_calls"
 
 
 async def test_chat_stream_raises_when_ollama_reports_an_error_mid_stream(backend, ollama):
@@ -390,12 +379,12 @@ async def test_chat_stream_raises_when_ollama_reports_an_error_mid_stream(backen
             {"error": "llama runner process has terminated"},
         ),
     )
-    received: list[dict[str, Any]] = []
+    received: list[ChatChunk] = []
 
     with pytest.raises(BackendFailure) as caught:
         await collect(backend.chat_stream(hello(), "llama3.2:latest"), received)
 
-    assert [c["choices"][0]["delta"].get("content") for c in received] == ["The"]
+    assert [c.content for c in received] == ["The"]
     assert "llama runner process has terminated" in caught.value.reason
 
 
@@ -407,19 +396,19 @@ async def test_chat_stream_cut_before_its_done_line_raises(backend, ollama):
             {"message": {"role": "assistant", "content": " sky"}, "done": False},
         ),
     )
-    received: list[dict[str, Any]] = []
+    received: list[ChatChunk] = []
 
     with pytest.raises(BackendFailure) as caught:
         await collect(backend.chat_stream(hello(), "llama3.2:latest"), received)
 
     assert len(received) == 2
-    assert all(c["choices"][0]["finish_reason"] is None for c in received)
+    assert all(c.finish_reason is None for c in received)
     assert "final line" in caught.value.reason
 
 
 async def test_chat_stream_for_an_unknown_model_fails_before_any_chunk(backend, ollama):
     ollama.post("/api/chat").respond(404, json={"error": "model 'ghost' not found"})
-    received: list[dict[str, Any]] = []
+    received: list[ChatChunk] = []
 
     with pytest.raises(BackendFailure) as caught:
         await collect(backend.chat_stream(hello(), "ghost:latest"), received)
@@ -438,7 +427,9 @@ async def test_generate_posts_a_non_streaming_prompt_and_returns_text_and_usage(
         json={"response": "Hello there.", "done": True, "done_reason": "stop", "prompt_eval_count": 17, "eval_count": 3},
     )
 
-    result = await backend.generate("Say hello", "llama3.2:latest", {"max_tokens": 10, "temperature": 0.0})
+    result = await backend.generate(
+        GenerateRequest(model="llama3.2", prompt="Say hello", max_tokens=10, temperature=0.0), "llama3.2:latest"
+    )
 
     assert sent_json(route) == {
         "model": "llama3.2:latest",
@@ -446,12 +437,35 @@ async def test_generate_posts_a_non_streaming_prompt_and_returns_text_and_usage(
         "stream": False,
         "options": {"temperature": 0.0, "num_predict": 10},
     }
-    assert result == {
-        "text": "Hello there.",
-        "model": "llama3.2:latest",
-        "finish_reason": "stop",
-        "usage": {"prompt_tokens": 17, "completion_tokens": 3, "total_tokens": 20},
-    }
+    assert (result.content, result.model, result.finish_reason) == ("Hello there.", "llama3.2:latest", "stop")
+    assert result.usage == Usage(prompt_tokens=17, completion_tokens=3)
+
+
+async def test_generate_stream_sends_the_suffix_and_relays_each_piece(backend, ollama):
+    route = ollama.post("/api/generate").respond(
+        200,
+        content=ndjson(
+            {"response": "def ", "done": False},
+            {"response": "add", "done": False},
+            {"response": "", "done": True, "done_reason": "length", "prompt_eval_count": 9, "eval_count": 2},
+        ),
+    )
+
+    req = GenerateRequest(model="qwen2.5-coder", prompt="def ", suffix="    return a + b", include_usage=True)
+    chunks = await collect(backend.generate_stream(req, "qwen2.5-coder:latest"), [])
+
+    sent = sent_json(route)
+    assert (sent["stream"], sent["suffix"]) == (True, "    return a + b")
+    assert [c.content for c in chunks[:3]] == ["def ", "add", None]
+    assert chunks[2].finish_reason == "length"
+    assert chunks[3].usage == Usage(prompt_tokens=9, completion_tokens=2)
+
+
+async def test_generate_stream_cut_before_its_done_line_raises(backend, ollama):
+    ollama.post("/api/generate").respond(200, content=ndjson({"response": "def ", "done": False}))
+
+    with pytest.raises(BackendFailure, match="final line"):
+        await collect(backend.generate_stream(GenerateRequest(model="m", prompt="def "), "m:latest"), [])
 
 
 async def test_embed_sends_every_input_and_returns_one_vector_each(backend, ollama):
@@ -463,8 +477,8 @@ async def test_embed_sends_every_input_and_returns_one_vector_each(backend, olla
     result = await backend.embed(EmbedRequest(model="nomic-embed-text", inputs=["first", "second"]), "nomic-embed-text:latest")
 
     assert sent_json(route) == {"model": "nomic-embed-text:latest", "input": ["first", "second"]}
-    assert result["vectors"] == [[0.1, 0.2], [0.3, 0.4]]
-    assert result["usage"] == {"prompt_tokens": 8, "total_tokens": 8}
+    assert result.vectors == [[0.1, 0.2], [0.3, 0.4]]
+    assert result.usage.prompt_tokens == 8
 
 
 async def test_embed_with_a_vector_missing_is_a_failure(backend, ollama):
@@ -483,7 +497,7 @@ async def test_embed_on_an_ollama_older_than_0_2_6_uses_the_legacy_route_per_inp
 
     result = await backend.embed(EmbedRequest(model="nomic-embed-text", inputs=["a", "bbb"]), "nomic-embed-text:latest")
 
-    assert result["vectors"] == [[1, 0.5], [3, 0.5]]  # in input order
+    assert result.vectors == [[1, 0.5], [3, 0.5]]  # in input order
     assert legacy.call_count == 2
 
 

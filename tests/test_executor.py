@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from atmosphere.domain import ChatRequest, ModelInfo, ProbeResult
+from atmosphere.domain import ChatCompletion, ChatRequest, ModelInfo, ProbeResult
 from atmosphere.errors import BackendFailure, InvalidRequest, ModelNotFound, NoBackendAvailable, UpstreamError, UpstreamTimeout
 from atmosphere.registry import Registry
 from atmosphere.router.executor import Executor
@@ -32,11 +32,14 @@ class FakeBackend:
     def resolve_model(self, model: str) -> str | None:
         return model if model in self.models else None
 
-    async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]:
+    def describe(self, result: ProbeResult | None) -> dict[str, Any]:
+        return {}
+
+    async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
         self.calls += 1
         if self.fail is not None:
             raise self.fail
-        return {"served_by": self.id, "model": model}
+        return ChatCompletion(id="chatcmpl-1", created=0, model=model, content=f"served by {self.id}")
 
     async def aclose(self) -> None:
         pass
@@ -101,6 +104,29 @@ async def test_when_every_backend_fails_the_status_says_how(tmp_path, failures, 
         await (await executor_for(tmp_path, *backends)).chat(ask())
     assert "llamafarm: " in err.value.message and "ollama: " in err.value.message
     assert [a.backend for a in err.value.attempts] == ["llamafarm", "ollama"]
+
+
+async def test_testing_an_integration_whose_adapter_breaks_reports_a_failure_not_an_error(tmp_path):
+    broken = FakeBackend("llamafarm", ["shared"], fail=KeyError("choices"))
+    executor = await executor_for(tmp_path, broken, FakeBackend("ollama", ["shared"]))
+
+    result = await executor.test_one("llamafarm", "hi", None, None)
+
+    assert result.success is False and result.model_used == "shared"
+    assert result.error is not None and "unexpected answer (KeyError" in result.error
+
+
+async def test_the_catalogue_lists_a_shared_model_once_under_the_first_integration(tmp_path):
+    executor = await executor_for(tmp_path, FakeBackend("llamafarm", ["shared", "a"]), FakeBackend("ollama", ["shared", "b"]))
+
+    models = executor.models()
+    await executor.registry.scan()
+
+    assert [(m.id, m.owned_by) for m in models] == [("shared", "llamafarm"), ("a", "llamafarm"), ("b", "ollama")]
+    assert [m.created for m in executor.models()] == [m.created for m in models]  # stable across probes
+    assert executor.model("b").owned_by == "ollama"
+    with pytest.raises(ModelNotFound):
+        executor.model("ghost")
 
 
 def test_attempts_travel_in_one_safe_header_line():

@@ -15,11 +15,23 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, Project, sort_capabilities
+from atmosphere.adapters.openai_wire import chunk_from_openai, completion_from_openai, usage_from_openai
+from atmosphere.domain import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    Embeddings,
+    EmbedRequest,
+    GenerateRequest,
+    ModelInfo,
+    ProbeResult,
+    Project,
+    Usage,
+    sort_capabilities,
+)
 from atmosphere.errors import BackendFailure
 from atmosphere.http.client import (
     TransportFactory,
-    completion_id,
     failure_from_status,
     get_json,
     iter_lines,
@@ -29,6 +41,7 @@ from atmosphere.http.client import (
     post_json,
     read_capped,
 )
+from atmosphere.timing import ms_since
 
 # LlamaFarm's masked stream failure begins with this text (reference §6).
 MASKED_FAILURE_PREFIX = "I notice my previous response wasn't very helpful."
@@ -98,7 +111,7 @@ class LlamaFarmBackend:
             _attempt(get_json(self._client, f"/v1/projects/{self.namespace}", self.probe_timeout, "projects")),
             _attempt(get_json(self._runtime, "/health", self.probe_timeout, "universal runtime health")),
         )
-        latency = round((time.perf_counter() - started) * 1000, 2)
+        latency = ms_since(started)
         if isinstance(liveness, BackendFailure):
             status = "offline" if liveness.kind in ("unreachable", "timeout") else "error"
             return ProbeResult(status=status, error=liveness.reason, latency_ms=latency)
@@ -187,26 +200,11 @@ class LlamaFarmBackend:
         body.update(req.extra)  # tools, response_format, rag_enabled=True when asked, ...
         return body
 
-    async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]:
+    async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
         data = await post_json(self._client, self._chat_path(model), self._chat_body(req, model, False), "chat", _NO_SESSION)
-        choices = data.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0].get("message"), dict):
-            raise BackendFailure("chat: answer has no choices", kind="error")
-        for choice in choices:
-            choice.setdefault("finish_reason", "stop")
-            choice.setdefault("logprobs", None)
-            choice["message"].setdefault("content", None)
-        data.pop("thinking", None)
-        data["model"] = model  # the alias the client asked for, not the model behind it
-        data.setdefault("id", completion_id())
-        data.setdefault("object", "chat.completion")
-        data.setdefault("created", int(time.time()))
-        usage = data.get("usage")
-        if not isinstance(usage, dict):
-            data["usage"] = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
-        return data
+        return completion_from_openai(data, model, "chat")
 
-    async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[dict[str, Any]]:
+    async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         path = self._chat_path(model)
         request = self._client.build_request(
             "POST", path, content=jsonfast.dumps(self._chat_body(req, model, True)), headers=_NO_SESSION
@@ -219,14 +217,14 @@ class LlamaFarmBackend:
             async for chunk in self._stream_chunks(resp, model, req.include_usage):
                 yield chunk
 
-    async def _stream_chunks(self, resp: Any, model: str, include_usage: bool) -> AsyncIterator[dict[str, Any]]:
-        """SSE → chunk dicts. Leading chunks are held back until real content shows, so a
+    async def _stream_chunks(self, resp: Any, model: str, include_usage: bool) -> AsyncIterator[ChatChunk]:
+        """SSE → chunks. Leading chunks are held back until real content shows, so a
         masked failure (the canned apology) is caught before anything reaches the client."""
-        held: list[dict[str, Any]] = []
+        held: list[ChatChunk] = []
         checked = False
         finished = False
         saw_usage = False
-        last: dict[str, Any] | None = None
+        last: ChatChunk | None = None
         async for line in iter_lines(resp, "chat stream"):
             if not line.startswith(b"data:"):
                 continue
@@ -234,25 +232,19 @@ class LlamaFarmBackend:
             if payload == b"[DONE]":
                 finished = True
                 break
-            chunk = parse_json_object(payload, "chat stream")
-            if "error" in chunk:
-                raise BackendFailure(f"chat stream: {chunk['error']}", kind="error")
-            chunk["model"] = model
-            for choice in chunk.get("choices") or ():
-                choice.setdefault("finish_reason", None)
-            if chunk.get("usage"):
-                saw_usage = True
-            elif include_usage:
-                chunk["usage"] = None  # as OpenAI: null on every chunk but the last
+            data = parse_json_object(payload, "chat stream")
+            if "error" in data:
+                raise BackendFailure(f"chat stream: {data['error']}", kind="error")
+            chunk = chunk_from_openai(data, model)
+            saw_usage = saw_usage or chunk.usage is not None
             last = chunk
             if checked:
                 yield chunk
                 continue
             held.append(chunk)
-            text = _content_of(chunk)
-            if text is None:
+            if not chunk.has_content:
                 continue
-            if text.lstrip().startswith(MASKED_FAILURE_PREFIX):
+            if (chunk.content or "").lstrip().startswith(MASKED_FAILURE_PREFIX):
                 raise BackendFailure("chat stream: LlamaFarm answered with its masked-failure apology", kind="error")
             checked = True
             for waiting in held:
@@ -263,31 +255,34 @@ class LlamaFarmBackend:
         for waiting in held:  # a stream with no content at all
             yield waiting
         if include_usage and not saw_usage and last is not None:
-            yield {**last, "choices": [], "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}}
+            # LlamaFarm counted nothing: report zeros rather than leave the client waiting for usage.
+            yield ChatChunk(id=last.id, created=last.created, model=model, usage=Usage(estimated=True))
 
-    async def generate(self, prompt: str, model: str, params: dict[str, Any]) -> dict[str, Any]:
-        messages = [{"role": "user", "content": prompt}]
-        if params.get("system"):
-            messages.insert(0, {"role": "system", "content": params["system"]})
-        req = ChatRequest(
+    def _as_chat(self, req: GenerateRequest, model: str) -> ChatRequest:
+        """LlamaFarm has no raw completion endpoint: a prompt becomes one user turn (``suffix``
+        cannot be honoured and is ignored)."""
+        messages: list[dict[str, Any]] = [{"role": "user", "content": req.prompt}]
+        if req.system:
+            messages.insert(0, {"role": "system", "content": req.system})
+        return ChatRequest(
             model=model,
             messages=messages,
-            temperature=params.get("temperature"),
-            top_p=params.get("top_p"),
-            max_tokens=params.get("max_tokens"),
-            stop=params.get("stop"),
-            seed=params.get("seed"),
+            stream=req.stream,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            max_tokens=req.max_tokens,
+            stop=req.stop,
+            seed=req.seed,
+            include_usage=req.include_usage,
         )
-        data = await self.chat(req, model)
-        choice = data["choices"][0]
-        return {
-            "text": choice["message"].get("content") or "",
-            "model": model,
-            "finish_reason": choice.get("finish_reason") or "stop",
-            "usage": data["usage"],
-        }
 
-    async def embed(self, req: EmbedRequest, model: str) -> dict[str, Any]:
+    async def generate(self, req: GenerateRequest, model: str) -> ChatCompletion:
+        return await self.chat(self._as_chat(req, model), model)
+
+    def generate_stream(self, req: GenerateRequest, model: str) -> AsyncIterator[ChatChunk]:
+        return self.chat_stream(self._as_chat(req, model), model)
+
+    async def embed(self, req: EmbedRequest, model: str) -> Embeddings:
         body: dict[str, Any] = {"model": model, "input": req.inputs, "encoding_format": "float"}
         data = await post_json(self._runtime, "/v1/embeddings", body, "embeddings (universal runtime)")
         items = data.get("data")
@@ -297,22 +292,16 @@ class LlamaFarmBackend:
         vectors = [item.get("embedding") for item in items]
         if not all(isinstance(v, list) for v in vectors):
             raise BackendFailure("embeddings: an embedding is not a list of numbers", kind="error")
-        usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        tokens = int(usage.get("prompt_tokens") or 0)
-        return {"model": model, "vectors": vectors, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        usage = usage_from_openai(data.get("usage")) or Usage()
+        return Embeddings(model=model, vectors=vectors, usage=Usage(prompt_tokens=usage.prompt_tokens))
+
+    def describe(self, result: ProbeResult | None) -> dict[str, Any]:
+        """LlamaFarm's snapshot also lists the projects of its namespace."""
+        projects = result.projects if result is not None and result.projects else []
+        return {"projects": [p.to_dict() for p in projects]}
 
     async def aclose(self) -> None:
         await asyncio.gather(self._client.aclose(), self._runtime.aclose())
-
-
-def _content_of(chunk: dict[str, Any]) -> str | None:
-    """The text a chunk carries, or None while it carries nothing meaningful yet."""
-    for choice in chunk.get("choices") or ():
-        delta = choice.get("delta") or {}
-        content = delta.get("content")
-        if content or delta.get("tool_calls") or choice.get("finish_reason"):
-            return content or ""
-    return None
 
 
 async def _attempt(coro: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Ollama adapter: native ``/api/*`` endpoints (JSON and NDJSON) in, OpenAI shapes out."""
+"""Ollama adapter: native ``/api/*`` endpoints (JSON and NDJSON) in, domain results out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,29 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.domain import ChatRequest, EmbedRequest, ModelInfo, ProbeResult, sort_capabilities
+from atmosphere.adapters.ollama_wire import (
+    finish,
+    guess_capabilities,
+    map_capabilities,
+    normalize_model_name,
+    ollama_messages,
+    options,
+    tool_calls,
+    usage,
+)
+from atmosphere.domain import (
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    Embeddings,
+    EmbedRequest,
+    GenerateRequest,
+    ModelInfo,
+    ProbeResult,
+    ToolCallDelta,
+    Usage,
+    sort_capabilities,
+)
 from atmosphere.errors import BackendFailure
 from atmosphere.http.client import (
     JSON_HEADERS,
@@ -23,120 +45,9 @@ from atmosphere.http.client import (
     post_json,
     read_capped,
 )
+from atmosphere.timing import ms_since
 
-# Ollama's model capabilities (api/show, api/tags on v0.30+) → ours.
-_CAPABILITY_MAP = {
-    "completion": ("chat", "generate"),
-    "embedding": ("embeddings",),
-    "vision": ("vision",),
-    "tools": ("tools",),
-}
-
-
-def normalize_model_name(name: str) -> str:
-    """Ollama treats a name without a tag as ``:latest``."""
-    last = name.rsplit("/", 1)[-1]
-    return name if ":" in last else f"{name}:latest"
-
-
-def _guess_capabilities(name: str, family: str | None) -> set[str]:
-    """For servers older than 0.6.4, which do not report capabilities."""
-    lowered = name.lower()
-    if "embed" in lowered or (family and "bert" in family.lower()):
-        return {"embeddings"}
-    caps = {"chat", "generate"}
-    if "llava" in lowered or "vision" in lowered:
-        caps.add("vision")
-    return caps
-
-
-def _map_capabilities(reported: list[str]) -> set[str]:
-    caps: set[str] = set()
-    for item in reported:
-        caps.update(_CAPABILITY_MAP.get(item, ()))
-    return caps
-
-
-def _ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """OpenAI messages → Ollama's: string content, images as bare base64."""
-    out = []
-    for message in messages:
-        content = message.get("content")
-        converted: dict[str, Any] = {"role": message.get("role", "user")}
-        if message.get("role") == "developer":
-            converted["role"] = "system"
-        if isinstance(content, list):
-            texts, images = [], []
-            for part in content:
-                kind = part.get("type")
-                if kind == "text":
-                    texts.append(part.get("text", ""))
-                elif kind == "image_url":
-                    url = (part.get("image_url") or {}).get("url", "")
-                    if url.startswith("data:") and "," in url:
-                        images.append(url.split(",", 1)[1])
-            converted["content"] = "\n".join(texts)
-            if images:
-                converted["images"] = images
-        else:
-            converted["content"] = content or ""
-        if message.get("tool_calls"):
-            converted["tool_calls"] = [
-                {"function": {"name": c["function"]["name"], "arguments": _json_arguments(c["function"].get("arguments"))}}
-                for c in message["tool_calls"]
-                if isinstance(c, dict) and isinstance(c.get("function"), dict)
-            ]
-        if message.get("role") == "tool" and message.get("name"):
-            converted["tool_name"] = message["name"]
-        out.append(converted)
-    return out
-
-
-def _json_arguments(arguments: Any) -> Any:
-    if isinstance(arguments, str):
-        try:
-            return jsonfast.loads(arguments)
-        except jsonfast.JSONDecodeError:
-            return {}
-    return arguments or {}
-
-
-def _options(params: dict[str, Any]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for ours, theirs in (("temperature", "temperature"), ("top_p", "top_p"), ("seed", "seed"), ("stop", "stop")):
-        if params.get(ours) is not None:
-            options[theirs] = params[ours]
-    if params.get("max_tokens") is not None:
-        options["num_predict"] = params["max_tokens"]
-    return options
-
-
-def _usage(final: dict[str, Any]) -> dict[str, int]:
-    prompt = int(final.get("prompt_eval_count") or 0)
-    completion = int(final.get("eval_count") or 0)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
-
-
-def _tool_calls(message: dict[str, Any]) -> list[dict[str, Any]] | None:
-    calls = message.get("tool_calls")
-    if not calls:
-        return None
-    out = []
-    for index, call in enumerate(calls):
-        function = call.get("function") or {}
-        arguments = function.get("arguments", {})
-        out.append(
-            {
-                "index": index,
-                "id": call.get("id") or f"call_{completion_id()[9:21]}",
-                "type": "function",
-                "function": {
-                    "name": function.get("name", ""),
-                    "arguments": arguments if isinstance(arguments, str) else jsonfast.dumps(arguments).decode(),
-                },
-            }
-        )
-    return out
+__all__ = ["OllamaBackend", "normalize_model_name"]
 
 
 class OllamaBackend:
@@ -167,7 +78,7 @@ class OllamaBackend:
             models = await self._models_from_tags(tags, started)
         except BackendFailure as failure:
             status = "offline" if failure.kind in ("unreachable", "timeout") else "error"
-            return ProbeResult(status=status, error=failure.reason, latency_ms=_ms_since(started))
+            return ProbeResult(status=status, error=failure.reason, latency_ms=ms_since(started))
         self._models = {m.id for m in models}
         caps: set[str] = set()
         for model in models:
@@ -181,7 +92,7 @@ class OllamaBackend:
             capabilities=sort_capabilities(caps),
             default_model=chat_models[0] if chat_models else None,
             default_embedding_model=embed_models[0] if embed_models else None,
-            latency_ms=_ms_since(started),
+            latency_ms=ms_since(started),
         )
 
     async def _models_from_tags(self, tags: dict[str, Any], started: float) -> list[ModelInfo]:
@@ -204,7 +115,7 @@ class OllamaBackend:
             if reported is None:
                 reported = self._show_cache.get(entry.get("digest", ""))
             family = details.get("family")
-            caps = _map_capabilities(reported) if reported else _guess_capabilities(name, family)
+            caps = map_capabilities(reported) if reported else guess_capabilities(name, family)
             models.append(
                 ModelInfo(
                     id=name,
@@ -237,12 +148,10 @@ class OllamaBackend:
     # --- execution -------------------------------------------------------------------
 
     def _chat_body(self, req: ChatRequest, model: str, stream: bool) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "messages": _ollama_messages(req.messages), "stream": stream}
-        options = _options(
-            {"temperature": req.temperature, "top_p": req.top_p, "seed": req.seed, "stop": req.stop, "max_tokens": req.max_tokens}
-        )
-        if options:
-            body["options"] = options
+        body: dict[str, Any] = {"model": model, "messages": ollama_messages(req.messages), "stream": stream}
+        opts = options(req)
+        if opts:
+            body["options"] = opts
         if req.extra.get("tools"):
             body["tools"] = req.extra["tools"]
         response_format = req.extra.get("response_format")
@@ -253,70 +162,45 @@ class OllamaBackend:
                 body["format"] = (response_format.get("json_schema") or {}).get("schema", "json")
         return body
 
-    async def chat(self, req: ChatRequest, model: str) -> dict[str, Any]:
+    async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
         data = await post_json(self._client, "/api/chat", self._chat_body(req, model, False), "chat")
         if "error" in data:
             raise BackendFailure(f"chat: {data['error']}", kind="error")
         message = data.get("message")
         if not isinstance(message, dict):
             raise BackendFailure("chat: answer has no message", kind="error")
-        tool_calls = _tool_calls(message)
-        out_message: dict[str, Any] = {"role": "assistant", "content": message.get("content", "")}
-        if tool_calls:
-            out_message["tool_calls"] = [{k: v for k, v in c.items() if k != "index"} for c in tool_calls]
-        finish = "tool_calls" if tool_calls else (data.get("done_reason") or "stop")
-        return {
-            "id": completion_id(),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": model,
-            "system_fingerprint": None,
-            "choices": [{"index": 0, "message": out_message, "logprobs": None, "finish_reason": _finish(finish)}],
-            "usage": _usage(data),
-        }
+        calls = tool_calls(message)
+        return ChatCompletion(
+            id=completion_id(),
+            created=int(time.time()),
+            model=model,
+            content=message.get("content", ""),
+            finish_reason="tool_calls" if calls else finish(data.get("done_reason")),
+            tool_calls=calls,
+            usage=usage(data),
+        )
 
-    async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[dict[str, Any]]:
-        body = self._chat_body(req, model, True)
+    async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         chunk_id, created = completion_id(), int(time.time())
-
-        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            out = {
-                "id": chunk_id,
-                "object": "chat.completion.chunk",
-                "created": created,
-                "model": model,
-                "system_fingerprint": None,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-            }
-            if req.include_usage:
-                out["usage"] = None  # as OpenAI: null on every chunk but the last
-            return out
-
         role_sent = False
         calls_sent = 0  # tool calls arrive on non-final lines; OpenAI indexes them across the stream
-        async for line in self._ndjson("/api/chat", body, "chat stream"):
+        async for line in self._ndjson("/api/chat", self._chat_body(req, model, True), "chat stream"):
             message = line.get("message") or {}
-            delta: dict[str, Any] = {"content": message.get("content") or ""}
-            tool_calls = _tool_calls(message)
-            if tool_calls:
-                for call in tool_calls:
-                    call["index"] += calls_sent
-                calls_sent += len(tool_calls)
-                delta["tool_calls"] = tool_calls
+            chunk = ChatChunk(chunk_id, created, model, content=message.get("content") or "")
+            for call in tool_calls(message):
+                chunk.tool_calls.append(ToolCallDelta(calls_sent, call.id, call.name, call.arguments))
+                calls_sent += 1
             if not role_sent:
-                delta = {"role": "assistant", **delta}
-                role_sent = True
+                chunk.role, role_sent = "assistant", True
             if not line.get("done"):
-                yield chunk(delta)
+                yield chunk
                 continue
-            if delta.get("content") or tool_calls or "role" in delta:
-                yield chunk(delta)
-            yield chunk({}, "tool_calls" if calls_sent else _finish(line.get("done_reason") or "stop"))
+            if chunk.content or chunk.tool_calls or chunk.role:
+                yield chunk
+            reason = "tool_calls" if calls_sent else finish(line.get("done_reason"))
+            yield ChatChunk(chunk_id, created, model, finish_reason=reason)
             if req.include_usage:
-                final = chunk({})
-                final["choices"] = []
-                final["usage"] = _usage(line)
-                yield final
+                yield ChatChunk(chunk_id, created, model, usage=usage(line))
             return
         raise BackendFailure("chat stream: ended before its final line", kind="error")
 
@@ -334,24 +218,47 @@ class OllamaBackend:
                     raise BackendFailure(f"{what}: {line['error']}", kind="error")
                 yield line
 
-    async def generate(self, prompt: str, model: str, params: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": model, "prompt": prompt, "stream": False}
-        options = _options(params)
-        if options:
-            body["options"] = options
-        if params.get("system"):
-            body["system"] = params["system"]
-        data = await post_json(self._client, "/api/generate", body, "generate")
+    def _generate_body(self, req: GenerateRequest, model: str, stream: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": model, "prompt": req.prompt, "stream": stream}
+        opts = options(req)
+        if opts:
+            body["options"] = opts
+        if req.system:
+            body["system"] = req.system
+        if req.suffix:
+            body["suffix"] = req.suffix  # fill-in-the-middle, for models whose template supports it
+        return body
+
+    async def generate(self, req: GenerateRequest, model: str) -> ChatCompletion:
+        data = await post_json(self._client, "/api/generate", self._generate_body(req, model, False), "generate")
         if not isinstance(data.get("response"), str):
             raise BackendFailure("generate: answer has no response text", kind="error")
-        return {
-            "text": data["response"],
-            "model": model,
-            "finish_reason": _finish(data.get("done_reason") or "stop"),
-            "usage": _usage(data),
-        }
+        return ChatCompletion(
+            id=completion_id(),
+            created=int(time.time()),
+            model=model,
+            content=data["response"],
+            finish_reason=finish(data.get("done_reason")),
+            usage=usage(data),
+        )
 
-    async def embed(self, req: EmbedRequest, model: str) -> dict[str, Any]:
+    async def generate_stream(self, req: GenerateRequest, model: str) -> AsyncIterator[ChatChunk]:
+        chunk_id, created = completion_id(), int(time.time())
+        async for line in self._ndjson("/api/generate", self._generate_body(req, model, True), "generate stream"):
+            text = line.get("response")
+            text = text if isinstance(text, str) else ""
+            if not line.get("done"):
+                yield ChatChunk(chunk_id, created, model, content=text)
+                continue
+            if text:
+                yield ChatChunk(chunk_id, created, model, content=text)
+            yield ChatChunk(chunk_id, created, model, finish_reason=finish(line.get("done_reason")))
+            if req.include_usage:
+                yield ChatChunk(chunk_id, created, model, usage=usage(line))
+            return
+        raise BackendFailure("generate stream: ended before its final line", kind="error")
+
+    async def embed(self, req: EmbedRequest, model: str) -> Embeddings:
         body: dict[str, Any] = {"model": model, "input": req.inputs}
         if req.dimensions:
             body["dimensions"] = req.dimensions
@@ -366,10 +273,9 @@ class OllamaBackend:
         vectors = data.get("embeddings")
         if not isinstance(vectors, list) or len(vectors) != len(req.inputs):
             raise BackendFailure("embeddings: answer has no embeddings for every input", kind="error")
-        prompt_tokens = int(data.get("prompt_eval_count") or 0)
-        return {"model": model, "vectors": vectors, "usage": {"prompt_tokens": prompt_tokens, "total_tokens": prompt_tokens}}
+        return Embeddings(model=model, vectors=vectors, usage=Usage(prompt_tokens=int(data.get("prompt_eval_count") or 0)))
 
-    async def _embed_legacy(self, req: EmbedRequest, model: str) -> dict[str, Any]:
+    async def _embed_legacy(self, req: EmbedRequest, model: str) -> Embeddings:
         """``/api/embeddings``: one text per call, so the inputs go concurrently."""
         answers = await asyncio.gather(
             *(post_json(self._client, "/api/embeddings", {"model": model, "prompt": text}, "embeddings") for text in req.inputs)
@@ -377,15 +283,10 @@ class OllamaBackend:
         vectors = [answer.get("embedding") for answer in answers]
         if not all(isinstance(v, list) and v for v in vectors):
             raise BackendFailure("embeddings: answer has no embedding for every input", kind="error")
-        return {"model": model, "vectors": vectors, "usage": {"prompt_tokens": 0, "total_tokens": 0}}
+        return Embeddings(model=model, vectors=vectors, usage=Usage(estimated=True))
+
+    def describe(self, result: ProbeResult | None) -> dict[str, Any]:
+        return {}
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-def _finish(reason: str) -> str:
-    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
-
-
-def _ms_since(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 2)

@@ -86,6 +86,13 @@ def integer_param(data: dict[str, Any], key: str, low: int | None = None) -> int
     return value
 
 
+def max_tokens_param(data: dict[str, Any]) -> int | None:
+    """The answer's token limit: ``max_completion_tokens`` (OpenAI's current name) wins over
+    ``max_tokens`` when both are sent."""
+    found = integer_param(data, "max_completion_tokens", 1)
+    return found if found is not None else integer_param(data, "max_tokens", 1)
+
+
 def optional_model(data: dict[str, Any]) -> str | None:
     model = data.get("model")
     if model is not None and not isinstance(model, str):
@@ -147,9 +154,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     n = integer_param(data, "n", 1)
     if n is not None and n > 1:
         raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
-    max_tokens = integer_param(data, "max_completion_tokens", 1)
-    if max_tokens is None:
-        max_tokens = integer_param(data, "max_tokens", 1)
+    max_tokens = max_tokens_param(data)
     stop = _stop(data)
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
@@ -204,11 +209,10 @@ def parse_generation_params(params: dict[str, Any]) -> dict[str, Any]:
     system = params.get("system")
     if system is not None and not isinstance(system, str):
         raise InvalidRequest("'params.system' must be a string.", param="params.system")
-    max_tokens = integer_param(params, "max_completion_tokens", 1)
     return {
         "temperature": _number(params, "temperature", 0, 2),
         "top_p": _number(params, "top_p", 0, 1),
-        "max_tokens": max_tokens if max_tokens is not None else integer_param(params, "max_tokens", 1),
+        "max_tokens": max_tokens_param(params),
         "stop": _stop(params),
         "seed": integer_param(params, "seed"),
         "system": system,

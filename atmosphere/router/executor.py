@@ -11,9 +11,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from atmosphere.domain import ChatRequest, EmbedRequest, ProbeResult
+from atmosphere.domain import (
+    CatalogModel,
+    ChatChunk,
+    ChatCompletion,
+    ChatRequest,
+    Embeddings,
+    EmbedRequest,
+    GenerateRequest,
+    ProbeResult,
+    TestResult,
+)
 from atmosphere.errors import (
     Attempt,
     BackendFailure,
@@ -23,6 +33,8 @@ from atmosphere.errors import (
 )
 from atmosphere.ports import Backend
 from atmosphere.registry import Registry
+from atmosphere.router import actions
+from atmosphere.router.catalog import Catalog
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -44,13 +56,28 @@ class Served(Generic[T]):
 class StartedStream:
     """A stream whose first chunk has already arrived, so the backend is committed."""
 
-    first: dict[str, Any]
-    rest: AsyncIterator[dict[str, Any]]
+    first: ChatChunk
+    rest: AsyncIterator[ChatChunk]
 
 
 class Executor:
+    """The one way every face reaches a backend: plan, try in order, report attempts."""
+
     def __init__(self, registry: Registry):
         self.registry = registry
+        self.catalog = Catalog(registry)
+
+    # --- the catalogue -----------------------------------------------------------------
+
+    def models(self) -> list[CatalogModel]:
+        """The merged catalogue, in priority order, each model once."""
+        return self.catalog.models()
+
+    def model(self, model_id: str) -> CatalogModel:
+        found = self.catalog.model(model_id)
+        if found is None:
+            raise self.model_not_found(model_id)
+        return found
 
     # --- planning --------------------------------------------------------------------
 
@@ -135,20 +162,33 @@ class Executor:
                 self.registry.request_scan()  # be honest about state sooner than the next tick
         raise failure_from_attempts(attempts, what)
 
-    async def chat(self, req: ChatRequest) -> Served[dict[str, Any]]:
+    async def chat(self, req: ChatRequest) -> Served[ChatCompletion]:
         return await self._run(req.model, "chat", lambda b, m: b.chat(req, m), "chat completion")
 
     async def chat_stream(self, req: ChatRequest) -> Served[StartedStream]:
         return await self._run(req.model, "chat", lambda b, m: _start_stream(b.chat_stream(req, m)), "chat stream")
 
-    async def generate(self, prompt: str, model: str | None, params: dict[str, Any]) -> Served[dict[str, Any]]:
-        return await self._run(model, "generate", lambda b, m: b.generate(prompt, m, params), "generation")
+    async def generate(self, req: GenerateRequest) -> Served[ChatCompletion]:
+        return await self._run(req.model, "generate", lambda b, m: b.generate(req, m), "generation")
 
-    async def embed(self, req: EmbedRequest) -> Served[dict[str, Any]]:
+    async def generate_stream(self, req: GenerateRequest) -> Served[StartedStream]:
+        return await self._run(req.model, "generate", lambda b, m: _start_stream(b.generate_stream(req, m)), "generation stream")
+
+    async def embed(self, req: EmbedRequest) -> Served[Embeddings]:
         return await self._run(req.model, "embeddings", lambda b, m: b.embed(req, m), "embeddings")
 
+    # --- Atmosphere's own actions ----------------------------------------------------
 
-async def _start_stream(stream: AsyncIterator[dict[str, Any]]) -> StartedStream:
+    async def test_one(self, integration: str, prompt: str, model: str | None, max_tokens: int | None) -> TestResult:
+        """One prompt on one integration, no fallback; a backend failure is a result."""
+        return await actions.test_one(self.registry, integration, prompt, model, max_tokens)
+
+    async def execute(self, request: actions.ActionRequest) -> Served[ChatCompletion] | Served[Embeddings]:
+        """Run a chat, generate or embeddings request (``/v1/execute``), with fallback."""
+        return await actions.execute(self, request)
+
+
+async def _start_stream(stream: AsyncIterator[ChatChunk]) -> StartedStream:
     """Wait for the first chunk: until it arrives, a failure can still fall back."""
     iterator = aiter(stream)
     try:

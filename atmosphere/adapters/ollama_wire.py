@@ -1,0 +1,128 @@
+"""Ollama's wire shapes ↔ the domain's: messages, options, tool calls, usage, capabilities.
+
+Pure conversions, no I/O; the adapter (``ollama.py``) does the talking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from atmosphere import jsonfast
+from atmosphere.domain import ChatRequest, GenerateRequest, ToolCall, Usage
+from atmosphere.http.client import completion_id
+
+# Ollama's model capabilities (api/show, api/tags on v0.30+) → ours.
+_CAPABILITY_MAP = {
+    "completion": ("chat", "generate"),
+    "embedding": ("embeddings",),
+    "vision": ("vision",),
+    "tools": ("tools",),
+}
+
+
+def normalize_model_name(name: str) -> str:
+    """Ollama treats a name without a tag as ``:latest``."""
+    last = name.rsplit("/", 1)[-1]
+    return name if ":" in last else f"{name}:latest"
+
+
+def guess_capabilities(name: str, family: str | None) -> set[str]:
+    """For servers older than 0.6.4, which do not report capabilities."""
+    lowered = name.lower()
+    if "embed" in lowered or (family and "bert" in family.lower()):
+        return {"embeddings"}
+    caps = {"chat", "generate"}
+    if "llava" in lowered or "vision" in lowered:
+        caps.add("vision")
+    return caps
+
+
+def map_capabilities(reported: list[str]) -> set[str]:
+    caps: set[str] = set()
+    for item in reported:
+        caps.update(_CAPABILITY_MAP.get(item, ()))
+    return caps
+
+
+def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI messages → Ollama's: string content, images as bare base64."""
+    out = []
+    for message in messages:
+        content = message.get("content")
+        converted: dict[str, Any] = {"role": message.get("role", "user")}
+        if message.get("role") == "developer":
+            converted["role"] = "system"
+        if isinstance(content, list):
+            texts, images = [], []
+            for part in content:
+                kind = part.get("type")
+                if kind == "text":
+                    texts.append(part.get("text", ""))
+                elif kind == "image_url":
+                    url = (part.get("image_url") or {}).get("url", "")
+                    if url.startswith("data:") and "," in url:
+                        images.append(url.split(",", 1)[1])
+            converted["content"] = "\n".join(texts)
+            if images:
+                converted["images"] = images
+        else:
+            converted["content"] = content or ""
+        if message.get("tool_calls"):
+            converted["tool_calls"] = [
+                {"function": {"name": c["function"]["name"], "arguments": _json_arguments(c["function"].get("arguments"))}}
+                for c in message["tool_calls"]
+                if isinstance(c, dict) and isinstance(c.get("function"), dict)
+            ]
+        if message.get("role") == "tool" and message.get("name"):
+            converted["tool_name"] = message["name"]
+        out.append(converted)
+    return out
+
+
+def _json_arguments(arguments: Any) -> Any:
+    if isinstance(arguments, str):
+        try:
+            return jsonfast.loads(arguments)
+        except jsonfast.JSONDecodeError:
+            return {}
+    return arguments or {}
+
+
+def options(req: ChatRequest | GenerateRequest) -> dict[str, Any]:
+    """Sampling settings → Ollama ``options`` (``max_tokens`` is ``num_predict`` there)."""
+    out: dict[str, Any] = {}
+    for key in ("temperature", "top_p", "seed", "stop"):
+        value = getattr(req, key)
+        if value is not None:
+            out[key] = value
+    if req.max_tokens is not None:
+        out["num_predict"] = req.max_tokens
+    return out
+
+
+def usage(final: dict[str, Any]) -> Usage:
+    """Counts from a final line (``prompt_eval_count`` is absent when the prompt was cached)."""
+    return Usage(prompt_tokens=int(final.get("prompt_eval_count") or 0), completion_tokens=int(final.get("eval_count") or 0))
+
+
+def tool_calls(message: dict[str, Any]) -> list[ToolCall]:
+    """Ollama's calls carry arguments as an object and often no id; OpenAI's carry JSON text and an id."""
+    out = []
+    for call in message.get("tool_calls") or ():
+        if not isinstance(call, dict):
+            continue
+        function = call.get("function") or {}
+        arguments = function.get("arguments", {})
+        out.append(
+            ToolCall(
+                id=call.get("id") or f"call_{completion_id()[9:21]}",
+                name=function.get("name", ""),
+                arguments=arguments if isinstance(arguments, str) else jsonfast.dumps(arguments).decode(),
+            )
+        )
+    return out
+
+
+def finish(reason: str | None) -> str:
+    reason = reason or "stop"
+    return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"

@@ -1,0 +1,65 @@
+"""The OpenAI face: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/models``.
+
+Parse the OpenAI request into a domain request, hand it to the executor, render the
+result back (``openai_shapes``); streams are framed by ``sse``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from atmosphere import jsonfast
+from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
+from atmosphere.api.sse import SSE_DONE, sse_event, stream_response
+from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
+from atmosphere.errors import BackendFailure, UpstreamError
+from atmosphere.router.executor import StartedStream
+
+log = logging.getLogger("atmosphere.api")
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    req = parse_chat_request(await read_json(request, body_limit(request)))
+    if not req.stream:
+        served = await executor(request).chat(req)
+        return json_response(completion_body(served.value), headers=served_headers(served))
+    started = await executor(request).chat_stream(req)
+    return stream_response(_chat_events(started.value, req.include_usage), headers=served_headers(started))
+
+
+async def _chat_events(stream: StartedStream, include_usage: bool) -> AsyncIterator[bytes]:
+    """Forward chunks as they arrive. The backend is committed now: a failure ends the
+    stream with an OpenAI error event and [DONE] rather than switching backends."""
+    yield sse_event(jsonfast.dumps(chunk_body(stream.first, include_usage)))
+    try:
+        async for chunk in stream.rest:
+            yield sse_event(jsonfast.dumps(chunk_body(chunk, include_usage)))
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error event and [DONE]
+        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
+        log.warning("stream failed after it started: %s", reason)
+        yield sse_event(UpstreamError(f"The backend failed mid-stream: {reason}", []).body())
+    yield SSE_DONE
+
+
+@router.get("/models")
+async def list_models(request: Request) -> Response:
+    return json_response({"object": "list", "data": [model_body(m) for m in executor(request).models()]})
+
+
+@router.get("/models/{model_id:path}")
+async def get_model(model_id: str, request: Request) -> Response:
+    return json_response(model_body(executor(request).model(model_id)))
+
+
+@router.post("/embeddings")
+async def embeddings(request: Request) -> Response:
+    req = parse_embed_request(await read_json(request, body_limit(request)))
+    served = await executor(request).embed(req)
+    return json_response(embeddings_body(served.value, served.model, req.encoding_format), headers=served_headers(served))

@@ -1,0 +1,111 @@
+"""Domain results → OpenAI's JSON: chat completions, chunks, usage, embeddings, models.
+
+Each OpenAI convention is written here once (zero usage when a backend counted nothing,
+``usage: null`` on every chunk but the last, base64 float32 vectors) so every OpenAI-style
+surface renders the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+from atmosphere.domain import CatalogModel, ChatChunk, ChatCompletion, Embeddings, ToolCallDelta, Usage
+
+
+def usage_body(usage: Usage | None) -> dict[str, int]:
+    """OpenAI's usage object; zeros when the backend reported none."""
+    return (usage or Usage()).to_openai()
+
+
+def embedding_usage_body(usage: Usage) -> dict[str, int]:
+    """Embeddings count only input tokens."""
+    return {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens}
+
+
+def completion_body(answer: ChatCompletion) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+    if answer.reasoning:
+        message["reasoning_content"] = answer.reasoning
+    if answer.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in answer.tool_calls
+        ]
+    return {
+        "id": answer.id,
+        "object": "chat.completion",
+        "created": answer.created,
+        "model": answer.model,
+        "system_fingerprint": None,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}],
+        "usage": usage_body(answer.usage),
+    }
+
+
+def _is_usage_report(chunk: ChatChunk) -> bool:
+    return chunk.usage is not None and chunk.role is None and chunk.content is None and not chunk.has_content
+
+
+def chunk_body(chunk: ChatChunk, include_usage: bool) -> dict[str, Any]:
+    """One ``chat.completion.chunk``; a usage report has no choices. With ``include_usage``
+    every other chunk carries ``usage: null``, as OpenAI sends it."""
+    out: dict[str, Any] = {
+        "id": chunk.id,
+        "object": "chat.completion.chunk",
+        "created": chunk.created,
+        "model": chunk.model,
+        "system_fingerprint": None,
+    }
+    if _is_usage_report(chunk):
+        out["choices"] = []
+    else:
+        delta: dict[str, Any] = {}
+        if chunk.role is not None:
+            delta["role"] = chunk.role
+        if chunk.content is not None:
+            delta["content"] = chunk.content
+        if chunk.reasoning:
+            delta["reasoning_content"] = chunk.reasoning
+        if chunk.tool_calls:
+            delta["tool_calls"] = [_tool_call_delta(c) for c in chunk.tool_calls]
+        out["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": chunk.finish_reason}]
+    if chunk.usage is not None:
+        out["usage"] = usage_body(chunk.usage)
+    elif include_usage:
+        out["usage"] = None
+    return out
+
+
+def _tool_call_delta(call: ToolCallDelta) -> dict[str, Any]:
+    function: dict[str, Any] = {"arguments": call.arguments}
+    if call.name is not None:
+        function["name"] = call.name
+    out: dict[str, Any] = {"index": call.index}
+    if call.id is not None:
+        out.update(id=call.id, type="function")
+    out["function"] = function
+    return out
+
+
+def encode_vector(vector: list[float], encoding_format: str) -> list[float] | str:
+    """As asked: floats, or base64 of little-endian float32 (the OpenAI SDK's default)."""
+    if encoding_format == "base64":
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+    return vector
+
+
+def embeddings_body(result: Embeddings, model: str, encoding_format: str) -> dict[str, Any]:
+    return {
+        "object": "list",
+        "model": model,
+        "data": [
+            {"object": "embedding", "index": i, "embedding": encode_vector(v, encoding_format)}
+            for i, v in enumerate(result.vectors)
+        ],
+        "usage": embedding_usage_body(result.usage),
+    }
+
+
+def model_body(model: CatalogModel) -> dict[str, Any]:
+    return {"id": model.id, "object": "model", "created": model.created, "owned_by": model.owned_by}

@@ -1,0 +1,54 @@
+"""Atmosphere's own actions on top of routing: test one chosen integration, and run an
+intent on whichever backend fits (``/v1/integrations/test`` and ``/v1/execute``)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from atmosphere.domain import ChatCompletion, ChatRequest, Embeddings, EmbedRequest, GenerateRequest, TestResult
+from atmosphere.errors import BackendFailure, NotFound
+from atmosphere.registry import Registry
+from atmosphere.timing import ms_since
+
+if TYPE_CHECKING:
+    from atmosphere.router.executor import Executor, Served
+
+log = logging.getLogger("atmosphere.executor")
+
+ActionRequest = ChatRequest | GenerateRequest | EmbedRequest
+
+
+async def test_one(registry: Registry, integration: str, prompt: str, model: str | None, max_tokens: int | None) -> TestResult:
+    """One chat turn on ``integration`` only. Whatever the backend or its adapter does, the
+    answer is a result that says what happened, not an error of the gateway."""
+    backend = registry.get(integration)
+    if backend is None:
+        raise NotFound(f"No integration with id '{integration}'.", param="integration_id")
+    result = registry.result(integration)
+    native = (backend.resolve_model(model) or model) if model else (result.default_model if result else None)
+    if native is None:
+        status = result.status if result else "not probed"
+        detail = f": {result.error}" if result and result.error else ""
+        return TestResult(False, integration, None, error=f"{backend.name} has no chat model to test ({status}{detail}).")
+    started = time.perf_counter()
+    req = ChatRequest(model=native, messages=[{"role": "user", "content": prompt}], max_tokens=max_tokens)
+    try:
+        answer = await backend.chat(req, native)
+    except BackendFailure as failure:
+        return TestResult(False, integration, native, error=failure.reason, latency_ms=ms_since(started))
+    except Exception as exc:  # noqa: BLE001 - an adapter bug is reported as this test's failure
+        log.exception("test of %s: unexpected answer", integration)
+        reason = f"unexpected answer ({type(exc).__name__}: {exc})"
+        return TestResult(False, integration, native, error=reason, latency_ms=ms_since(started))
+    return TestResult(True, integration, native, response=answer.content or "", latency_ms=ms_since(started))
+
+
+async def execute(executor: Executor, request: ActionRequest) -> Served[ChatCompletion] | Served[Embeddings]:
+    """Run a request with the capability its type names, with planning and fallback."""
+    if isinstance(request, EmbedRequest):
+        return await executor.embed(request)
+    if isinstance(request, GenerateRequest):
+        return await executor.generate(request)
+    return await executor.chat(request)
