@@ -19,8 +19,8 @@ from atmosphere.config import ConfigError, Settings, load_settings
 _SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--host", "host", str, "address to bind (default 127.0.0.1)"),
     ("--port", "port", int, "port to serve on (default 8000)"),
-    ("--llamafarm-url", "llamafarm_url", str, "LlamaFarm server (default http://localhost:14345)"),
-    ("--ollama-url", "ollama_url", str, "Ollama server (default http://localhost:11434)"),
+    ("--llamafarm-url", "llamafarm_url", str, "LlamaFarm server(s): url, name=url or url|runtime_url; comma list or repeat"),
+    ("--ollama-url", "ollama_url", str, "Ollama server(s): url or name=url; comma list or repeat (default localhost:11434)"),
     ("--llamafarm-runtime-url", "llamafarm_runtime_url", str, "LlamaFarm Universal Runtime (default http://127.0.0.1:11540)"),
     ("--llamafarm-namespace", "llamafarm_namespace", str, "LlamaFarm namespace whose projects are used (default 'default')"),
     ("--llamafarm-embed-model", "llamafarm_embed_model", str, "embedding model asked of LlamaFarm's Universal Runtime"),
@@ -30,13 +30,19 @@ _SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--state-dir", "state_dir", str, "where enable/disable choices persist (default ~/.atmosphere)"),
     ("--max-request-bytes", "max_request_bytes", int, "largest request body accepted (default 4 MiB)"),
     ("--log-level", "log_level", str, "critical, error, warning, info or debug (default info)"),
+    ("--max-inflight", "max_inflight", int, "requests at once per host (default: what the host reports, else 4)"),
+    ("--queue-size", "queue_size", int, "requests waiting per host before 503 (default 16)"),
+    ("--queue-timeout", "queue_timeout", float, "seconds a request may wait for a free host (default 30)"),
+    ("--models-file", "models_file", str, "model equivalents, TOML (default <state-dir>/models.toml)"),
 ]
+_REPEATABLE = {"llamafarm_url", "ollama_url"}  # several hosts: the flag may repeat
 
 
 def _add_setting_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
     for flag, dest, kind, help_text in _SETTING_FLAGS:
         if only is None or dest in only:
-            parser.add_argument(flag, dest=dest, type=_lenient(kind), default=None, help=help_text)
+            action = "append" if dest in _REPEATABLE else "store"
+            parser.add_argument(flag, dest=dest, type=_lenient(kind), default=None, action=action, help=help_text)
 
 
 def _lenient(kind: Any) -> Any:
@@ -46,6 +52,9 @@ def _lenient(kind: Any) -> Any:
 
 def _settings_from(args: argparse.Namespace) -> Settings:
     overrides = {dest: getattr(args, dest, None) for _, dest, _, _ in _SETTING_FLAGS}
+    for dest in _REPEATABLE:
+        if isinstance(overrides.get(dest), list):
+            overrides[dest] = ",".join(overrides[dest])
     if getattr(args, "access_log", False):
         overrides["access_log"] = True
     return load_settings(**overrides)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from atmosphere.hosts import HostListError, HostSpec, parse_hosts, unique
 
 
 class ConfigError(Exception):
@@ -36,8 +38,44 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     log_level: str = "info"
     access_log: bool = False
+    # Fleet: per-host concurrency and queueing (0 = what the host reports, else 4).
+    max_inflight: int = Field(0, ge=0, le=1024)
+    queue_size: int = Field(16, ge=0, le=10_000)
+    queue_timeout: float = Field(30.0, gt=0, le=3600)
+    models_file: Path | None = None  # model equivalents (TOML); default <state_dir>/models.toml
+    log_prompts: bool = False  # the request log keeps prompt and answer text only when true
 
-    @field_validator("llamafarm_url", "ollama_url", "llamafarm_runtime_url")
+    @field_validator("llamafarm_url", "ollama_url")
+    @classmethod
+    def _must_be_host_list(cls, value: str, info: Any) -> str:
+        """A comma list of ``url`` / ``name=url`` (LlamaFarm: ``url|runtime_url``)."""
+        kind = "llamafarm" if info.field_name == "llamafarm_url" else "ollama"
+        try:
+            specs = parse_hosts(kind, value)
+        except HostListError as exc:
+            raise ValueError(str(exc)) from None
+        if not specs:
+            raise ValueError("needs at least one host URL")
+        return ",".join(item.strip().rstrip("/") for item in value.split(",") if item.strip())
+
+    @model_validator(mode="after")
+    def _ids_unique(self) -> Settings:
+        try:
+            self.hosts()
+        except HostListError as exc:
+            raise ValueError(f"ATMOSPHERE_OLLAMA_URL / ATMOSPHERE_LLAMAFARM_URL: {exc}") from None
+        return self
+
+    def hosts(self) -> list[HostSpec]:
+        """Every configured host: LlamaFarm hosts first, then Ollama hosts (the default priority)."""
+        runtime = self.llamafarm_runtime_url if "llamafarm_runtime_url" in self.model_fields_set else None
+        specs = parse_hosts("llamafarm", self.llamafarm_url, first_runtime=runtime)
+        return unique(specs + parse_hosts("ollama", self.ollama_url))
+
+    def models_path(self) -> Path:
+        return self.models_file or self.state_dir / "models.toml"
+
+    @field_validator("llamafarm_runtime_url")
     @classmethod
     def _must_be_http_url(cls, value: str) -> str:
         parts = urlsplit(value.strip())
@@ -73,4 +111,6 @@ def load_settings(**overrides: Any) -> Settings:
         message = first["msg"].removeprefix("Value error, ")
         got = first.get("input")
         suffix = "" if "(got" in message or isinstance(got, dict) else f" (got {got!r})"
+        if not first["loc"]:  # a check across settings names its variables itself
+            raise ConfigError(message) from None
         raise ConfigError(f"ATMOSPHERE_{field.upper()}: {message}{suffix}") from None

@@ -66,6 +66,17 @@ class NoBackendAvailable(_AttemptsError):
     code = "no_backend_available"
 
 
+class HostsBusy(NoBackendAvailable):
+    """Every host that could serve the model is at its concurrency limit and its queue is
+    full (or the wait ran past the queue deadline): come back shortly."""
+
+    code = "hosts_busy"
+
+    def __init__(self, message: str, attempts: list[Attempt], *, retry_after: int = 1):
+        super().__init__(message, attempts)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class UpstreamError(_AttemptsError):
     status = 502
     code = "upstream_error"

@@ -33,7 +33,7 @@ def header_safe(text: str, limit: int = 500) -> str:
 
 
 def error_response(exc: AtmosphereError) -> Response:
-    headers = attempts_header(getattr(exc, "attempts", []))
+    headers = {**attempts_header(getattr(exc, "attempts", [])), **getattr(exc, "headers", {})}
     return Response(jsonfast.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=headers)
 
 

@@ -1,0 +1,158 @@
+"""Host lists: which backend hosts the operator configured, and the stable id of each.
+
+``ATMOSPHERE_OLLAMA_URL`` and ``ATMOSPHERE_LLAMAFARM_URL`` (and their flags, which may
+repeat) take a comma list. Each item is ``url`` or ``name=url``; a LlamaFarm item may add
+its Universal Runtime as ``url|runtime_url`` (default: the same host on port 11540).
+
+Ids are stable across restarts because they come only from what the operator wrote:
+the first unnamed host of a kind is ``ollama`` / ``llamafarm`` (what one-host installs
+always had), later unnamed ones ``ollama-<host>-<port>``, a named one its name.
+No I/O here: nothing is contacted until the registry probes what was listed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+Kind = Literal["llamafarm", "ollama"]
+KINDS: tuple[Kind, ...] = ("llamafarm", "ollama")
+RUNTIME_PORT = 11540
+_DISPLAY = {"llamafarm": "LlamaFarm", "ollama": "Ollama"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+
+
+class HostListError(ValueError):
+    """A host list item is malformed; the message names the item."""
+
+
+@dataclass(frozen=True, slots=True)
+class HostSpec:
+    """One backend host as the operator gave it."""
+
+    id: str
+    kind: Kind
+    name: str  # shown to people
+    url: str
+    runtime_url: str | None = None  # LlamaFarm only
+    removable: bool = False  # added from the dashboard (not from settings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HostSpec:
+        kind = data.get("kind")
+        if kind not in KINDS:
+            raise HostListError(f"unknown kind {kind!r}")
+        url = check_url(str(data.get("url", "")))
+        runtime = data.get("runtime_url")
+        return cls(
+            id=str(data["id"]),
+            kind=kind,
+            name=str(data.get("name") or data["id"]),
+            url=url,
+            runtime_url=check_url(str(runtime)) if runtime else (default_runtime_url(url) if kind == "llamafarm" else None),
+            removable=bool(data.get("removable", True)),
+        )
+
+
+def check_url(value: str) -> str:
+    """An http(s) URL with a host and a valid port, without a trailing slash."""
+    text = value.strip()
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HostListError(f"must be an http:// or https:// URL with a host (got {value!r})")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise HostListError(f"has an invalid port (got {value!r})") from None
+    return text.rstrip("/")
+
+
+def default_runtime_url(url: str) -> str:
+    """The Universal Runtime beside a LlamaFarm server: same scheme and host, port 11540."""
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    netloc = f"[{host}]:{RUNTIME_PORT}" if ":" in host else f"{host}:{RUNTIME_PORT}"
+    return urlunsplit((parts.scheme, netloc, "", "", ""))
+
+
+def host_port_id(kind: str, url: str) -> str:
+    """``ollama-gpu-box-11434`` for ``http://gpu-box:11434``."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return slug(f"{kind}-{parts.hostname}-{port}")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "host"
+
+
+def split_items(values: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Comma lists, possibly several of them (a repeated flag), as one list of items."""
+    chunks = [values] if isinstance(values, str) else list(values)
+    return [item.strip() for chunk in chunks for item in chunk.split(",") if item.strip()]
+
+
+def parse_item(kind: Kind, item: str) -> tuple[str | None, str, str | None]:
+    """``name=url|runtime`` → (name or None, url, runtime url or None)."""
+    name: str | None = None
+    head, sep, tail = item.partition("=")
+    if sep and "://" not in head:
+        name = head.strip()
+        item = tail.strip()
+        if not name or not _NAME.match(name):
+            raise HostListError(f"host name {name!r} must be 1-63 letters, digits, spaces, '.', '_' or '-'")
+    url, bar, runtime = item.partition("|")
+    if bar and kind != "llamafarm":
+        raise HostListError(f"only LlamaFarm hosts take a '|runtime_url' (got {item!r})")
+    return name, check_url(url), check_url(runtime) if bar else None
+
+
+def parse_hosts(kind: Kind, values: str | list[str] | tuple[str, ...], *, first_runtime: str | None = None) -> list[HostSpec]:
+    """The hosts of one kind, in the order given. ``first_runtime`` is the Universal Runtime
+    of the first LlamaFarm host when set on its own (``ATMOSPHERE_LLAMAFARM_RUNTIME_URL``)."""
+    specs: list[HostSpec] = []
+    for position, item in enumerate(split_items(values)):
+        name, url, runtime = parse_item(kind, item)
+        if name is not None:
+            host_id = slug(name)
+        elif position == 0:
+            host_id = kind
+        else:
+            host_id = host_port_id(kind, url)
+        if kind == "llamafarm" and runtime is None:
+            runtime = first_runtime if position == 0 and first_runtime else default_runtime_url(url)
+        display = name or (_DISPLAY[kind] if position == 0 else f"{_DISPLAY[kind]} ({urlsplit(url).netloc})")
+        specs.append(HostSpec(host_id, kind, display, url, runtime))
+    return specs
+
+
+def unique(specs: list[HostSpec]) -> list[HostSpec]:
+    """Refuse two hosts with one id (the id is what state and metrics are keyed by)."""
+    seen: dict[str, HostSpec] = {}
+    for spec in specs:
+        if spec.id in seen:
+            raise HostListError(f"two hosts would have the id {spec.id!r} ({seen[spec.id].url} and {spec.url}); name one")
+        seen[spec.id] = spec
+    return specs
+
+
+def new_host(kind: str, name: str, url: str, runtime_url: str | None, taken: set[str]) -> HostSpec:
+    """A host the operator adds from the dashboard: id from its name, else from host and port."""
+    if kind not in KINDS:
+        raise HostListError("'kind' must be 'ollama' or 'llamafarm'")
+    name = name.strip()
+    if name and not _NAME.match(name):
+        raise HostListError("'name' must be 1-63 letters, digits, spaces, '.', '_' or '-'")
+    checked = check_url(url)
+    if runtime_url and kind != "llamafarm":
+        raise HostListError("only LlamaFarm hosts take a 'runtime_url'")
+    runtime = check_url(runtime_url) if runtime_url else (default_runtime_url(checked) if kind == "llamafarm" else None)
+    host_id = slug(name) if name else host_port_id(kind, checked)
+    if host_id in taken:
+        raise HostListError(f"an integration with the id {host_id!r} exists already; choose another name")
+    return HostSpec(host_id, kind, name or f"{_DISPLAY[kind]} ({urlsplit(checked).netloc})", checked, runtime, True)  # type: ignore[arg-type]
