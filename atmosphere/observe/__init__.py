@@ -1,0 +1,1 @@
+"""What happened: the recent-requests log, per-host statistics and Prometheus metrics."""

@@ -1,0 +1,117 @@
+"""Prometheus metrics (``GET /metrics``), built with prometheus-client.
+
+One ``CollectorRegistry`` per app, so tests and several apps in one process never share
+counters. Counters and histograms are updated once per request by the recorder; per-host
+gauges (in flight, queue depth, probe latency and status) are read from the balancer and
+the registry at scrape time, so a request pays nothing for them.
+
+Labels take only bounded values: the surface, the integration id, the *native* model that
+served (what the backends list, never what a client typed) and the outcome.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from atmosphere.observe.requestlog import RequestEntry
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+_ADDED_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+_UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+
+@dataclass(slots=True)
+class HostGauge:
+    """What a scrape reads about one host."""
+
+    host: str
+    inflight: int
+    queue_depth: int
+    max_inflight: int
+    probe_latency_ms: float | None
+    status: str
+
+
+class _Hosts(Collector):
+    def __init__(self, read: Callable[[], Iterable[HostGauge]]):
+        self._read = read
+
+    def collect(self) -> Iterable[Metric]:
+        inflight = GaugeMetricFamily("atmosphere_host_inflight", "Requests in flight on a host", labels=["backend"])
+        queued = GaugeMetricFamily("atmosphere_host_queue_depth", "Requests waiting for a host", labels=["backend"])
+        limit = GaugeMetricFamily("atmosphere_host_max_inflight", "Concurrency limit of a host", labels=["backend"])
+        probe = GaugeMetricFamily("atmosphere_probe_latency_seconds", "Latency of the last probe", labels=["backend"])
+        status = GaugeMetricFamily("atmosphere_host_status", "1 for the host's current status", labels=["backend", "status"])
+        for host in self._read():
+            inflight.add_metric([host.host], host.inflight)
+            queued.add_metric([host.host], host.queue_depth)
+            limit.add_metric([host.host], host.max_inflight)
+            if host.probe_latency_ms is not None:
+                probe.add_metric([host.host], host.probe_latency_ms / 1000)
+            status.add_metric([host.host, host.status], 1)
+        return [inflight, queued, limit, probe, status]
+
+
+class Metrics:
+    def __init__(self, hosts: Callable[[], Iterable[HostGauge]] = list):
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter("atmosphere_requests", "Requests served", ["surface", "backend", "model", "outcome"], registry=r)
+        self.added = Histogram(
+            "atmosphere_added_latency_seconds",
+            "Time Atmosphere itself added to a request",
+            ["surface"],
+            buckets=_ADDED_BUCKETS,
+            registry=r,
+        )
+        self.upstream = Histogram(
+            "atmosphere_upstream_latency_seconds",
+            "Time the backend took to answer",
+            ["backend"],
+            buckets=_UPSTREAM_BUCKETS,
+            registry=r,
+        )
+        self.ttft = Histogram(
+            "atmosphere_time_to_first_token_seconds",
+            "Time to the first streamed token",
+            ["backend"],
+            buckets=_UPSTREAM_BUCKETS,
+            registry=r,
+        )
+        self.tokens_in = Counter("atmosphere_tokens_in", "Prompt tokens", ["backend", "model"], registry=r)
+        self.tokens_out = Counter("atmosphere_tokens_out", "Completion tokens", ["backend", "model"], registry=r)
+        self.fallbacks = Counter(
+            "atmosphere_fallbacks", "Times a request moved on from a backend that failed it", ["backend"], registry=r
+        )
+        self.breaker_trips = Counter("atmosphere_breaker_trips", "Times a host's circuit breaker opened", ["backend"], registry=r)
+        self.registry.register(_Hosts(hosts))
+
+    def observe(self, entry: RequestEntry) -> None:
+        backend = entry.backend or "none"
+        model = entry.model or "none"
+        self.requests.labels(entry.surface, backend, model, entry.outcome).inc()
+        if entry.added_ms is not None:
+            self.added.labels(entry.surface).observe(entry.added_ms / 1000)
+        if entry.backend is not None:
+            if entry.upstream_ms is not None:
+                self.upstream.labels(backend).observe(entry.upstream_ms / 1000)
+            if entry.ttft_ms is not None:
+                self.ttft.labels(backend).observe(entry.ttft_ms / 1000)
+            if entry.tokens_in:
+                self.tokens_in.labels(backend, model).inc(entry.tokens_in)
+            if entry.tokens_out:
+                self.tokens_out.labels(backend, model).inc(entry.tokens_out)
+        for attempt in entry.attempts:
+            if attempt.get("kind") != "skipped":
+                self.fallbacks.labels(attempt["backend"]).inc()
+
+    def breaker_tripped(self, backend: str) -> None:
+        self.breaker_trips.labels(backend).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,155 @@
+"""The one place a finished request is recorded: the request log, its ``/ws`` message and the metrics.
+
+The executor opens a ``Trace`` per request (every surface passes through it) and closes it
+once: when the answer is complete, when a stream ends (or its client leaves), or when the
+request fails. Faces record nothing themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from atmosphere.domain import Attempt, ChatChunk, Usage
+from atmosphere.errors import AtmosphereError
+from atmosphere.observe.metrics import Metrics
+from atmosphere.observe.requestlog import RequestEntry, RequestLog
+from atmosphere.router import origin
+
+
+class Recorder:
+    def __init__(self, log: RequestLog, metrics: Metrics, *, log_prompts: bool = False):
+        self.log = log
+        self.metrics = metrics
+        self.log_prompts = log_prompts
+
+    def trace(self, requested_model: str | None, stream: bool, prompt: Callable[[], str | None] | None = None) -> Trace:
+        return Trace(self, requested_model, stream, prompt() if self.log_prompts and prompt else None)
+
+    def _add(self, entry: RequestEntry) -> None:
+        self.log.add(entry)
+        self.metrics.observe(entry)
+
+
+class Trace:
+    """Timings of one request as it goes; ``finish`` or ``fail`` writes it down, once."""
+
+    __slots__ = ("_recorder", "origin", "wall", "requested", "stream", "prompt", "upstream_at", "first_at", "_done")
+
+    def __init__(self, recorder: Recorder, requested: str | None, stream: bool, prompt: str | None):
+        self._recorder = recorder
+        self.origin = origin.current()
+        self.wall = time.time() - (time.perf_counter() - self.origin.started)
+        self.requested = requested
+        self.stream = stream
+        self.prompt = prompt
+        self.upstream_at: float | None = None  # when the call to the backend that served began
+        self.first_at: float | None = None  # when its first streamed chunk arrived
+        self._done = False
+
+    def upstream_begins(self) -> None:
+        self.upstream_at = time.perf_counter()
+
+    def first_chunk(self) -> None:
+        self.first_at = time.perf_counter()
+
+    def finish(
+        self,
+        backend: str,
+        model: str,
+        attempts: list[Attempt],
+        usage: Usage | None,
+        *,
+        substituted: bool = False,
+        answer: str | None = None,
+        status: int = 200,
+    ) -> None:
+        if self._done:
+            return
+        self._done = True
+        now = time.perf_counter()
+        total = (now - self.origin.started) * 1000
+        upstream = (now - self.upstream_at) * 1000 if self.upstream_at is not None else None
+        ttft = (self.first_at - self.upstream_at) * 1000 if self.first_at and self.upstream_at else None
+        self._recorder._add(
+            self._entry(
+                backend=backend,
+                model=model,
+                attempts=attempts,
+                status=status,
+                outcome="fallback" if any(a.kind != "skipped" for a in attempts) else "ok",
+                added_ms=round(max(0.0, total - (upstream or 0.0)), 3),
+                upstream_ms=round(upstream, 3) if upstream is not None else None,
+                ttft_ms=round(ttft, 3) if ttft is not None else None,
+                usage=usage,
+                substituted=substituted,
+                answer=answer if self._recorder.log_prompts else None,
+            )
+        )
+
+    def fail(self, error: BaseException) -> None:
+        if self._done:
+            return
+        self._done = True
+        status = error.status if isinstance(error, AtmosphereError) else 500
+        attempts: list[Attempt] = getattr(error, "attempts", [])
+        total = (time.perf_counter() - self.origin.started) * 1000
+        self._recorder._add(
+            self._entry(
+                backend=None,
+                model=None,
+                attempts=attempts,
+                status=status,
+                outcome="error",
+                added_ms=round(total, 3),
+                upstream_ms=None,
+                ttft_ms=None,
+                usage=None,
+                substituted=False,
+                answer=None,
+            )
+        )
+
+    def _entry(self, *, usage: Usage | None, attempts: list[Attempt], **fields: Any) -> RequestEntry:
+        return RequestEntry(
+            id=self._recorder.log.next_id(),
+            time=round(self.wall, 3),
+            surface=self.origin.surface,
+            requested_model=self.requested,
+            attempts=[a.to_dict() for a in attempts],
+            tokens_in=usage.prompt_tokens if usage else None,
+            tokens_out=usage.completion_tokens if usage else None,
+            stream=self.stream,
+            client=self.origin.client,
+            prompt=self.prompt,
+            **fields,
+        )
+
+
+async def traced_stream(
+    first: ChatChunk,
+    rest: AsyncIterator[ChatChunk],
+    trace: Trace,
+    done: Callable[[Usage | None, str | None], None],
+) -> AsyncIterator[ChatChunk]:
+    """Pass ``rest`` through; at its end (or when the client leaves) report usage and the text.
+
+    Without a usage report from the backend, the completion count is the number of content
+    chunks (one token each for the backends we speak to), marked estimated."""
+    usage: Usage | None = first.usage
+    pieces = 1 if first.content else 0
+    text: list[str] | None = [first.content or ""] if trace.prompt is not None else None
+    try:
+        async for chunk in rest:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            if chunk.content:
+                pieces += 1
+                if text is not None:
+                    text.append(chunk.content)
+            yield chunk
+    finally:
+        if usage is None and pieces:
+            usage = Usage(0, pieces, estimated=True)
+        done(usage, "".join(text) if text is not None else None)
