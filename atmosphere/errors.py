@@ -53,6 +53,12 @@ class PayloadTooLarge(AtmosphereError):
     code = "request_too_large"
 
 
+class StateNotSaved(AtmosphereError):
+    """A change could not be written to the state directory, so it was not made."""
+
+    code = "state_not_saved"
+
+
 class _AttemptsError(AtmosphereError):
     """An error after trying backends: it keeps every attempt for the caller."""
 

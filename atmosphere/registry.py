@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.domain import ProbeResult
+from atmosphere.errors import StateNotSaved
 from atmosphere.ports import Backend
 from atmosphere.timing import ms_since
 
@@ -38,7 +41,8 @@ class Registry:
         self._results: dict[str, ProbeResult] = {}
         self._checked: dict[str, float] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
-        self._disabled: set[str] = self._load_disabled()
+        self._disabled: frozenset[str] = frozenset(self._load_disabled())
+        self._save_lock = asyncio.Lock()
         self._listeners: list[Listener] = []
         self._scan_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -152,15 +156,28 @@ class Registry:
     # --- enable / disable ------------------------------------------------------------
 
     async def set_enabled(self, backend_id: str, enabled: bool) -> dict[str, Any]:
-        if enabled:
-            self._disabled.discard(backend_id)
-        else:
-            self._disabled.add(backend_id)
-        await asyncio.to_thread(self._save_disabled, sorted(self._disabled))
+        """Switch a backend on or off, on disk first: routing changes only once the choice is saved.
+
+        Saves are serialised, so concurrent switches never race on the file and the last
+        one saved is the one in memory. A save that fails raises StateNotSaved and
+        leaves everything as it was.
+        """
+        # Shielded: a client that leaves mid-save must not leave the file saved and memory not.
+        commit = asyncio.ensure_future(self._commit_enabled(backend_id, enabled))
+        commit.add_done_callback(_retrieve_exception)
+        await asyncio.shield(commit)
         self._update(self._by_id[backend_id], self._results.get(backend_id))
         return self._snapshots[backend_id]
 
+    async def _commit_enabled(self, backend_id: str, enabled: bool) -> None:
+        async with self._save_lock:
+            disabled = self._disabled - {backend_id} if enabled else self._disabled | {backend_id}
+            if disabled != self._disabled:
+                await asyncio.to_thread(self._save_disabled, sorted(disabled))
+                self._disabled = disabled
+
     def _load_disabled(self) -> set[str]:
+        """The saved choices; a file that is unreadable or holds wrong types is a warning, not a crash."""
         try:
             data = jsonfast.loads(self._state_file.read_bytes())
         except FileNotFoundError:
@@ -169,13 +186,23 @@ class Registry:
             log.warning("ignoring unreadable state file %s: %s", self._state_file, exc)
             return set()
         disabled = data.get("disabled") if isinstance(data, dict) else None
-        return {d for d in disabled if d in self._by_id} if isinstance(disabled, list) else set()
+        if not isinstance(disabled, list):
+            log.warning('ignoring state file %s: expected {"disabled": [ids]}', self._state_file)
+            return set()
+        ids = {d for d in disabled if isinstance(d, str)}
+        if not all(isinstance(d, str) for d in disabled):
+            log.warning("ignoring entries of state file %s that are not integration ids", self._state_file)
+        return {d for d in ids if d in self._by_id}
 
     def _save_disabled(self, disabled: list[str]) -> None:
-        self._state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._state_file.with_suffix(".tmp")
-        tmp.write_bytes(jsonfast.dumps({"disabled": disabled}))
-        tmp.replace(self._state_file)  # atomic: a crash never leaves half a file
+        """Write atomically through a temp file of our own: a crash never leaves half a file."""
+        try:
+            save_atomically(self._state_file, jsonfast.dumps({"disabled": disabled}))
+        except OSError as exc:
+            log.error("could not save %s: %s", self._state_file, exc.strerror or exc)
+            raise StateNotSaved(
+                f"Could not save the integration state to {self._state_file}: {exc.strerror or exc}. Nothing was changed."
+            ) from None
 
     # --- background monitor ----------------------------------------------------------
 
@@ -200,6 +227,26 @@ class Registry:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
         await asyncio.gather(*(b.aclose() for b in self.backends), return_exceptions=True)
+
+
+def save_atomically(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` through a uniquely named temp file beside it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _retrieve_exception(task: asyncio.Future[None]) -> None:
+    """Mark a shielded task's error as seen when its caller has already gone."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _essential(snapshot: dict[str, Any]) -> dict[str, Any]:
