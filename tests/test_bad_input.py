@@ -25,7 +25,7 @@ def assert_openai_error(response, status: int, param: str | None = None) -> dict
         ({**GOOD, "messages": "hi"}, "messages"),
         ({**GOOD, "messages": [{"role": "wizard", "content": "x"}]}, "messages[0].role"),
         ({**GOOD, "messages": [{"role": "user", "content": 42}]}, "messages[0].content"),
-        ({**GOOD, "messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages[0].content"),
+        ({**GOOD, "messages": [{"role": "user", "content": [{"type": "video"}]}]}, "messages[0].content[0].type"),
         ({**GOOD, "model": 7}, "model"),
         ({**GOOD, "temperature": 5}, "temperature"),
         ({**GOOD, "top_p": "high"}, "top_p"),

@@ -39,10 +39,16 @@ async def static_or_app(path: str) -> Response | None:
     Called for GETs that matched no route, so the API's own 404 and 405 stay intact.
     """
     path = path.lstrip("/")
-    if path.startswith(("v1/", "ws")) or path == "v1":
+    if path.startswith(("v1/", "ws")) or path == "v1" or not _plausible(path):
         return None
     candidate = (STATIC_DIR / path).resolve()
     if candidate.is_file() and STATIC_DIR.resolve() in candidate.parents:
         cache = "public, max-age=31536000, immutable" if path.startswith("assets/") else "no-cache"
         return FileResponse(candidate, headers={"Cache-Control": cache})
     return await index()
+
+
+def _plausible(path: str) -> bool:
+    """A path the dashboard could have: no NUL, no segment longer than a file name may be,
+    not longer than a path may be (the file system would raise rather than say no)."""
+    return "\x00" not in path and len(path) <= 1024 and all(len(segment) <= 255 for segment in path.split("/"))

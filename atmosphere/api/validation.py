@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from atmosphere import jsonfast
 from atmosphere.domain import ChatRequest, EmbedRequest
@@ -34,8 +34,31 @@ _PASSTHROUGH = (
 )
 
 
+# Deeper than any real tool schema; well under the 254 levels orjson can write back out,
+# which a body must survive on its way to a backend.
+MAX_DEPTH = 64
+
+
 async def read_json(request: Request, limit: int) -> Any:
-    """The request body as JSON, refusing bodies over ``limit`` bytes without reading them all."""
+    """The request body as JSON, refusing bodies over ``limit`` bytes without reading them all,
+    and bodies nested deeper than a backend could be sent."""
+    try:
+        body = await _read_body(request, limit)
+    except ClientDisconnect:
+        # Nobody is left to answer; an error (not a trace) ends the request quietly.
+        raise InvalidRequest("The client disconnected before sending the whole body.") from None
+    if not body:
+        raise InvalidRequest("Request body is empty; expected a JSON object.")
+    try:
+        data = jsonfast.loads(body)
+    except jsonfast.JSONDecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
+    if _too_deep(data, MAX_DEPTH):
+        raise InvalidRequest(f"Request body is nested more than {MAX_DEPTH} levels deep.")
+    return data
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -44,21 +67,28 @@ async def read_json(request: Request, limit: int) -> Any:
             raise InvalidRequest("Content-Length is not a number") from None
         if too_big:
             raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
-        body = await request.body()
-    else:
-        parts, size = [], 0
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:
-                raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
-            parts.append(part)
-        body = b"".join(parts)
-    if not body:
-        raise InvalidRequest("Request body is empty; expected a JSON object.")
-    try:
-        return jsonfast.loads(body)
-    except jsonfast.JSONDecodeError as exc:
-        raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
+        return await request.body()
+    parts, size = [], 0
+    async for part in request.stream():
+        size += len(part)
+        if size > limit:
+            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
+        parts.append(part)
+    return b"".join(parts)
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels (iterative: no recursion limit)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        for child in children:
+            if isinstance(child, (dict, list)):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
 
 
 def require_object(data: Any) -> dict[str, Any]:
@@ -105,32 +135,101 @@ def _messages(data: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("'messages' must be a non-empty array of messages.", param="messages")
     for index, message in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise InvalidRequest(f"'{where}' must be an object.", param=where)
-        role = message.get("role")
-        if role not in _ROLES:
-            raise InvalidRequest(
-                f"'{where}.role' must be one of system, developer, user, assistant, tool, function (got {role!r}).",
-                param=f"{where}.role",
-            )
-        content = message.get("content")
-        if content is None:
-            if role not in ("assistant", "tool", "function"):
-                raise InvalidRequest(f"'{where}.content' is required.", param=f"{where}.content")
-        elif isinstance(content, list):
-            for part_index, part in enumerate(content):
-                if not isinstance(part, dict) or part.get("type") not in _PART_TYPES:
-                    raise InvalidRequest(
-                        f"'{where}.content[{part_index}]' must be a content part with a type of "
-                        "text, image_url, input_audio or file.",
-                        param=f"{where}.content",
-                    )
-                if part["type"] == "text" and not isinstance(part.get("text"), str):
-                    raise InvalidRequest(f"'{where}.content[{part_index}].text' must be a string.", param=f"{where}.content")
-        elif not isinstance(content, str):
-            raise InvalidRequest(f"'{where}.content' must be a string or an array of parts.", param=f"{where}.content")
+        _message(message, f"messages[{index}]")
     return messages
+
+
+def _message(message: Any, where: str) -> None:
+    """One chat message, checked as far as any adapter reads it."""
+    if not isinstance(message, dict):
+        raise InvalidRequest(f"'{where}' must be an object.", param=where)
+    role = message.get("role")
+    if not isinstance(role, str) or role not in _ROLES:
+        raise InvalidRequest(
+            f"'{where}.role' must be one of system, developer, user, assistant, tool, function (got {_shown(role)}).",
+            param=f"{where}.role",
+        )
+    content = message.get("content")
+    if content is None:
+        if role not in ("assistant", "tool", "function"):
+            raise InvalidRequest(f"'{where}.content' is required.", param=f"{where}.content")
+    elif isinstance(content, list):
+        for part_index, part in enumerate(content):
+            _content_part(part, f"{where}.content[{part_index}]")
+    elif not isinstance(content, str):
+        raise InvalidRequest(f"'{where}.content' must be a string or an array of parts.", param=f"{where}.content")
+    for key in ("name", "tool_call_id"):
+        if message.get(key) is not None and not isinstance(message[key], str):
+            raise InvalidRequest(f"'{where}.{key}' must be a string.", param=f"{where}.{key}")
+    if message.get("tool_calls") is not None:
+        _tool_calls(message["tool_calls"], f"{where}.tool_calls")
+
+
+def _content_part(part: Any, where: str) -> None:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if not isinstance(kind, str) or kind not in _PART_TYPES:
+        raise InvalidRequest(
+            f"'{where}.type' must be one of text, image_url, input_audio or file (got {_shown(kind)}).", param=f"{where}.type"
+        )
+    if kind == "text" and not isinstance(part.get("text"), str):
+        raise InvalidRequest(f"'{where}.text' must be a string.", param=f"{where}.text")
+    if kind in ("image_url", "input_audio", "file") and not isinstance(part.get(kind), dict):
+        raise InvalidRequest(f"'{where}.{kind}' must be an object.", param=f"{where}.{kind}")
+    if kind == "image_url" and not isinstance(part["image_url"].get("url"), str):
+        raise InvalidRequest(f"'{where}.image_url.url' must be a string (a data: URL).", param=f"{where}.image_url.url")
+    if kind == "input_audio" and not isinstance(part["input_audio"].get("data"), str):
+        raise InvalidRequest(f"'{where}.input_audio.data' must be a base64 string.", param=f"{where}.input_audio.data")
+
+
+def _tool_calls(calls: Any, where: str) -> None:
+    if not isinstance(calls, list):
+        raise InvalidRequest(f"'{where}' must be an array of tool calls.", param=where)
+    for index, call in enumerate(calls):
+        here = f"{where}[{index}]"
+        if not isinstance(call, dict):
+            raise InvalidRequest(f"'{here}' must be an object.", param=here)
+        _function(call.get("function"), f"{here}.function")
+        arguments = call["function"].get("arguments")
+        if arguments is not None and not isinstance(arguments, (str, dict)):
+            raise InvalidRequest(f"'{here}.function.arguments' must be a JSON string.", param=f"{here}.function.arguments")
+
+
+def _function(function: Any, where: str) -> None:
+    if not isinstance(function, dict):
+        raise InvalidRequest(f"'{where}' must be an object with a 'name'.", param=where)
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise InvalidRequest(f"'{where}.name' must be a non-empty string.", param=f"{where}.name")
+
+
+def _tools(data: dict[str, Any]) -> None:
+    """``tools``, ``tool_choice`` and ``response_format``: the shapes the adapters forward."""
+    tools = data.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise InvalidRequest("'tools' must be an array of tools.", param="tools")
+        for index, item in enumerate(tools):
+            where = f"tools[{index}]"
+            if not isinstance(item, dict):
+                raise InvalidRequest(f"'{where}' must be an object.", param=where)
+            _function(item.get("function"), f"{where}.function")
+            parameters = item["function"].get("parameters")
+            if parameters is not None and not isinstance(parameters, dict):
+                raise InvalidRequest(
+                    f"'{where}.function.parameters' must be a JSON Schema object.", param=f"{where}.function.parameters"
+                )
+    choice = data.get("tool_choice")
+    if choice is not None and not isinstance(choice, (str, dict)):
+        raise InvalidRequest("'tool_choice' must be a string or an object.", param="tool_choice")
+    response_format = data.get("response_format")
+    if response_format is not None and not (isinstance(response_format, dict) and isinstance(response_format.get("type"), str)):
+        raise InvalidRequest("'response_format' must be an object with a 'type'.", param="response_format")
+
+
+def _shown(value: Any) -> str:
+    """A client's value, short, for an error message."""
+    text = repr(value) if isinstance(value, str | int | float | bool | None) else type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _stop(data: dict[str, Any]) -> list[str] | None:
@@ -146,6 +245,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     data = require_object(data)
     model = optional_model(data)
     messages = _messages(data)
+    _tools(data)
     stream = data.get("stream", False)
     if stream is None:
         stream = False

@@ -71,7 +71,7 @@ class LiveUpdates:
         self._clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))
         try:
-            await self._receive_loop(websocket)
+            await self._receive_loop(client)
         finally:
             self._clients.discard(client)
             sender.cancel()
@@ -93,18 +93,31 @@ class LiveUpdates:
         except (WebSocketDisconnect, RuntimeError, OSError):
             return
 
-    async def _receive_loop(self, websocket: WebSocket) -> None:
+    async def _receive_loop(self, client: _Client) -> None:
+        """Read what the client sends; anything but a JSON text message is answered with an
+        error message on the socket and otherwise ignored (one bad frame is not fatal)."""
         while True:
             try:
-                raw = await websocket.receive_text()
+                frame = await client.websocket.receive()
             except (WebSocketDisconnect, RuntimeError):
                 return
+            if frame["type"] == "websocket.disconnect":
+                return
+            text = frame.get("text")
+            if text is None:
+                client.offer(_error('Binary frames are not understood; send JSON text such as {"type": "refresh"}.'))
+                continue
             try:
-                message = jsonfast.loads(raw)
+                message = jsonfast.loads(text)
             except jsonfast.JSONDecodeError:
-                continue  # a bad message from one client is ignored, not fatal
+                client.offer(_error('Messages must be JSON text such as {"type": "refresh"}.'))
+                continue
             if isinstance(message, dict) and message.get("type") == "refresh":
                 self.registry.request_scan()
+
+
+def _error(message: str) -> str:
+    return jsonfast.dumps({"type": "error", "message": message}).decode()
 
 
 @router.websocket("/ws")
