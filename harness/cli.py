@@ -7,6 +7,7 @@ serves until SIGTERM/SIGINT.
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import signal
 import sys
@@ -18,6 +19,7 @@ from atmosphere.standins.catalog import Project, ProjectModel
 from atmosphere.standins.llamafarm import create_llamafarm_app
 from atmosphere.standins.ollama import create_ollama_app
 from atmosphere.standins.runtime import create_runtime_app
+from atmosphere.standins.scenes import SCENES
 from atmosphere.standins.server import EmulatorServer, HangServer
 from atmosphere.standins.state import FAULTS, EmulatorState
 
@@ -53,7 +55,34 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help="LlamaFarm: also serve NAME (e.g. llama3.2:latest) from an extra project 'shared', so a model "
         "both backends have can be tested (repeatable)",
     )
+    parser.add_argument(
+        "--scene",
+        action="append",
+        default=[],
+        choices=sorted(SCENES),
+        help="a ready-made real-world setup (atmosphere/standins/scenes.py); repeatable",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KNOB=JSON",
+        help="set one emulator knob, e.g. llamafarm_version='\"main\"' or health_delay=1.2 (repeatable)",
+    )
     return parser.parse_args(argv)
+
+
+def _settings(pairs: Sequence[str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set wants KNOB=JSON, got {pair!r}")
+        try:
+            values[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[name] = raw  # a bare string: --set llamafarm_version=main
+    return values
 
 
 def _build(args: argparse.Namespace) -> EmulatorServer | HangServer:
@@ -61,6 +90,9 @@ def _build(args: argparse.Namespace) -> EmulatorServer | HangServer:
         return HangServer(args.port)
     state = EmulatorState()
     state.set_fault(args.fault, delay=args.delay, chunk_delay=args.chunk_delay, cut_after=args.cut_after)
+    for scene in args.scene:
+        SCENES[scene](state)
+    state.apply_settings(_settings(args.set))
     if args.shared_alias:
         models = [ProjectModel(name, "ollama", name, base_url="http://localhost:11434/v1") for name in args.shared_alias]
         state.projects.append(Project(name="shared", default_model=args.shared_alias[0], models=models))

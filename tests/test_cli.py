@@ -47,7 +47,7 @@ def test_scan_prints_a_table_and_succeeds_when_a_backend_is_healthy(backends, tm
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["INTEGRATION", "STATUS", "VERSION", "LATENCY"]
-    assert "llamafarm" in lines[1] and "healthy" in lines[1] and "0.0.18" in lines[1] and "fast" in lines[1]
+    assert "llamafarm" in lines[1] and "healthy" in lines[1] and "0.0.27" in lines[1] and "fast" in lines[1]
     assert "ollama" in lines[2] and "healthy" in lines[2] and "llama3.2:latest" in lines[2]
 
 

@@ -36,7 +36,7 @@ def test_healthy_backends_are_described_in_full(gateway, backends):
     )
     assert set(ollama["capabilities"]) == {"chat", "generate", "embeddings", "vision", "tools"}
     assert ollama["latency_ms"] > 0 and ollama["last_checked"] > time.time() - 60
-    assert llamafarm["status"] == "healthy" and llamafarm["version"] == "0.0.18"
+    assert llamafarm["status"] == "healthy" and llamafarm["version"] == "0.0.27"
     assert {m["id"] for m in llamafarm["models"]} >= {"fast", "smart", "coder-small"}
     assert {(p["name"], p["default_model"]) for p in llamafarm["projects"]} == {("chatbot", "fast"), ("coder", "coder-small")}
     assert "embeddings" in llamafarm["capabilities"]  # its Universal Runtime answers

@@ -25,6 +25,10 @@ class OllamaModel:
     format: str = "gguf"
     families: list[str] | None = None
     modified_at: str = "2025-05-04T17:37:44.706015396Z"
+    # Cloud models (``ollama signin``) run on ollama.com; /api/tags and /api/show name the
+    # host and the model there. The emulator answers for them itself and contacts nothing.
+    remote_host: str | None = None
+    remote_model: str | None = None
 
     @property
     def chat_capable(self) -> bool:
@@ -34,25 +38,43 @@ class OllamaModel:
 
 @dataclass(slots=True)
 class ProjectModel:
-    """A project-local model alias (`name`) and the backend model behind it."""
+    """A project-local model alias (`name`) and the backend model behind it.
+
+    `provider` decides how LlamaFarm 0.0.27 answers (see `llamafarm_chat`): `universal`
+    (its Universal Runtime), `ollama`, `openai` (any OpenAI-style server at `base_url`).
+    `api_key` is returned in clear text by the real per-project models route.
+    """
 
     name: str
     provider: str
     model: str
     description: str | None = None
     base_url: str | None = None
+    api_key: str | None = None
 
 
 @dataclass(slots=True)
 class Project:
-    """A LlamaFarm project; all projects live in the app's namespace."""
+    """A LlamaFarm project. `namespace` None means the app's own namespace.
+
+    `default_model` None is what a project created from LlamaFarm's template has (the
+    first model is then used). A `validation_error` project is still listed, with that
+    text, and every chat with it answers 422 `ProjectConfigError`.
+    """
 
     name: str
-    default_model: str
+    default_model: str | None
     models: list[ProjectModel] = field(default_factory=list)
-    last_modified: str = "2026-01-20T10:11:12"
+    last_modified: str = "2026-01-20T10:11:12.094455"
+    namespace: str | None = None
+    validation_error: str | None = None
 
-    def alias(self, name: str) -> ProjectModel | None:
+    def alias(self, name: str | None) -> ProjectModel | None:
+        """The model a chat names, or the default (the first model when none is set)."""
+        if not name:
+            name = self.default_model
+            if not name:
+                return self.models[0] if self.models else None
         for model in self.models:
             if model.name == name:
                 return model

@@ -1,16 +1,17 @@
 """A protocol-faithful stand-in for the LlamaFarm *server* (port 14345).
 
-Follows shared/reference/llamafarm-api.md sections 2-7: project-scoped chat
-only (no top-level `/v1/chat/completions`), FastAPI-style error bodies, nulls
-stripped from answers, and the masked stream failure (HTTP 200 + apology).
+Follows shared/reference/llamafarm-api.md sections 2-7 and what a real 0.0.27 did
+("Observed"): project-scoped chat only (no top-level `/v1/chat/completions`), error bodies
+of both FastAPI and LlamaFarm shapes, nulls stripped from answers, projects in several
+namespaces (one with `validation_error`), per-project model lists that leak `api_key`,
+422 `ProjectConfigError` for a broken or vanished project, and a `/health` whose verdict
+ignores the runtime (`llamafarm_health`). Chat answers per provider: `llamafarm_chat`.
 """
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,45 +20,26 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atmosphere.standins.catalog import Project, ProjectModel
-from atmosphere.standins.common import (
-    SSE,
-    SSE_DONE,
-    ChunkStream,
-    count_words,
-    fastapi_body_check,
-    json_response,
-    last_user_text,
-    limit_words,
-    prompt_words,
-    request_json,
-    split_words,
-    sse,
-)
+from atmosphere.standins.common import fastapi_body_check, json_response, request_json
+from atmosphere.standins.llamafarm_chat import APOLOGY, MAX_ITERATIONS_MESSAGE, UPSTREAM_FAILURE, ChatAnswers, reply_text
+from atmosphere.standins.llamafarm_health import DATA_DIR, health_body
 from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
 from atmosphere.standins.state import EmulatorState
 
-APOLOGY = (
-    "I notice my previous response wasn't very helpful. Let me try again: could you "
-    "rephrase your question or share a bit more detail?"
-)
-UPSTREAM_FAILURE = (
-    "Chat service failed to generate a response: Cannot connect to host localhost:11434 "
-    "ssl:default [Connect call failed ('127.0.0.1', 11434)]"
-)
+__all__ = ["APOLOGY", "MAX_ITERATIONS_MESSAGE", "UPSTREAM_FAILURE", "create_llamafarm_app", "reply_text"]
+
+# The `error500` fault's body: `server/api/errors.py`'s handler for unhandled exceptions.
 INTERNAL_ERROR = {"error": "InternalServerError", "message": "An unexpected error occurred"}
 DESIGNER_INDEX = (
     '<!doctype html>\n<html lang="en"><head><meta charset="UTF-8" />'
     "<title>LlamaFarm Designer</title></head>"
     '<body><div id="root"></div></body></html>\n'
 )
-_DATA_DIR = str(Path.home() / ".llamafarm")
-
-
-def reply_text(project: str, alias: str, user_text: str) -> str:
-    """What every LlamaFarm emulator answer says: deterministic and self-identifying."""
-    return f"Hello from the LlamaFarm emulator ({project}/{alias})! You said: {user_text}"
+# Defaults 0.0.27 fills into every model entry of a listed or per-project model list.
+_MODEL_DEFAULTS: dict[str, Any] = {"prompts": ["default"], "tool_call_strategy": "native_api", "tools": [], "keep_loaded": False}
 
 
 def _strip_none(obj: dict[str, Any]) -> dict[str, Any]:
@@ -65,95 +47,107 @@ def _strip_none(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _model_entry(model: ProjectModel) -> dict[str, Any]:
-    return _strip_none(
+    """A model entry as 0.0.27 lists it: schema defaults filled in, `api_key` in clear text."""
+    entry = _strip_none(
         {
             "name": model.name,
+            "description": model.description,
             "provider": model.provider,
             "model": model.model,
             "base_url": model.base_url,
-            "description": model.description,
+            "api_key": model.api_key,
         }
     )
+    return {**entry, **_MODEL_DEFAULTS}
 
 
 def _project_entry(namespace: str, project: Project) -> dict[str, Any]:
-    runtime = {
-        "default_model": project.default_model,
-        "models": [_model_entry(m) for m in project.models],
-    }
+    runtime: dict[str, Any] = {"models": [_model_entry(m) for m in project.models]}
+    if project.default_model is not None:
+        runtime = {"default_model": project.default_model, **runtime}
     config = {
         "version": "v1",
         "name": project.name,
         "namespace": namespace,
-        "runtime": runtime,
         "prompts": [],
         "rag": {},
+        "datasets": [],
+        "runtime": runtime,
     }
-    return {
-        "namespace": namespace,
-        "name": project.name,
-        "config": config,
-        "last_modified": project.last_modified,
-    }
+    entry: dict[str, Any] = {"namespace": namespace, "name": project.name, "config": config}
+    if project.validation_error is not None:
+        entry["validation_error"] = project.validation_error
+    entry["last_modified"] = project.last_modified
+    return entry
 
 
-def _health_body(state: EmulatorState) -> dict[str, Any]:
-    ollama_ok = state.fault != "unhealthy"
-    ollama = {
-        "name": "ollama",
-        "status": "healthy" if ollama_ok else "unhealthy",
-        "message": "http://localhost:11434 reachable" if ollama_ok else "http://localhost:11434 unreachable: connection refused",
-        "latency_ms": 12 if ollama_ok else 1001,
-        "details": {"host": "http://localhost:11434", "model_count": 4 if ollama_ok else 0},
-    }
-    components = [
-        {"name": "server", "status": "healthy", "message": "FastAPI process responding", "latency_ms": 0},
-        {"name": "storage", "status": "healthy", "message": f"{_DATA_DIR} writable", "latency_ms": 1},
-        ollama,
-        {"name": "universal-runtime", "status": "healthy", "message": "http://127.0.0.1:11540 reachable", "latency_ms": 3},
-    ]
-    seeds = [
-        {
-            "name": "seed:project",
-            "status": "healthy",
-            "message": "Model available",
-            "latency_ms": 15,
-            "runtime": {"provider": "ollama", "model": "llama3.2:3b"},
-        }
-    ]
-    return {
-        "status": "healthy" if ollama_ok else "unhealthy",
-        "summary": ", ".join(f"{c['name']}={c['status']}" for c in components + seeds),
-        "components": components,
-        "seeds": seeds,
-        "timestamp": int(time.time()),
-    }
+def _config_error(message: str) -> Response:
+    return json_response({"error": "ProjectConfigError", "message": message, "details": None}, 422)
+
+
+def _unexpected_error(request_id: str) -> Response:
+    """The last-resort middleware's 500 (an unknown model alias), plain JSON even for a stream."""
+    body = {"error": "Internal Server Error", "message": "An unexpected error occurred.", "request_id": request_id}
+    return json_response(body, 500)
+
+
+class _RequestId:
+    """`asgi-correlation-id`: every server answer carries `x-request-id` (32 hex)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = uuid.uuid4().hex
+        scope["llamafarm.request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
 
 
 class _Api:
-    """Handlers bound to one `EmulatorState` and the namespace its projects live in."""
+    """Handlers bound to one `EmulatorState` and the namespace of projects that name none."""
 
     def __init__(self, state: EmulatorState, namespace: str) -> None:
         self.state = state
         self.namespace = namespace
+        self.answers = ChatAnswers(state)
 
-    def _project(self, request: Request) -> Project | Response:
+    def _find(self, request: Request) -> tuple[str, str, Project | None]:
         namespace = request.path_params["namespace"]
         name = request.path_params["project"]
-        project = self.state.find_project(name) if namespace == self.namespace else None
+        return namespace, name, self.state.find_project(namespace, name, self.namespace)
+
+    def _not_found(self, namespace: str, name: str) -> Response:
+        message = f"Project {namespace}/{name} not found"
+        return json_response({"error": "ProjectNotFound", "message": message, "details": None}, 404)
+
+    def _loaded(self, request: Request) -> Project | Response:
+        """The project as chat and the models route load it: through the config loader."""
+        namespace, name, project = self._find(request)
         if project is None:
-            message = f"Project {namespace}/{name} not found"
-            return json_response({"error": "ProjectNotFound", "message": message}, 404)
+            if self.state.missing_project_status == 404:
+                return self._not_found(namespace, name)
+            return _config_error(f"Directory does not exist: {DATA_DIR}/projects/{namespace}/{name}")
+        if project.validation_error is not None:
+            return _config_error(f"Configuration validation error: {project.validation_error}")
         return project
 
     async def health(self, request: Request) -> Response:
-        return json_response(_health_body(self.state))
+        return json_response(await health_body(self.state))
 
     async def liveness(self, request: Request) -> Response:
         return json_response({"status": "alive"})
 
     async def info(self, request: Request) -> Response:
-        return json_response({"version": self.state.llamafarm_version, "data_directory": _DATA_DIR})
+        return json_response({"version": self.state.llamafarm_version, "data_directory": DATA_DIR})
 
     async def root(self, request: Request) -> Response:
         if self.state.fault == "html":
@@ -162,18 +156,18 @@ class _Api:
 
     async def projects(self, request: Request) -> Response:
         namespace = request.path_params["namespace"]
-        found = self.state.projects if namespace == self.namespace else []
+        found = [p for p in self.state.projects if (p.namespace or self.namespace) == namespace]
         entries = [_project_entry(namespace, p) for p in found]
         return json_response({"total": len(entries), "projects": entries})
 
     async def project(self, request: Request) -> Response:
-        project = self._project(request)
-        if isinstance(project, Response):
-            return project
-        return json_response({"project": _project_entry(self.namespace, project)})
+        namespace, name, project = self._find(request)
+        if project is None:
+            return self._not_found(namespace, name)
+        return json_response({"project": _project_entry(namespace, project)})
 
     async def project_models(self, request: Request) -> Response:
-        project = self._project(request)
+        project = self._loaded(request)
         if isinstance(project, Response):
             return project
         models = [{**_model_entry(m), "default": m.name == project.default_model} for m in project.models]
@@ -184,6 +178,12 @@ class _Api:
         if provider != "universal":
             detail = f"Invalid provider '{provider}'. Supported providers: universal"
             return json_response({"detail": detail}, 400)
+        if self.state.hf_cache is None:
+            detail = (
+                "Cache directory not found: /root/.cache/huggingface/hub. Please use `cache_dir` argument "
+                "or set `HF_HUB_CACHE` environment variable."
+            )
+            return json_response({"detail": detail}, 500)
         data = [
             {
                 "model_id": m.model_id,
@@ -201,64 +201,15 @@ class _Api:
         invalid = fastapi_body_check(body, "messages")
         if invalid is not None:
             return invalid
-        project = self._project(request)
+        project = self._loaded(request)
         if isinstance(project, Response):
             return project
-        alias = project.alias(body.get("model") or project.default_model)
+        alias = project.alias(body.get("model"))
         if alias is None:
-            return json_response(INTERNAL_ERROR, 500)
+            return _unexpected_error(request.scope.get("llamafarm.request_id", uuid.uuid4().hex))
         headers = request.headers
         session = headers.get("x-session-id") or ("" if "x-no-session" in headers else str(uuid.uuid4()))
-        stream = body.get("stream") is True
-        state = self.state
-        if state.fault == "masked" and not stream:
-            return json_response({"detail": UPSTREAM_FAILURE}, 500)
-        messages = body["messages"]
-        text = reply_text(project.name, alias.name, last_user_text(messages))
-        limit = body.get("max_completion_tokens") or body.get("max_tokens")
-        text, truncated = limit_words(text, limit)
-        finish = "length" if truncated else "stop"
-        head = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-            "created": int(time.time()),
-            "model": alias.model,
-        }
-        if stream:
-            return self._stream(head, text, finish, session)
-        prompt_tokens = prompt_words(messages)
-        completion_tokens = count_words(text)
-        answer = {
-            "id": head["id"],
-            "object": "chat.completion",
-            "created": head["created"],
-            "model": alias.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-            "usage": {
-                "prompt_tokens": prompt_tokens,
-                "completion_tokens": completion_tokens,
-                "total_tokens": prompt_tokens + completion_tokens,
-            },
-        }
-        return json_response(answer, headers={"X-Session-ID": session} if session else None)
-
-    def _stream(self, head: dict[str, Any], text: str, finish: str, session: str) -> Response:
-        state = self.state
-        base = {"id": head["id"], "object": "chat.completion.chunk", "created": head["created"], "model": head["model"]}
-        if state.fault == "masked":
-            pieces = [APOLOGY]
-        else:
-            pieces = split_words(text)
-        chunks = []
-        for index, piece in enumerate(pieces):
-            delta = {"role": "assistant", "content": piece} if index == 0 else {"content": piece}
-            chunks.append(sse({**base, "choices": [{"index": 0, "delta": delta}]}))
-        if state.fault != "masked":
-            last = {"index": 0, "delta": {}, "finish_reason": finish}
-            chunks.append(sse({**base, "choices": [last]}))
-        chunks.append(SSE_DONE)
-        cut = state.cut_after if state.fault in ("cut", "stream_error") else None
-        headers = {"X-Session-ID": session, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-        return ChunkStream(chunks, SSE, headers=headers, delay=state.chunk_delay, cut_after=cut)
+        return await self.answers.answer(project, alias, body, session)
 
 
 def _fallback_handler(
@@ -280,7 +231,7 @@ def _fallback_handler(
 
 
 def create_llamafarm_app(state: EmulatorState | None = None, namespace: str = "default") -> Starlette:
-    """Build the LlamaFarm server emulator; `state.projects` live in `namespace`."""
+    """Build the LlamaFarm server emulator; projects that name no namespace live in `namespace`."""
     state = state if state is not None else EmulatorState()
     api = _Api(state, namespace)
     project_path = "/v1/projects/{namespace}/{project}"
@@ -298,7 +249,10 @@ def create_llamafarm_app(state: EmulatorState | None = None, namespace: str = "d
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(EmulatorMiddleware, state=state, error500=json_response(INTERNAL_ERROR, 500))],
+        middleware=[
+            Middleware(_RequestId),
+            Middleware(EmulatorMiddleware, state=state, error500=json_response(INTERNAL_ERROR, 500)),
+        ],
         exception_handlers={HTTPException: _fallback_handler(state)},
     )
     app.state.emulator = state

@@ -101,7 +101,7 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 def control_routes(state: EmulatorState) -> list[Route]:
-    """`/_emulator/{fault,state,requests,reset}`: never faulted, never recorded."""
+    """`/_emulator/{fault,settings,state,requests,reset}`: never faulted, never recorded."""
 
     async def set_fault(request: Request) -> Response:
         try:
@@ -123,6 +123,16 @@ def control_routes(state: EmulatorState) -> list[Route]:
     async def get_requests(request: Request) -> Response:
         return json_response({"requests": [r.as_dict() for r in state.recorded()]})
 
+    async def set_settings(request: Request) -> Response:
+        try:
+            body = orjson.loads(await request.body())
+            if not isinstance(body, dict):
+                raise TypeError("settings must be a JSON object")
+            state.apply_settings(body)
+        except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            return json_response({"error": str(exc)}, 400)
+        return json_response(state.snapshot())
+
     async def reset(request: Request) -> Response:
         state.reset()
         return json_response(state.snapshot())
@@ -130,6 +140,7 @@ def control_routes(state: EmulatorState) -> list[Route]:
     return [
         Route(CONTROL_PREFIX + "fault", set_fault, methods=["POST"]),
         Route(CONTROL_PREFIX + "state", get_state, methods=["GET"]),
+        Route(CONTROL_PREFIX + "settings", set_settings, methods=["POST"]),
         Route(CONTROL_PREFIX + "requests", get_requests, methods=["GET"]),
         Route(CONTROL_PREFIX + "reset", reset, methods=["POST"]),
     ]

@@ -2,12 +2,17 @@
 
 Wire format follows shared/reference/ollama-api.md: NDJSON streaming on by
 default, nanosecond metrics on the final line, `{"error": ...}` bodies, and a
-200 status even when a stream fails midway.
+200 status even when a stream fails midway. Switches reproduce the real 0.5.4
+(`scenes.ollama_054`: no `capabilities`, 404 for a wrong method, the older
+not-found wording) and cloud models (`remote_host`/`remote_model` entries, answered
+here: the emulator never contacts ollama.com). `state.show_calls` counts `/api/show`
+per model, so a test can prove a client caches it.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -37,6 +42,7 @@ from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
 from atmosphere.standins.state import EmulatorState
 
 RUNNER_CRASH = "llama runner process has terminated: exit status 2"
+_LEGACY_NOT_FOUND = 'model "{}" not found, try pulling it first'
 MID_STREAM_ERROR = "an error was encountered while running the model: unexpected EOF"
 _NS_PER_WORD = 12_500_000  # pretend 80 tokens/s
 
@@ -76,9 +82,7 @@ class _Api:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    def _resolve(
-        self, request: Request, not_found: str = "model '{}' not found"
-    ) -> tuple[dict[str, Any], OllamaModel] | Response:
+    def _resolve(self, request: Request, not_found: str | None = None) -> tuple[dict[str, Any], OllamaModel] | Response:
         """Validate the body and find its model, or return Ollama's error answer."""
         body = request_json(request)
         if body is None:
@@ -92,6 +96,8 @@ class _Api:
             return _error("model is required", 400)
         model = self.state.find_model(name)
         if model is None:
+            if not_found is None:
+                not_found = _LEGACY_NOT_FOUND if self.state.legacy_not_found else "model '{}' not found"
             return _error(not_found.format(name), 404)
         return body, model
 
@@ -121,6 +127,9 @@ class _Api:
         return json_response({"models": entries})
 
     async def show(self, request: Request) -> Response:
+        body = request_json(request)
+        if isinstance(body, dict):
+            self.state.show_calls[str(body.get("model") or body.get("name"))] += 1
         resolved = self._resolve(request)
         if isinstance(resolved, Response):
             return resolved
@@ -234,7 +243,7 @@ class _Api:
         return json_response(answer)
 
     async def embeddings(self, request: Request) -> Response:
-        resolved = self._resolve(request, 'model "{}" not found, try pulling it first')
+        resolved = self._resolve(request, _LEGACY_NOT_FOUND)
         if isinstance(resolved, Response):
             return resolved
         body, model = resolved
@@ -270,10 +279,18 @@ def _details(model: OllamaModel, new: bool) -> dict[str, Any]:
     return details
 
 
+def _remote(model: OllamaModel) -> dict[str, str]:
+    """`remote_model`/`remote_host` of a cloud model (omitted when empty, as Go does)."""
+    if model.remote_host is None:
+        return {}
+    return {"remote_model": model.remote_model or model.name, "remote_host": model.remote_host}
+
+
 def _tag_entry(model: OllamaModel, new: bool) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "name": model.name,
         "model": model.name,
+        **_remote(model),
         "modified_at": model.modified_at,
         "size": model.size,
         "digest": model.digest,
@@ -305,6 +322,7 @@ def _show_body(model: OllamaModel, new: bool) -> dict[str, Any]:
         "parameters": 'stop "<|eot_id|>"',
         "template": "{{ .Prompt }}",
         "details": _details(model, False),
+        **_remote(model),
         "model_info": {
             "general.architecture": arch,
             "general.parameter_count": 0,
@@ -318,11 +336,17 @@ def _show_body(model: OllamaModel, new: bool) -> dict[str, Any]:
     return body
 
 
-async def _not_found(request: Request, exc: Exception) -> Response:
-    """Gin's plain-text answers for unknown paths and wrong methods."""
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
-    text = "405 method not allowed" if status == 405 else "404 page not found"
-    return PlainTextResponse(text, status)
+def _not_found(state: EmulatorState) -> Callable[[Request, Exception], Awaitable[Response]]:
+    """Gin's plain-text answers for unknown paths and wrong methods (404 for both on 0.5.4)."""
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        if status == 405:
+            status = state.wrong_method_status
+        text = "405 method not allowed" if status == 405 else "404 page not found"
+        return PlainTextResponse(text, status)
+
+    return handle
 
 
 def create_ollama_app(state: EmulatorState | None = None) -> Starlette:
@@ -345,7 +369,7 @@ def create_ollama_app(state: EmulatorState | None = None) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(EmulatorMiddleware, state=state, error500=error500)],
-        exception_handlers={HTTPException: _not_found},
+        exception_handlers={HTTPException: _not_found(state)},
     )
     app.state.emulator = state
     return app

@@ -1,14 +1,18 @@
 """A protocol-faithful stand-in for LlamaFarm's Universal Runtime (port 11540).
 
-Follows shared/reference/llamafarm-api.md section 8: OpenAI-style chat and
-embeddings, usage always zero, `finish_reason` always "stop", every delta
-repeating the role, every failure a 500 `{"detail": ...}`.
+Follows shared/reference/llamafarm-api.md section 8 and what the real runtime of 0.0.27
+did ("Observed", O.9, S.4): OpenAI-style chat and embeddings; chat usage counts the prompt
+but always says `completion_tokens: 0`, with an extra `x_context_usage` key;
+`finish_reason` always "stop" (even when cut by `max_tokens`); every delta repeats the
+role; `/health` and `/v1/models` list only loaded models, by cache key; every failure is
+a 500 `{"detail": ...}`, and an embedding model it cannot load gets a generic one.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import platform
 import struct
 import time
 import uuid
@@ -30,16 +34,22 @@ from atmosphere.standins.common import (
     fastapi_body_check,
     json_response,
     last_user_text,
+    limit_words,
+    prompt_words,
     request_json,
     split_words,
     sse,
 )
+from atmosphere.standins.llamafarm_chat import context_usage
 from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
 from atmosphere.standins.state import EmulatorState
 
 EMBEDDING_DIM = 384
 RUNTIME_CRASH = "Failed to generate completion: llama_decode returned -3"
-_ZERO_USAGE = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+EMBEDDING_FAILURE = "An error occurred while generating embeddings"
+_LANGUAGE_KEY = (
+    ":ctxauto:batchauto:gpuauto:threadsauto:flashdefault:mmapdefault:mlockdefault:cachekdefault:cachevdefault:quantdefault"
+)
 
 
 def reply_text(model: str, user_text: str) -> str:
@@ -48,10 +58,28 @@ def reply_text(model: str, user_text: str) -> str:
 
 
 def cache_key(kind: str, model: str) -> str:
-    """The runtime's internal id for a loaded model (not the name clients send)."""
+    """The runtime's internal id for a loaded model (not the name clients send), as observed.
+
+    The `gguf` field of an encoder key is what a GGUF encoder showed; what a transformers
+    encoder shows there is unconfirmed.
+    """
     if kind == "encoder":
-        return f"encoder:{model}:embedding:cpu"
-    return f"language:{model}:ctxauto:batchauto:cpu"
+        return f"encoder:embedding:gguf:{model}:quantdefault:lenauto"
+    return f"language:{model}{_LANGUAGE_KEY}"
+
+
+def model_of_key(key: str) -> str:
+    """The model id inside a cache key (the field after the kind prefix)."""
+    if key.startswith("encoder:embedding:"):
+        return key.split(":", 3)[3].removesuffix(":quantdefault:lenauto")
+    return key.removeprefix("language:").removesuffix(_LANGUAGE_KEY)
+
+
+def preload(state: EmulatorState, kind: str, model: str) -> str:
+    """Mark a model loaded, as if a request had loaded it; returns its cache key."""
+    key = cache_key(kind, model)
+    state.loaded[key] = time.time()
+    return key
 
 
 def _detail(message: str, status: int = 500) -> Response:
@@ -72,20 +100,30 @@ class _Api:
     def _load(self, kind: str, model: str) -> Response | None:
         """Mark the model loaded, or answer 500 as an offline runtime would."""
         if model not in self.state.runtime_models:
+            self.state.loaded.pop(cache_key(kind, model), None)
+            if kind == "encoder":
+                return _detail(EMBEDDING_FAILURE)  # generic, not the exception (O.9)
             return _detail(
                 f"Failed to load model '{model}': {model} is not a valid model identifier "
                 "on the Hugging Face Hub and no local copy was found"
             )
-        self.state.loaded[cache_key(kind, model)] = time.time()
+        preload(self.state, kind, model)
         return None
 
     async def health(self, request: Request) -> Response:
+        # The real status is always "healthy" once wired; `unhealthy` is a test fault.
         return json_response(
             {
                 "status": "unhealthy" if self.state.fault == "unhealthy" else "healthy",
-                "device": {"device": "cpu", "gpu_name": None},
+                "device": {
+                    "device": "cpu",
+                    "platform": platform.system(),
+                    "python_version": platform.python_version(),
+                    "torch_version": "2.10.0+cpu",
+                    "torch_available": True,
+                },
                 "loaded_models": list(self.state.loaded),
-                "timestamp": datetime.now().isoformat(),
+                "timestamp": datetime.now().isoformat(),  # naive, as the real one
                 "pid": os.getpid(),
             }
         )
@@ -93,7 +131,13 @@ class _Api:
     async def models(self, request: Request) -> Response:
         created = int(time.time())
         data = [
-            {"id": key, "object": "model", "created": created, "owned_by": "transformers-runtime", "type": key.split(":", 1)[0]}
+            {
+                "id": key,
+                "object": "model",
+                "created": created,
+                "owned_by": "transformers-runtime",
+                "type": "encoder_embedding" if key.startswith("encoder:") else "language",
+            }
             for key in self.state.loaded
         ]
         return json_response({"object": "list", "data": data})
@@ -109,7 +153,8 @@ class _Api:
         failed = self._load("language", model)
         if failed is not None:
             return failed
-        text = reply_text(model, last_user_text(body["messages"]))
+        text, _ = limit_words(reply_text(model, last_user_text(body["messages"])), body.get("max_tokens"))
+        prompt = prompt_words(body["messages"])
         head = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
             "created": int(time.time()),
@@ -124,7 +169,8 @@ class _Api:
                 "created": head["created"],
                 "model": model,
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                "usage": _ZERO_USAGE,
+                "usage": {"prompt_tokens": prompt, "completion_tokens": 0, "total_tokens": prompt},
+                "x_context_usage": context_usage(prompt),
             }
         )
 

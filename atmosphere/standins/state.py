@@ -6,7 +6,7 @@ thread; plain attribute writes are atomic under the GIL, so no locking.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,14 +30,32 @@ FAULTS: frozenset[str] = frozenset(
         "cut",  # streams close the connection after `cut_after` chunks
         "stream_error",  # Ollama: `{"error"}` line after `cut_after` chunks; others: cut
         "masked",  # LlamaFarm server: canned apology stream, 500 non-stream
-        "unhealthy",  # LlamaFarm/runtime `/health` report unhealthy
+        "unhealthy",  # LlamaFarm: its storage check fails, so `/health` says unhealthy; runtime: status unhealthy
         "html",  # LlamaFarm server: Designer catch-all for unknown paths
     }
 )
 
 
 class UnknownFault(ValueError):
-    """Raised when a fault name is not one of `FAULTS`."""
+    """Raised when a fault name is not one of `FAULTS` (or a setting is not in `SETTINGS`)."""
+
+
+# Scalar knobs a test or a process-mode caller may set by name, with their type.
+SETTINGS: dict[str, type] = {
+    "ollama_version": str,
+    "with_capabilities": bool,
+    "wrong_method_status": int,
+    "legacy_not_found": bool,
+    "llamafarm_version": str,
+    "lf_ollama_url": str,
+    "lf_runtime_url": str,
+    "health_delay": float,
+    "chat_failure_delay": float,
+    "missing_project_status": int,
+    "length_loop": bool,
+    "finish_usage": bool,
+}
+_NULLABLE = frozenset({"lf_ollama_url", "lf_runtime_url"})
 
 
 @dataclass(slots=True)
@@ -74,13 +92,30 @@ class EmulatorState:
     delay: float = 0.0
     chunk_delay: float = 0.0
     cut_after: int = 2
+    # --- Ollama -------------------------------------------------------------------
     ollama_version: str = "0.12.3"
-    llamafarm_version: str = "0.0.18"
-    with_capabilities: bool = True
+    with_capabilities: bool = True  # False: the 0.5.4 shape (no `capabilities` anywhere)
+    wrong_method_status: int = 405  # 0.5.4 answered 404 to a wrong method on a known path
+    legacy_not_found: bool = False  # 0.5.4/0.9.3 wording: `model "x" not found, try pulling it first`
     models: list[OllamaModel] = field(default_factory=default_ollama_models)
+    show_calls: Counter[str] = field(default_factory=Counter)  # /api/show requests per model name
+    # --- LlamaFarm server ----------------------------------------------------------
+    llamafarm_version: str = "0.0.27"  # real servers may say `main`, a branch name or `dev`
     projects: list[Project] = field(default_factory=default_projects)
-    hf_cache: list[CachedModel] = field(default_factory=default_hf_cache)
-    runtime_models: list[str] = field(default_factory=default_runtime_models)
+    # What the server itself uses (its settings `ollama_host` and the runtime's address).
+    # `/health` really checks them, and chat with a model whose provider's host does not
+    # answer fails as LlamaFarm 0.0.27 fails. None: not wired, assumed up, never contacted.
+    lf_ollama_url: str | None = None
+    lf_runtime_url: str | None = None
+    health_delay: float = 0.0  # the real `/health` takes ~1.2 s (its RAG check); liveness stays fast
+    chat_failure_delay: float = 0.0  # the real 500 for a dead provider came after ~1.6 s
+    missing_project_status: int = 404  # chat to a missing project: 0.0.27 says 422 ProjectConfigError
+    length_loop: bool = True  # 0.0.27's stream repeats a `length` generation ten times
+    finish_usage: bool = False  # 0.0.27: an `ollama` provider's finish chunk carries usage
+    hf_cache: list[CachedModel] | None = field(default_factory=default_hf_cache)  # None: no cache dir
+    sessions: dict[str, int] = field(default_factory=dict)  # session id -> prompt words kept
+    # --- Universal Runtime ----------------------------------------------------------
+    runtime_models: list[str] = field(default_factory=default_runtime_models)  # loadable ids
     loaded: dict[str, float] = field(default_factory=dict)
     requests: deque[RecordedRequest] = field(default_factory=lambda: deque(maxlen=200))
 
@@ -111,6 +146,8 @@ class EmulatorState:
         self.cut_after = 2
         self.loaded.clear()
         self.requests.clear()
+        self.show_calls.clear()
+        self.sessions.clear()
 
     def snapshot(self) -> dict[str, Any]:
         """The knobs as JSON, echoed by the control endpoints."""
@@ -121,7 +158,21 @@ class EmulatorState:
             "cut_after": self.cut_after,
             "with_capabilities": self.with_capabilities,
             "requests_recorded": len(self.requests),
+            "settings": {name: getattr(self, name) for name in SETTINGS},
         }
+
+    def apply_settings(self, values: dict[str, Any]) -> None:
+        """Set knobs by name (the `/_emulator/settings` control and the CLI flags)."""
+        for name, value in values.items():
+            kind = SETTINGS.get(name)
+            if kind is None:
+                raise UnknownFault(f"unknown setting {name!r}; expected one of {sorted(SETTINGS)}")
+            if value is None:
+                if name not in _NULLABLE:
+                    raise UnknownFault(f"setting {name!r} cannot be null")
+            elif isinstance(value, bool) != (kind is bool) or not isinstance(value, (int, float) if kind is float else kind):
+                raise UnknownFault(f"setting {name!r} wants {kind.__name__}, got {value!r}")
+            setattr(self, name, float(value) if kind is float and value is not None else value)
 
     def find_model(self, name: str) -> OllamaModel | None:
         """Look an Ollama model up by name, `:latest` implied."""
@@ -131,9 +182,10 @@ class EmulatorState:
                 return model
         return None
 
-    def find_project(self, name: str) -> Project | None:
+    def find_project(self, namespace: str, name: str, home: str) -> Project | None:
+        """The project `namespace/name`; projects without a namespace live in `home`."""
         for project in self.projects:
-            if project.name == name:
+            if project.name == name and (project.namespace or home) == namespace:
                 return project
         return None
 

@@ -8,6 +8,7 @@ from typing import Self
 from atmosphere.standins.llamafarm import create_llamafarm_app
 from atmosphere.standins.ollama import create_ollama_app
 from atmosphere.standins.runtime import create_runtime_app
+from atmosphere.standins.scenes import wire_llamafarm
 from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.state import EmulatorState
 
@@ -44,8 +45,15 @@ def start_all_in_process(
     llamafarm_port: int = 0,
     runtime_port: int = 0,
     namespace: str = "default",
+    *,
+    wired: bool = True,
 ) -> EmulatorSuite:
-    """Start the three emulators (port 0 = any free port), each with its own state."""
+    """Start the three emulators (port 0 = any free port), each with its own state.
+
+    `wired`: the LlamaFarm emulator uses the other two as its Ollama and Universal Runtime,
+    so stopping one shows in LlamaFarm's `/health` components and fails chat with the
+    models it serves, as on a real install.
+    """
     ollama = EmulatorServer(create_ollama_app(EmulatorState()), ollama_port)
     llamafarm = EmulatorServer(create_llamafarm_app(EmulatorState(), namespace), llamafarm_port)
     runtime = EmulatorServer(create_runtime_app(EmulatorState()), runtime_port)
@@ -57,4 +65,6 @@ def start_all_in_process(
         for server in started:
             server.stop()
         raise
+    if wired:
+        wire_llamafarm(llamafarm.state, ollama_url=ollama.url, runtime_url=runtime.url)
     return EmulatorSuite(ollama, llamafarm, runtime)
