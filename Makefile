@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UI_DEPS := ui/node_modules/.installed
 UI_BUNDLE := atmosphere/static/index.html
-UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.js ui/package.json
+UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json
 
 .PHONY: help venv ui chromium serve demo test test-python test-ui test-browser bench lint format clean screenshot
 
@@ -17,7 +17,7 @@ help:
 	@echo "make demo    - the same, against built-in stand-in backends"
 	@echo "make test    - set up and run every test (Python, UI components, browser, bench smoke)"
 	@echo "make bench   - the speed benchmark (QUICK=1 for a short run)"
-	@echo "make lint    - ruff"
+	@echo "make lint    - ruff, and tsc --noEmit over the dashboard"
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -50,8 +50,9 @@ serve: venv ui
 demo: venv ui
 	$(BIN)/atmosphere demo
 
-lint: venv
+lint: venv $(UI_DEPS)
 	$(BIN)/ruff check atmosphere tests bench harness
+	cd ui && npm run --silent typecheck
 
 format: venv
 	$(BIN)/ruff format atmosphere tests bench harness

@@ -40,7 +40,7 @@ LOAD_MS = 10_000  # first paint + socket
 CHANGE_MS = 3_000  # a backend's status change: two health intervals plus a probe timeout, with slack
 ACTION_MS = 5_000  # a click's round trip (test prompt, connect/disconnect)
 DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 800}
+PHONE = {"width": 390, "height": 844}  # a common phone viewport
 
 
 @pytest.fixture(scope="module")
@@ -253,3 +253,19 @@ def test_phone_width_has_no_horizontal_scroll(phone_page, gateway, backends):
     page.get_by_test_id("nav-api").click()
     expect(page.get_by_test_id("api-base-url")).to_be_visible(timeout=ACTION_MS)
     assert_no_horizontal_scroll(page, PHONE["width"])
+
+
+def test_at_phone_width_every_tab_is_on_screen_and_the_page_does_not_scroll_sideways(phone_page, gateway):
+    page = phone_page
+    open_dashboard(page, gateway)
+    assert_no_horizontal_scroll(page, PHONE["width"])
+    links = page.get_by_role("navigation", name="Main").get_by_role("link")
+    assert links.count() >= 2
+    for i in range(links.count()):
+        link = links.nth(i)
+        box = link.bounding_box()
+        assert box is not None, f"tab {link.inner_text()!r} is not laid out"
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"tab {link.inner_text()!r} is cut off: {box}"
+        link.click()
+        expect(link).to_have_attribute("aria-current", "page", timeout=ACTION_MS)
+        assert_no_horizontal_scroll(page, PHONE["width"])

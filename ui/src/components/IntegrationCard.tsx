@@ -1,24 +1,15 @@
 import { useState } from 'react';
 import { Clock, FolderOpen, Gauge, LoaderCircle, Plug, Unplug } from 'lucide-react';
-import StatusBadge from './StatusBadge.jsx';
-import ModelTags from './ModelTags.jsx';
-import TestPanel from './TestPanel.jsx';
-import { useNow } from '../hooks/useNow.js';
-import { formatLatency, formatRelative, toDate } from '../format.js';
+import type { Integration, Project } from '../api/types';
+import { errorMessage } from '../api/client';
+import StatusBadge from './StatusBadge';
+import ModelTags from './ModelTags';
+import TestPanel from './TestPanel';
+import RelativeTime from './RelativeTime';
+import { formatLatency } from '../format';
 import './IntegrationCard.css';
 
-function LastChecked({ seconds }) {
-  const now = useNow(5000);
-  const date = toDate(seconds);
-  if (!date) return <span className="integration-meta-empty">never</span>;
-  return (
-    <time dateTime={date.toISOString()} title={date.toLocaleString()}>
-      {formatRelative(date, now)}
-    </time>
-  );
-}
-
-function Projects({ projects }) {
+function Projects({ projects }: { projects: Project[] }) {
   return (
     <section className="integration-section">
       <h3 className="integration-section-title">
@@ -27,12 +18,11 @@ function Projects({ projects }) {
       <ul className="integration-projects">
         {projects.map((project) => {
           const key = `${project.namespace}/${project.name}`;
-          const models = Array.isArray(project.models) ? project.models : [];
           return (
             <li key={key} className="integration-project" data-testid="project">
               <code className="integration-project-name">{key}</code>
               {project.default_model ? <span className="integration-project-default">default: {project.default_model}</span> : null}
-              {models.length ? <span className="integration-project-models">models: {models.join(', ')}</span> : null}
+              {project.models.length ? <span className="integration-project-models">models: {project.models.join(', ')}</span> : null}
             </li>
           );
         })}
@@ -41,51 +31,38 @@ function Projects({ projects }) {
   );
 }
 
-/**
- * One backend as the API describes it, with Connect/Disconnect and a test
- * panel. `onSetEnabled(id, enabled)` returns a promise (rejects with an ApiError).
- */
-export default function IntegrationCard({ integration, onSetEnabled }) {
+interface Props {
+  integration: Integration;
+  onSetEnabled: (id: string, enabled: boolean) => Promise<unknown>;
+}
+
+/** One backend as the API describes it, with Connect/Disconnect and a test panel. */
+export default function IntegrationCard({ integration, onSetEnabled }: Props) {
   const [pending, setPending] = useState(false);
-  const [actionError, setActionError] = useState(null);
-  const {
-    id,
-    name,
-    url,
-    status,
-    error,
-    version,
-    capabilities = [],
-    latency_ms: latencyMs,
-    last_checked: lastChecked,
-    enabled,
-    projects,
-  } = integration;
-  const models = Array.isArray(integration.models) ? integration.models : [];
-  const modelCount = typeof integration.model_count === 'number' ? integration.model_count : models.length;
-  const latency = formatLatency(latencyMs);
-  const isEnabled = enabled !== false;
+  const [actionError, setActionError] = useState<string | null>(null);
+  const { id, name, url, status, error, version, capabilities, models, model_count: modelCount, enabled, projects } = integration;
+  const latency = formatLatency(integration.latency_ms);
 
   async function toggle() {
     setPending(true);
     setActionError(null);
     try {
-      await onSetEnabled(id, !isEnabled);
+      await onSetEnabled(id, !enabled);
     } catch (err) {
-      setActionError(err && err.message ? err.message : String(err));
+      setActionError(errorMessage(err));
     } finally {
       setPending(false);
     }
   }
 
-  const ToggleIcon = pending ? LoaderCircle : isEnabled ? Unplug : Plug;
+  const ToggleIcon = pending ? LoaderCircle : enabled ? Unplug : Plug;
 
   return (
     <article
-      className={`integration-card status-${status}${isEnabled ? '' : ' is-disabled'}`}
+      className={`integration-card status-${status}${enabled ? '' : ' is-disabled'}`}
       data-testid={`integration-card-${id}`}
       data-status={status}
-      data-enabled={String(isEnabled)}
+      data-enabled={String(enabled)}
       aria-labelledby={`integration-${id}-name`}
     >
       <header className="integration-card-header">
@@ -97,12 +74,12 @@ export default function IntegrationCard({ integration, onSetEnabled }) {
         </div>
         <div className="integration-header-side">
           <StatusBadge status={status} />
-          {!isEnabled ? <span className="integration-disabled-chip">Disconnected</span> : null}
+          {!enabled ? <span className="integration-disabled-chip">Disconnected</span> : null}
         </div>
       </header>
 
       {error ? (
-        // Healthy with a note (LlamaFarm "degraded", its project list unreadable): still said.
+        // Healthy with a note (e.g. its project list unreadable): still said.
         <p className={`integration-error ${status}`} data-testid="status-reason">
           <span className="integration-error-label">{status === 'healthy' ? 'Note:' : 'Reason:'}</span> {error}
         </p>
@@ -124,7 +101,7 @@ export default function IntegrationCard({ integration, onSetEnabled }) {
             <Clock size={13} /> Last checked
           </dt>
           <dd>
-            <LastChecked seconds={lastChecked} />
+            <RelativeTime seconds={integration.last_checked} fallback={<span className="integration-meta-empty">never</span>} />
           </dd>
         </div>
         <div>
@@ -150,7 +127,7 @@ export default function IntegrationCard({ integration, onSetEnabled }) {
         <ModelTags models={models} />
       </section>
 
-      {Array.isArray(projects) && projects.length ? <Projects projects={projects} /> : null}
+      {projects.length ? <Projects projects={projects} /> : null}
 
       <TestPanel integration={integration} />
 
@@ -162,15 +139,15 @@ export default function IntegrationCard({ integration, onSetEnabled }) {
         ) : null}
         <button
           type="button"
-          className={`action-button ${isEnabled ? 'disconnect' : 'connect'}`}
-          data-testid={isEnabled ? 'disconnect-button' : 'connect-button'}
+          className={`action-button ${enabled ? 'disconnect' : 'connect'}`}
+          data-testid={enabled ? 'disconnect-button' : 'connect-button'}
           onClick={toggle}
           disabled={pending}
           aria-busy={pending}
-          aria-label={isEnabled ? `Disconnect ${name}` : `Connect ${name}`}
+          aria-label={enabled ? `Disconnect ${name}` : `Connect ${name}`}
         >
           <ToggleIcon size={16} className={pending ? 'spin' : undefined} />
-          {isEnabled ? 'Disconnect' : 'Connect'}
+          {enabled ? 'Disconnect' : 'Connect'}
         </button>
       </footer>
     </article>

@@ -5,7 +5,7 @@ import './EmptyState.css';
  * Shown when no integration is healthy: how to start a backend and how to
  * point Atmosphere at one that listens elsewhere.
  */
-export default function EmptyState({ hasIntegrations }) {
+export default function EmptyState({ hasIntegrations }: { hasIntegrations: boolean }) {
   return (
     <section className="empty-state" data-testid="empty-state" aria-labelledby="empty-state-title">
       <Server size={28} className="empty-state-icon" />

@@ -1,10 +1,11 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { act, render, screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import IntegrationPanel from './IntegrationPanel.jsx';
-import { MockWebSocket, fetchCalls, jsonResponse, llamafarm, mockFetch, ollama } from '../test/fixtures.js';
+import IntegrationPanel from './IntegrationPanel';
+import type { Integration } from '../api/types';
+import { MockWebSocket, fetchCalls, jsonResponse, llamafarm, mockFetch, ollama } from '../test/fixtures';
 
-function listBody(integrations) {
+function listBody(integrations: Integration[]) {
   return { integrations, timestamp: Date.now() / 1000 };
 }
 
@@ -179,6 +180,32 @@ describe('IntegrationPanel', () => {
     await screen.findByTestId('integration-card-ollama');
     await waitFor(() => expect(screen.getByTestId('integration-card-ollama')).toHaveAttribute('data-status', 'error'));
     expect(n).toBeGreaterThanOrEqual(2);
+  });
+
+  it('does not poll while the live socket is open, and polls again once it drops', async () => {
+    let n = 0;
+    mockFetch({
+      'GET /v1/integrations': () => {
+        n += 1;
+        return jsonResponse(listBody([ollama()]));
+      },
+    });
+    render(<IntegrationPanel pollMs={30} />);
+    await screen.findByTestId('integration-card-ollama');
+    act(() => MockWebSocket.latest().open());
+    const afterOpen = n;
+    await act(() => new Promise((resolve) => setTimeout(resolve, 150)));
+    expect(n).toBe(afterOpen);
+
+    act(() => MockWebSocket.latest().drop());
+    await waitFor(() => expect(n).toBeGreaterThan(afterOpen));
+  });
+
+  it('says how often it retries, from the same interval it polls with', async () => {
+    vi.stubGlobal('fetch', vi.fn(async () => Promise.reject(new TypeError('Failed to fetch'))));
+    render(<IntegrationPanel pollMs={45000} />);
+    expect(await screen.findByTestId('api-error')).toHaveTextContent('This page retries every 45 seconds.');
+    expect(screen.getByTestId('live-indicator').getAttribute('title')).toContain('every 45 seconds');
   });
 
   it('keeps the last known cards and warns when a later poll fails', async () => {

@@ -1,25 +1,26 @@
 import { useEffect, useRef, useState } from 'react';
 import { LoaderCircle, Puzzle, RefreshCw, TriangleAlert } from 'lucide-react';
-import { useIntegrations } from '../hooks/useIntegrations.js';
-import { useNow } from '../hooks/useNow.js';
-import { formatRelative, toDate } from '../format.js';
-import IntegrationCard from './IntegrationCard.jsx';
-import LiveIndicator from './LiveIndicator.jsx';
-import EmptyState from './EmptyState.jsx';
+import type { Integration } from '../api/types';
+import { POLL_INTERVAL_MS, useIntegrations } from '../hooks/useIntegrations';
+import { formatInterval } from '../format';
+import IntegrationCard from './IntegrationCard';
+import LiveIndicator from './LiveIndicator';
+import EmptyState from './EmptyState';
+import RelativeTime from './RelativeTime';
 import './IntegrationPanel.css';
 
 /** Text for the screen-reader live region when a card's status changes. */
-function useStatusAnnouncement(integrations) {
-  const previous = useRef(null);
+function useStatusAnnouncement(integrations: Integration[]): string {
+  const previous = useRef<Map<string, string> | null>(null);
   const [message, setMessage] = useState('');
   useEffect(() => {
     const before = previous.current;
-    const now = new Map(integrations.map((item) => [item.id, item]));
-    previous.current = new Map([...now].map(([id, item]) => [id, item.status]));
+    previous.current = new Map(integrations.map((item) => [item.id, item.status]));
     if (!before) return;
-    const changes = [];
-    for (const [id, item] of now) {
-      if (before.has(id) && before.get(id) !== item.status) {
+    const changes: string[] = [];
+    for (const item of integrations) {
+      const was = before.get(item.id);
+      if (was !== undefined && was !== item.status) {
         changes.push(`${item.name} is now ${item.status}${item.status !== 'healthy' && item.error ? `: ${item.error}` : ''}.`);
       }
     }
@@ -28,25 +29,14 @@ function useStatusAnnouncement(integrations) {
   return message;
 }
 
-function UpdatedAt({ seconds }) {
-  const now = useNow(5000);
-  const date = toDate(seconds);
-  if (!date) return null;
-  return (
-    <span className="panel-updated">
-      Updated <time dateTime={date.toISOString()}>{formatRelative(date, now)}</time>
-    </span>
-  );
-}
-
 /** The Integrations page: one card per backend the service reports, live. */
-export default function IntegrationPanel({ pollMs, socketUrl } = {}) {
+export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl }: { pollMs?: number; socketUrl?: string }) {
   const { integrations, phase, error, rescanning, updatedAt, liveState, rescan, retry, setEnabled } = useIntegrations({
     pollMs,
     socketUrl,
   });
   const announcement = useStatusAnnouncement(integrations);
-  const anyHealthy = integrations.some((item) => item.status === 'healthy');
+  const anyHealthy = integrations.some((item) => item.status === 'healthy' || item.status === 'degraded');
 
   return (
     <div className="integration-panel">
@@ -58,13 +48,17 @@ export default function IntegrationPanel({ pollMs, socketUrl } = {}) {
           <p className="panel-subtitle">Local AI backends Atmosphere discovered and can route requests to.</p>
         </div>
         <div className="panel-toolbar">
-          <LiveIndicator state={liveState} />
-          {phase === 'ready' ? <UpdatedAt seconds={updatedAt} /> : null}
+          <LiveIndicator state={liveState} pollMs={pollMs} />
+          {phase === 'ready' && updatedAt !== null ? (
+            <span className="panel-updated">
+              Updated <RelativeTime seconds={updatedAt} />
+            </span>
+          ) : null}
           <button
             type="button"
             className="action-button rescan"
             data-testid="rescan-button"
-            onClick={rescan}
+            onClick={() => void rescan()}
             disabled={rescanning}
             aria-busy={rescanning}
             aria-label="Rescan for backends"
@@ -92,10 +86,10 @@ export default function IntegrationPanel({ pollMs, socketUrl } = {}) {
             <h2>Cannot reach the Atmosphere API</h2>
             <p>{error ? error.message : 'The request failed.'}</p>
             <p className="panel-api-error-hint">
-              Is <code>atmosphere serve</code> running? This page retries every 30 seconds.
+              Is <code>atmosphere serve</code> running?{pollMs ? ` This page retries every ${formatInterval(pollMs)}.` : ''}
             </p>
           </div>
-          <button type="button" className="action-button retry" onClick={retry}>
+          <button type="button" className="action-button retry" onClick={() => void retry()}>
             Retry
           </button>
         </div>
@@ -104,10 +98,8 @@ export default function IntegrationPanel({ pollMs, socketUrl } = {}) {
       {phase === 'ready' && error ? (
         <div className="panel-api-error compact" data-testid="api-error" role="alert">
           <TriangleAlert size={18} />
-          <p>
-            Lost contact with the Atmosphere API ({error.message}). The cards show the last status it reported.
-          </p>
-          <button type="button" className="action-button retry" onClick={retry}>
+          <p>Lost contact with the Atmosphere API ({error.message}). The cards show the last status it reported.</p>
+          <button type="button" className="action-button retry" onClick={() => void retry()}>
             Retry
           </button>
         </div>

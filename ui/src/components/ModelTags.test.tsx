@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import ModelTags from './ModelTags.jsx';
-import { ollamaModel } from '../test/fixtures.js';
+import ModelTags from './ModelTags';
+import { model, ollamaModel } from '../test/fixtures';
 
 const models = Array.from({ length: 9 }, (_, i) =>
   ollamaModel({ id: `model-${i}:latest`, name: `model-${i}:latest`, parameter_size: `${i + 1}B`, size: (i + 1) * 1e9 }),
@@ -44,7 +44,7 @@ describe('ModelTags', () => {
 
   it('shows the owning project of LlamaFarm aliases when expanded', async () => {
     const user = userEvent.setup();
-    render(<ModelTags models={[{ id: 'fast', name: 'fast', project: 'default/chatbot', capabilities: ['chat'] }]} />);
+    render(<ModelTags models={[model({ id: 'fast', name: 'fast', project: 'default/chatbot' })]} />);
     expect(screen.getByTestId('model-expander')).toHaveTextContent('Show details');
     await user.click(screen.getByTestId('model-expander'));
     expect(screen.getByTestId('model-tag')).toHaveTextContent('project default/chatbot');

@@ -1,10 +1,11 @@
 import { describe, expect, it, vi, beforeEach } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import IntegrationCard from './IntegrationCard.jsx';
-import { llamafarm, ollama } from '../test/fixtures.js';
+import IntegrationCard from './IntegrationCard';
+import type { Integration } from '../api/types';
+import { llamafarm, ollama } from '../test/fixtures';
 
-function renderCard(integration, onSetEnabled = vi.fn(async () => integration)) {
+function renderCard(integration: Integration, onSetEnabled = vi.fn(async (_id: string, _enabled: boolean) => integration)) {
   render(<IntegrationCard integration={integration} onSetEnabled={onSetEnabled} />);
   return { card: screen.getByTestId(`integration-card-${integration.id}`), onSetEnabled };
 }
@@ -37,6 +38,16 @@ describe('IntegrationCard', () => {
     const { card } = renderCard({ ...ollama(), error: 'degraded: rag-service=unhealthy' });
     expect(card).toHaveAttribute('data-status', 'healthy');
     expect(within(card).getByTestId('status-reason')).toHaveTextContent('Note: degraded: rag-service=unhealthy');
+  });
+
+  it('shows a degraded backend in amber with the reason some models are not ready', () => {
+    const { card } = renderCard(llamafarm({ status: 'degraded', error: 'fast: universal runtime unreachable' }));
+    expect(card).toHaveAttribute('data-status', 'degraded');
+    expect(card).toHaveClass('status-degraded');
+    const badge = within(card).getByTestId('status-badge');
+    expect(badge).toHaveTextContent(/^degraded$/);
+    expect(badge).toHaveClass('degraded');
+    expect(within(card).getByTestId('status-reason')).toHaveTextContent('Reason: fast: universal runtime unreachable');
   });
 
   it('shows an offline backend in words with the reason it is offline', () => {

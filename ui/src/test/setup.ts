@@ -1,7 +1,9 @@
 import '@testing-library/jest-dom/vitest';
 import { cleanup } from '@testing-library/react';
 import { afterEach } from 'vitest';
+import { resetAuth } from '../api/auth';
 
 afterEach(() => {
   cleanup();
+  resetAuth();
 });

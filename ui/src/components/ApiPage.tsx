@@ -2,7 +2,7 @@ import { BookOpen } from 'lucide-react';
 import './ApiPage.css';
 
 /** A short "how do I call this" page: the OpenAI-compatible base URL and a few curl commands. */
-export default function ApiPage({ origin = window.location.origin }) {
+export default function ApiPage({ origin = window.location.origin }: { origin?: string }) {
   const base = `${origin}/v1`;
   const examples = [
     {

@@ -1,12 +1,14 @@
 import { useId, useState } from 'react';
 import { ChevronDown, ChevronUp } from 'lucide-react';
-import { modelDetailParts, modelTitle } from '../format.js';
+import type { Model } from '../api/types';
+import { modelDetailParts, modelTitle } from '../format';
 import './ModelTags.css';
 
 export const VISIBLE_MODELS = 6;
 
-function _label(model) {
-  return model.name || model.id;
+/** A stable key: ids are unique within one integration's list, projects disambiguate LlamaFarm aliases. */
+export function modelKey(model: Model): string {
+  return `${model.project ?? ''}/${model.id}`;
 }
 
 /**
@@ -14,17 +16,16 @@ function _label(model) {
  * every model with its size, parameter size, quantization and project once
  * expanded.
  */
-export default function ModelTags({ models, limit = VISIBLE_MODELS }) {
+export default function ModelTags({ models, limit = VISIBLE_MODELS }: { models: Model[]; limit?: number }) {
   const [expanded, setExpanded] = useState(false);
   const listId = useId();
-  const list = Array.isArray(models) ? models : [];
 
-  if (list.length === 0) {
+  if (models.length === 0) {
     return <p className="model-tags-empty">No models listed.</p>;
   }
 
-  const hidden = Math.max(0, list.length - limit);
-  const hasDetails = list.some((m) => modelDetailParts(m).length > 0 || m.project || m.family);
+  const hidden = Math.max(0, models.length - limit);
+  const hasDetails = models.some((m) => modelDetailParts(m).length > 0 || m.project || m.family);
   const showToggle = hidden > 0 || hasDetails;
 
   let toggleText = 'Show details';
@@ -35,11 +36,11 @@ export default function ModelTags({ models, limit = VISIBLE_MODELS }) {
     <div className="model-tags-block">
       {expanded ? (
         <ul className="model-list" id={listId}>
-          {list.map((model, index) => {
+          {models.map((model) => {
             const details = modelDetailParts(model);
             return (
-              <li key={`${index}:${model.id}`} className="model-tag expanded" data-testid="model-tag" title={modelTitle(model)}>
-                <span className="model-tag-name">{_label(model)}</span>
+              <li key={modelKey(model)} className="model-tag expanded" data-testid="model-tag" title={modelTitle(model)}>
+                <span className="model-tag-name">{model.name}</span>
                 {model.family ? <span className="model-tag-family">{model.family}</span> : null}
                 {details.length ? <span className="model-tag-details">{details.join(' · ')}</span> : null}
                 {model.project ? <span className="model-tag-project">project {model.project}</span> : null}
@@ -49,9 +50,9 @@ export default function ModelTags({ models, limit = VISIBLE_MODELS }) {
         </ul>
       ) : (
         <ul className="model-tags" id={listId}>
-          {list.slice(0, limit).map((model, index) => (
-            <li key={`${index}:${model.id}`} className="model-tag" data-testid="model-tag" title={modelTitle(model)}>
-              {_label(model)}
+          {models.slice(0, limit).map((model) => (
+            <li key={modelKey(model)} className="model-tag" data-testid="model-tag" title={modelTitle(model)}>
+              {model.name}
             </li>
           ))}
         </ul>
@@ -63,7 +64,7 @@ export default function ModelTags({ models, limit = VISIBLE_MODELS }) {
           data-testid="model-expander"
           aria-expanded={expanded}
           aria-controls={listId}
-          aria-label={expanded ? 'Show fewer model details' : hidden > 0 ? `Show all ${list.length} models with details` : 'Show model details'}
+          aria-label={expanded ? 'Show fewer model details' : hidden > 0 ? `Show all ${models.length} models with details` : 'Show model details'}
           onClick={() => setExpanded((value) => !value)}
         >
           {expanded ? <ChevronUp size={14} /> : <ChevronDown size={14} />}

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { act, render, screen } from '@testing-library/react';
-import App from './App.jsx';
-import { MockWebSocket, mockFetch, ollama } from './test/fixtures.js';
+import App from './App';
+import { MockWebSocket, mockFetch, ollama } from './test/fixtures';
 
 describe('App', () => {
   beforeEach(() => {

@@ -1,18 +1,19 @@
 import { useId, useState } from 'react';
 import { CircleCheck, LoaderCircle, Play, TriangleAlert } from 'lucide-react';
-import { useTestRuns } from '../hooks/useTestRuns.js';
-import { formatLatency } from '../format.js';
+import type { Integration, Model } from '../api/types';
+import { useTestRuns, type TestRun } from '../hooks/useTestRuns';
+import { formatLatency } from '../format';
+import { modelKey } from './ModelTags';
 import './TestPanel.css';
 
 export const DEFAULT_PROMPT = 'Say hello in one short sentence.';
 
-function _modelOptionLabel(model) {
-  const name = model.name || model.id;
-  return model.project ? `${name} (${model.project})` : name;
+function _modelOptionLabel(model: Model): string {
+  return model.project ? `${model.name} (${model.project})` : model.name;
 }
 
 /** One answer from POST /v1/integrations/test, success or failure. */
-export function TestResult({ run }) {
+export function TestResult({ run }: { run: TestRun }) {
   const latency = formatLatency(run.latencyMs);
   return (
     <li className={`test-result ${run.success ? 'success' : 'error'}`} data-testid="test-result" data-success={String(run.success)}>
@@ -50,19 +51,19 @@ export function TestResult({ run }) {
  * Prompt box, model picker and Test button for one integration, with the last
  * few results underneath (newest first) for comparison.
  */
-export default function TestPanel({ integration }) {
+export default function TestPanel({ integration }: { integration: Integration }) {
   const { runs, running, run } = useTestRuns(integration.id);
   const [prompt, setPrompt] = useState(DEFAULT_PROMPT);
   const [model, setModel] = useState('');
   const promptId = useId();
   const modelId = useId();
-  const models = Array.isArray(integration.models) ? integration.models : [];
+  const models = integration.models;
   const canRun = !running && prompt.trim().length > 0;
 
-  function onSubmit(event) {
+  function onSubmit(event: React.SyntheticEvent) {
     event.preventDefault();
     if (!canRun) return;
-    run({ prompt: prompt.trim(), model: model || undefined });
+    void run({ prompt: prompt.trim(), model: model || undefined });
   }
 
   return (
@@ -86,8 +87,8 @@ export default function TestPanel({ integration }) {
             <label htmlFor={modelId}>Model</label>
             <select id={modelId} data-testid="model-select" value={model} onChange={(event) => setModel(event.target.value)}>
               <option value="">{integration.default_model ? `Default (${integration.default_model})` : 'Default model'}</option>
-              {models.map((m, index) => (
-                <option key={`${index}:${m.id}`} value={m.id}>
+              {models.map((m) => (
+                <option key={modelKey(m)} value={m.id}>
                   {_modelOptionLabel(m)}
                 </option>
               ))}

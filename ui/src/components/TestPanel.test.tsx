@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { render, screen, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
-import TestPanel from './TestPanel.jsx';
-import { jsonResponse, mockFetch, ollama } from '../test/fixtures.js';
+import TestPanel from './TestPanel';
+import { deferred, jsonResponse, mockFetch, ollama, sentBody } from '../test/fixtures';
 
-function deferred() {
-  let resolve;
-  const promise = new Promise((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 const success = {
   success: true,
@@ -24,7 +17,7 @@ const success = {
 describe('TestPanel', () => {
   it('sends the prompt and chosen model, shows a spinner, then the response, model and latency', async () => {
     const user = userEvent.setup();
-    const pending = deferred();
+    const pending = deferred<Response>();
     const fetch = mockFetch({ 'POST /v1/integrations/test': () => pending.promise });
     render(<TestPanel integration={ollama()} />);
 
@@ -37,7 +30,7 @@ describe('TestPanel', () => {
     const button = screen.getByTestId('test-button');
     expect(button).toBeDisabled();
     expect(button).toHaveTextContent('Testing…');
-    expect(JSON.parse(fetch.mock.calls[0][1].body)).toEqual({ integration_id: 'ollama', prompt: 'Say hi', model: 'qwen2.5:0.5b' });
+    expect(sentBody(fetch)).toEqual({ integration_id: 'ollama', prompt: 'Say hi', model: 'qwen2.5:0.5b' });
 
     pending.resolve(jsonResponse(success));
     const result = await screen.findByTestId('test-result');
@@ -57,7 +50,7 @@ describe('TestPanel', () => {
     expect(screen.getByTestId('model-select')).toHaveDisplayValue('Default (llama3.2:latest)');
     await user.click(screen.getByTestId('test-button'));
     await screen.findByTestId('test-result');
-    expect(JSON.parse(fetch.mock.calls[0][1].body)).toEqual({ integration_id: 'ollama', prompt: 'Say hello in one short sentence.' });
+    expect(sentBody(fetch)).toEqual({ integration_id: 'ollama', prompt: 'Say hello in one short sentence.' });
   });
 
   it('shows a backend failure in the error style with its message and latency', async () => {
@@ -112,7 +105,7 @@ describe('TestPanel', () => {
       await screen.findByText(`answer ${i}`);
     }
     const results = screen.getAllByTestId('test-result');
-    expect(results.map((r) => r.querySelector('.test-response-text').textContent)).toEqual(['answer 4', 'answer 3', 'answer 2']);
+    expect(results.map((r) => r.querySelector('.test-response-text')?.textContent)).toEqual(['answer 4', 'answer 3', 'answer 2']);
     expect(results.map((r) => within(r).getByTestId('test-latency').textContent)).toEqual(['400 ms', '300 ms', '200 ms']);
   });
 

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { act, renderHook } from '@testing-library/react';
-import { backoffDelay, useLiveSocket } from './useLiveSocket.js';
-import { MockWebSocket } from '../test/fixtures.js';
+import { backoffDelay, useLiveSocket } from './useLiveSocket';
+import { MockWebSocket } from '../test/fixtures';
 
 describe('useLiveSocket', () => {
   beforeEach(() => {
@@ -53,7 +53,7 @@ describe('useLiveSocket', () => {
 
     act(() => {
       socket.receive({ type: 'ping' });
-      socket.onmessage({ data: 'not json' });
+      socket.onmessage?.({ data: 'not json' });
     });
     expect(onMessage).toHaveBeenCalledTimes(1);
     expect(onMessage).toHaveBeenCalledWith({ type: 'ping' });

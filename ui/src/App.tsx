@@ -1,16 +1,25 @@
 import { BookOpen, CloudSun, Puzzle } from 'lucide-react';
-import IntegrationPanel from './components/IntegrationPanel.jsx';
-import ApiPage from './components/ApiPage.jsx';
-import { useHashRoute } from './hooks/useHashRoute.js';
+import type { ComponentType } from 'react';
+import type { LucideIcon } from 'lucide-react';
+import IntegrationPanel from './components/IntegrationPanel';
+import ApiPage from './components/ApiPage';
+import { useHashRoute } from './hooks/useHashRoute';
 import './App.css';
 
-const pages = [
+interface PageEntry {
+  id: string;
+  label: string;
+  icon: LucideIcon;
+  component: ComponentType;
+}
+
+const pages: PageEntry[] = [
   { id: 'integrations', label: 'Integrations', icon: Puzzle, component: IntegrationPanel },
   { id: 'api', label: 'API', icon: BookOpen, component: ApiPage },
 ];
 
 // The hash holds the route, so the skip link moves focus itself instead of navigating.
-function skipToMain(event) {
+function skipToMain(event: React.MouseEvent) {
   event.preventDefault();
   document.getElementById('main')?.focus();
 }
