@@ -12,8 +12,11 @@ from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api import dashboard, health, integrations, openai, websocket
+from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.errors import install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
+from atmosphere.api.head import HeadAsGetMiddleware
+from atmosphere.api.request_id import RequestIdMiddleware, install_log_tag
 from atmosphere.config import Settings
 from atmosphere.http.transport import PooledTransport
 from atmosphere.ports import Backend
@@ -67,7 +70,17 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.settings = settings
-    app.add_middleware(LocalOnlyGuard, bound_host=settings.host)
+    origins = OriginPolicy(parse_origins(settings.allowed_origins))
+    if origins.any:
+        log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page you visit can use this API")
+    install_log_tag()
+    # Added innermost first: the request id is outermost, so every answer carries it;
+    # CORS answers preflights before anything that would ask a browser for credentials.
+    app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins)
+    app.add_middleware(HeadAsGetMiddleware)
+    if origins:
+        app.add_middleware(CorsMiddleware, policy=origins)
+    app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
 
     app.include_router(health.router)

@@ -34,6 +34,7 @@ _SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--queue-size", "queue_size", int, "requests waiting per host before 503 (default 16)"),
     ("--queue-timeout", "queue_timeout", float, "seconds a request may wait for a free host (default 30)"),
     ("--models-file", "models_file", str, "model equivalents, TOML (default <state-dir>/models.toml)"),
+    ("--allowed-origins", "allowed_origins", str, "web origins whose pages may use the API, comma-separated (default none)"),
 ]
 _REPEATABLE = {"llamafarm_url", "ollama_url"}  # several hosts: the flag may repeat
 
@@ -104,7 +105,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def configure_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    from atmosphere.api.request_id import install_log_tag
+
+    install_log_tag()  # request_tag: " [req_…]" on lines logged while serving a request
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s%(request_tag)s: %(message)s")
     # httpx logs every upstream request at INFO: noise, and a cost on the hot path.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
 

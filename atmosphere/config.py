@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     queue_timeout: float = Field(30.0, gt=0, le=3600)
     models_file: Path | None = None  # model equivalents (TOML); default <state_dir>/models.toml
     log_prompts: bool = False  # the request log keeps prompt and answer text only when true
+    # Web origins whose pages may call the API (CORS), comma-separated: exact origins such as
+    # ``https://app.example``, patterns such as ``http://localhost:*``, or ``*`` for any page.
+    allowed_origins: str = ""
 
     @field_validator("llamafarm_url", "ollama_url")
     @classmethod
@@ -86,6 +89,14 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"has an invalid port (got {value!r})") from None
         return value.strip().rstrip("/")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for item in (part.strip() for part in value.split(",")):
+            if item and item != "*" and "://" not in item:
+                raise ValueError(f"each entry must be an origin such as https://app.example, or * (got {item!r})")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -34,12 +34,13 @@ async def index() -> Response:
 
 
 async def static_or_app(path: str) -> Response | None:
-    """A built file, or the app itself for a client-side route; None under /v1 and /ws.
+    """A built file, or the app itself for a client-side route; None under /v1, /api and /ws,
+    where programs expect data (an HTML page there crashes a client decoding JSON).
 
     Called for GETs that matched no route, so the API's own 404 and 405 stay intact.
     """
     path = path.lstrip("/")
-    if path.startswith(("v1/", "ws")) or path == "v1" or not _plausible(path):
+    if path.startswith(("v1/", "api/", "ws")) or path in ("v1", "api") or not _plausible(path):
         return None
     candidate = (STATIC_DIR / path).resolve()
     if candidate.is_file() and STATIC_DIR.resolve() in candidate.parents:

@@ -58,6 +58,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
             page = await static_or_app(request.url.path)
             if page is not None:
                 return page
+        if request.url.path == "/api" or request.url.path.startswith("/api/"):
+            # Ollama's clients read {"error": "..."} on /api (other-faces renders it in full).
+            return JSONResponse({"error": f"Unknown path {request.url.path}."}, status_code=404)
         return error_response(NotFound(f"Unknown path {request.url.path}."))
     if exc.status_code == 405:
         error = InvalidRequest(f"Method {request.method} is not allowed on {request.url.path}.")

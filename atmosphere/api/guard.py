@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from atmosphere import jsonfast
+from atmosphere.api.cors import OriginPolicy
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -37,10 +38,12 @@ def _hostname(value: str) -> str:
 
 class LocalOnlyGuard:
     """ASGI middleware: 403 for a foreign ``Origin`` on anything but GET, and for a
-    non-loopback ``Host`` while the service is bound to loopback."""
+    non-loopback ``Host`` while the service is bound to loopback. Origins the user listed
+    in ``ATMOSPHERE_ALLOWED_ORIGINS`` (``allowed``) are not foreign."""
 
-    def __init__(self, app: ASGIApp, *, bound_host: str):
+    def __init__(self, app: ASGIApp, *, bound_host: str, allowed: OriginPolicy | None = None):
         self.app = app
+        self.allowed = allowed or OriginPolicy(())
         self.check_host = is_loopback(bound_host)
         self.bound_host = bound_host
         self._good_hosts: set[bytes] = set()  # Host headers already accepted: the fast path
@@ -71,9 +74,9 @@ class LocalOnlyGuard:
         if origin is None or (scope["type"] == "http" and scope["method"] in ("GET", "HEAD", "OPTIONS")):
             return None  # not a browser, or a read that the same-origin policy already guards
         origin_host = urlsplit(origin).hostname or ""
-        if is_loopback(origin_host) or (origin_host and origin_host == hostname):
+        if is_loopback(origin_host) or (origin_host and origin_host == hostname) or self.allowed.allows(origin):
             return None
-        return f"Requests from the web page at {origin} are not allowed."
+        return f"Requests from the web page at {origin} are not allowed (ATMOSPHERE_ALLOWED_ORIGINS lists allowed pages)."
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, reason: str) -> None:
         if scope["type"] == "websocket":
