@@ -39,7 +39,8 @@ from atmosphere.standins.common import (
     split_words,
 )
 from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
-from atmosphere.standins.state import EmulatorState
+from atmosphere.standins.ollama_tools import planned_tool_call, tool_result_reply
+from atmosphere.standins.state import EmulatorState, normalize_model
 
 RUNNER_CRASH = "llama runner process has terminated: exit status 2"
 _LEGACY_NOT_FOUND = 'model "{}" not found, try pulling it first'
@@ -163,8 +164,25 @@ class _Api:
                     "done": True,
                 }
             )
-        text = reply_text(name, last_user_text(messages))
+        model = self.state.find_model(name)
+        if body.get("tools") and model is not None and "tools" not in model.capabilities:
+            return _error(f"{normalize_model(name)} does not support tools", 400)
+        call = planned_tool_call(body)
+        if call is not None:
+            return self._tool_call(body, name, call, prompt_words(messages))
+        text = tool_result_reply(name, messages) or reply_text(name, last_user_text(messages))
         return self._answer(body, name, text, prompt_words(messages), "message")
+
+    def _tool_call(self, body: dict[str, Any], name: str, call: dict[str, Any], prompt_count: int) -> Response:
+        """An answer that is one tool call: on a ``done: false`` line when streaming."""
+        created = now_rfc3339()
+        message = {"role": "assistant", "content": "", "tool_calls": [call]}
+        final = {"model": name, "created_at": created, "message": {"role": "assistant", "content": ""}, "done": True}
+        final.update(done_reason="stop", **_metrics(prompt_count, 1))
+        if body.get("stream", True) is False:
+            return json_response({**final, "message": message})
+        line = {"model": name, "created_at": created, "message": message, "done": False}
+        return ChunkStream([orjson.dumps(line) + b"\n", orjson.dumps(final) + b"\n"], NDJSON, delay=self.state.chunk_delay)
 
     async def generate(self, request: Request) -> Response:
         resolved = self._completion(request, "generate")
