@@ -12,53 +12,92 @@ from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api import dashboard, health, integrations, openai, websocket
+from atmosphere.api import fleet as fleet_api
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.errors import install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
+from atmosphere.api.origin import OriginMiddleware
 from atmosphere.api.request_id import RequestIdMiddleware, install_log_tag
 from atmosphere.config import Settings
+from atmosphere.fleet import Fleet
+from atmosphere.hosts import HostSpec
 from atmosphere.http.transport import PooledTransport
+from atmosphere.observe.metrics import Metrics
+from atmosphere.observe.recorder import Recorder
+from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
 from atmosphere.registry import Registry
+from atmosphere.router.balancer import Balancer
+from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.executor import Executor
 
 log = logging.getLogger("atmosphere")
 
 
-def build_backends(settings: Settings) -> list[Backend]:
-    """Backends in routing priority order: LlamaFarm first, Ollama as the fallback."""
-    return [
-        LlamaFarmBackend(
-            settings.llamafarm_url,
-            runtime_url=settings.llamafarm_runtime_url,
+def build_backend(spec: HostSpec, settings: Settings) -> Backend:
+    """One adapter for one host, under the host's own id and name."""
+    backend: Backend
+    if spec.kind == "llamafarm":
+        backend = LlamaFarmBackend(
+            spec.url,
+            runtime_url=spec.runtime_url or spec.url,
             namespace=settings.llamafarm_namespace,
             embed_model=settings.llamafarm_embed_model,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
             transport_factory=PooledTransport,
-        ),
-        OllamaBackend(
-            settings.ollama_url,
+        )
+    else:
+        backend = OllamaBackend(
+            spec.url,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
             transport_factory=PooledTransport,
-        ),
-    ]
+        )
+    backend.id, backend.name = spec.id, spec.name
+    return backend
+
+
+def build_backends(settings: Settings) -> list[Backend]:
+    """Backends of the configured hosts in routing priority order: LlamaFarm first, then Ollama."""
+    return [build_backend(spec, settings) for spec in settings.hosts()]
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        balancer = Balancer(
+            queue_size=settings.queue_size, queue_timeout=settings.queue_timeout, max_inflight=settings.max_inflight
+        )
+        requests = RequestLog()
+        fleet = Fleet(
+            settings.hosts(),
+            state_dir=settings.state_dir,
+            build=lambda spec: build_backend(spec, settings),
+            balancer=balancer,
+            requests=requests,
+        )
         registry = Registry(
-            build_backends(settings),
+            fleet.backends(),
             state_dir=settings.state_dir,
             probe_timeout=settings.probe_timeout,
             health_interval=settings.health_interval,
         )
+        fleet.attach(registry)
+        metrics = Metrics(fleet.gauges)
+        recorder = Recorder(requests, metrics, log_prompts=settings.log_prompts)
         app.state.registry = registry
-        app.state.executor = Executor(registry)
+        app.state.fleet = fleet
+        app.state.metrics = metrics
+        app.state.requests = requests
+        app.state.equivalents = Equivalents(settings.models_path())
+        app.state.executor = Executor(
+            registry, balancer=balancer, recorder=recorder, equivalents=app.state.equivalents
+        )
         app.state.live = websocket.LiveUpdates(registry)
+        requests.add_listener(lambda entry: app.state.live.broadcast({"type": "request", "request": entry.to_dict()}))
+        fleet.on_change = app.state.live.broadcast_snapshot
         await registry.scan()  # so the first request already knows the backends
         for item in registry.integrations():
             log.info("%s at %s: %s%s", item["name"], item["url"], item["status"], f" ({item['error']})" if item["error"] else "")
@@ -76,6 +115,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_log_tag()
     # Added innermost first: the request id is outermost, so every answer carries it;
     # CORS answers preflights before anything that would ask a browser for credentials.
+    app.add_middleware(OriginMiddleware)  # names the surface and client for the request log
     app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins)
     app.add_middleware(HeadAsGetMiddleware)
     if origins:
@@ -84,6 +124,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
 
     app.include_router(health.router)
+    app.include_router(fleet_api.router)  # first: /v1/models/equivalents is not a model id
     app.include_router(openai.router)
     app.include_router(integrations.router)
     app.include_router(websocket.router)

@@ -105,6 +105,7 @@ class ChatRequest:
     stop: list[str] | None = None
     seed: int | None = None
     include_usage: bool = False
+    user: str | None = None  # the caller's end-user id: keeps a conversation on one host
     # Passed through where a backend understands them (tools, response_format, ...).
     extra: dict[str, Any] = field(default_factory=dict)
 

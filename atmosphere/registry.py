@@ -47,6 +47,9 @@ class Registry:
         self._scan_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
+        # Fields that change with load, not probes (in flight, queue, stats; set by the fleet).
+        self.live_fields: Callable[[str], dict[str, Any]] = lambda _id: {}
+        self._priorities: dict[str, int] = _tiers(backends)
         for backend in backends:
             self._snapshots[backend.id] = self._snapshot(backend, None)
 
@@ -56,10 +59,15 @@ class Registry:
         return self._by_id.get(backend_id)
 
     def integrations(self) -> list[dict[str, Any]]:
-        return [self._snapshots[b.id] for b in self.backends]
+        return [{**self._snapshots[b.id], **self.live_fields(b.id)} for b in self.backends]
 
     def integration(self, backend_id: str) -> dict[str, Any]:
-        return self._snapshots[backend_id]
+        return {**self._snapshots[backend_id], **self.live_fields(backend_id)}
+
+    def priority(self, backend_id: str) -> int:
+        """Lower first. Consecutive hosts of one kind share a priority, so the balancer
+        spreads work among them; the order itself is the operator's (``reorder``)."""
+        return self._priorities.get(backend_id, 0)
 
     def is_enabled(self, backend_id: str) -> bool:
         return backend_id not in self._disabled
@@ -97,9 +105,12 @@ class Registry:
         return self.integrations()
 
     async def _scan_all(self) -> None:
-        results = await asyncio.gather(*(self._probe(b) for b in self.backends))
+        backends = list(self.backends)  # hosts may be added or removed while probes run
+        results = await asyncio.gather(*(self._probe(b) for b in backends))
         checked = time.time()
-        for backend, result in zip(self.backends, results, strict=True):
+        for backend, result in zip(backends, results, strict=True):
+            if self._by_id.get(backend.id) is not backend:
+                continue  # removed meanwhile
             self._results[backend.id] = result
             self._checked[backend.id] = checked
             self._update(backend, result)
@@ -145,9 +156,43 @@ class Registry:
             "latency_ms": result.latency_ms if result else None,
             "last_checked": self._checked.get(backend.id),
             "enabled": self.is_enabled(backend.id),
+            "priority": self.priority(backend.id),
         }
         snapshot.update(backend.describe(result if healthy else None))
+        snapshot.update(self.live_fields(backend.id))
         return snapshot
+
+    # --- the fleet: hosts come and go, and their order is their priority --------------
+
+    def add(self, backend: Backend) -> None:
+        """A new host, after the last host of its kind; probed by the next scan (asked for now)."""
+        after = max((i for i, b in enumerate(self.backends) if b.type == backend.type), default=len(self.backends) - 1)
+        self.backends.insert(after + 1, backend)
+        self._by_id[backend.id] = backend
+        self._reprioritise()
+        self._snapshots[backend.id] = self._snapshot(backend, None)
+        self.request_scan()
+
+    def remove(self, backend_id: str) -> Backend:
+        backend = self._by_id.pop(backend_id)
+        self.backends.remove(backend)
+        for table in (self._results, self._checked, self._snapshots):
+            table.pop(backend_id, None)
+        self._disabled.discard(backend_id)
+        self._reprioritise()
+        return backend
+
+    def reorder(self, ids: list[str]) -> None:
+        """Put the named hosts first, in that order; hosts not named keep their order after them."""
+        named = [self._by_id[i] for i in ids if i in self._by_id]
+        self.backends[:] = named + [b for b in self.backends if b not in named]
+        self._reprioritise()
+
+    def _reprioritise(self) -> None:
+        self._priorities = _tiers(self.backends)
+        for backend in self.backends:
+            self._snapshots[backend.id] = self._snapshot(backend, self._results.get(backend.id))
+
 
     def request_scan(self) -> None:
         """Ask the monitor for a scan now (e.g. a client pressed Rescan, or a request failed)."""
@@ -217,7 +262,7 @@ class Registry:
                 await asyncio.wait_for(self._wake.wait(), self._interval)
             self._wake.clear()
             try:
-                await self.scan()
+                await self.scan()  # each scan also publishes changed load and statistics
             except Exception:  # noqa: BLE001 - the monitor must outlive any one bad scan
                 log.exception("scan failed")
 
@@ -227,6 +272,17 @@ class Registry:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._monitor
         await asyncio.gather(*(b.aclose() for b in self.backends), return_exceptions=True)
+
+
+def _tiers(backends: list[Backend]) -> dict[str, int]:
+    """Priority per host: it grows by one wherever the kind changes along the order."""
+    tiers: dict[str, int] = {}
+    tier, kind = -1, None
+    for backend in backends:
+        if backend.type != kind:
+            tier, kind = tier + 1, backend.type
+        tiers[backend.id] = tier
+    return tiers
 
 
 def save_atomically(path: Path, data: bytes) -> None:

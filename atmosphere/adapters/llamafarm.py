@@ -78,6 +78,8 @@ class LlamaFarmBackend:
     id = "llamafarm"
     name = "LlamaFarm"
     type = "llamafarm"
+    # 0.0.27 has no preload route (reference: "LlamaFarm 0.0.27 source ... preload"), so no warm-up.
+    warmup_supported = False
 
     def __init__(
         self,
@@ -127,6 +129,7 @@ class LlamaFarmBackend:
                 error = f"degraded: {health.get('summary') or 'some components are unhealthy'}"
         self._runtime_up = isinstance(runtime, dict) and str(runtime.get("status", "")).lower() == "healthy"
         project_list, models, aliases = self._parse_projects(projects)
+        _mark_loaded(models, runtime.get("loaded_models") if isinstance(runtime, dict) else None)
         if isinstance(projects, BackendFailure):
             error = error or projects.reason
         caps: set[str] = {"chat", "generate"} if models else set()
@@ -309,3 +312,16 @@ async def _attempt(coro: Any) -> Any:
         return await coro
     except BackendFailure as failure:
         return failure
+
+
+def _mark_loaded(models: list[ModelInfo], cache_keys: Any) -> None:
+    """Mark aliases whose target the Universal Runtime holds in memory. Its ``loaded_models``
+    are cache keys like ``language:unsloth/Qwen3-1.7B-GGUF:ctxauto:...`` (the model id
+    without the quantization, which the key spells elsewhere); read by the monitor only."""
+    if not isinstance(cache_keys, list):
+        return
+    held = {key.split(":", 2)[1].lower() for key in cache_keys if isinstance(key, str) and key.count(":") >= 1}
+    for model in models:
+        target = (model.backend_model or "").split(":", 1)[0].lower()
+        if target and target in held:
+            model.loaded = True

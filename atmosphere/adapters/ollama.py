@@ -56,6 +56,7 @@ class OllamaBackend:
     id = "ollama"
     name = "Ollama"
     type = "ollama"
+    warmup_supported = True  # a load with keep_alive (see ``warm``)
 
     def __init__(
         self, url: str, *, probe_timeout: float, request_timeout: float, transport_factory: TransportFactory | None = None
@@ -71,11 +72,14 @@ class OllamaBackend:
     async def probe(self) -> ProbeResult:
         started = time.perf_counter()
         try:
-            version_doc, tags = await asyncio.gather(
+            version_doc, tags, running = await asyncio.gather(
                 get_json(self._client, "/api/version", self.probe_timeout, "version"),
                 get_json(self._client, "/api/tags", self.probe_timeout, "model list"),
+                self._running(),
             )
             models = await self._models_from_tags(tags, started)
+            for model in models:
+                model.loaded = model.id in running
         except BackendFailure as failure:
             status = "offline" if failure.kind in ("unreachable", "timeout") else "error"
             return ProbeResult(status=status, error=failure.reason, latency_ms=ms_since(started))
@@ -94,6 +98,23 @@ class OllamaBackend:
             default_embedding_model=embed_models[0] if embed_models else None,
             latency_ms=ms_since(started),
         )
+
+    async def _running(self) -> set[str]:
+        """Models resident now (``/api/ps``); an Ollama without it just reports none loaded."""
+        try:
+            doc = await get_json(self._client, "/api/ps", self.probe_timeout, "running models")
+        except BackendFailure:
+            return set()
+        entries = doc.get("models")
+        if not isinstance(entries, list):
+            return set()
+        names = (e.get("name") or e.get("model") for e in entries if isinstance(e, dict))
+        return {normalize_model_name(n) for n in names if isinstance(n, str)}
+
+    async def warm(self, model: str, keep_alive: str = "30m") -> None:
+        """Load ``model`` and keep it resident: an empty prompt only loads (reference: /api/generate)."""
+        body = {"model": model, "prompt": "", "stream": False, "keep_alive": keep_alive}
+        await post_json(self._client, "/api/generate", body, "warm-up")
 
     async def _models_from_tags(self, tags: dict[str, Any], started: float) -> list[ModelInfo]:
         entries = tags.get("models")

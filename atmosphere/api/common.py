@@ -29,4 +29,6 @@ def served_headers(served: Served[Any]) -> dict[str, str]:
     """``X-Atmosphere-Backend`` / ``-Model`` (who served, under which native name) and
     ``-Attempts`` (who did not, and why)."""
     headers = {"X-Atmosphere-Backend": served.backend, "X-Atmosphere-Model": header_safe(served.model)}
+    if served.substituted:
+        headers["X-Atmosphere-Substituted"] = "true"  # an equivalent of the requested model served
     return {**headers, **attempts_header(served.attempts)}

@@ -270,6 +270,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
         stop=stop,
         seed=integer_param(data, "seed"),
         include_usage=include_usage and stream,
+        user=data["user"][:200] if isinstance(data.get("user"), str) and data["user"] else None,
         extra={key: data[key] for key in _PASSTHROUGH if data.get(key) is not None},
     )
 

@@ -54,6 +54,10 @@ class LiveUpdates:
     def _on_change(self, integration: dict[str, Any]) -> None:
         self.broadcast({"type": "integration", "integration": integration})
 
+    def broadcast_snapshot(self) -> None:
+        """Everyone gets the whole list again (a host was added, removed or moved)."""
+        self.broadcast({"type": "snapshot", "integrations": self.registry.integrations(), "timestamp": time.time()})
+
     def broadcast(self, message: dict[str, Any]) -> None:
         text = jsonfast.dumps(message).decode()
         for client in list(self._clients):

@@ -153,3 +153,21 @@ async def traced_stream(
         if usage is None and pieces:
             usage = Usage(0, pieces, estimated=True)
         done(usage, "".join(text) if text is not None else None)
+
+
+def prompt_text(req: Any) -> str | None:
+    """The text a request sends (only ever kept with ATMOSPHERE_LOG_PROMPTS=true)."""
+    if hasattr(req, "messages"):
+        parts = []
+        for message in req.messages:
+            content = message.get("content") if isinstance(message, dict) else None
+            if isinstance(content, str):
+                parts.append(content)
+            elif isinstance(content, list):
+                parts.extend(p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str))
+        return "\n".join(parts)
+    if hasattr(req, "prompt"):
+        return str(req.prompt)
+    if hasattr(req, "inputs"):
+        return "\n".join(req.inputs)
+    return None

@@ -4,14 +4,17 @@ serves, once, under the integration that would serve it (the first in priority o
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from atmosphere.domain import CatalogModel
 from atmosphere.registry import Registry
+from atmosphere.router.equivalents import Equivalents
 
 
 class Catalog:
-    def __init__(self, registry: Registry):
+    def __init__(self, registry: Registry, equivalents: Equivalents | None = None):
         self.registry = registry
+        self.equivalents = equivalents
         # model id → when it first appeared, so ``created`` stays put across probes.
         self._first_seen: dict[str, int] = {}
 
@@ -29,6 +32,26 @@ class Catalog:
                 seen.add(info.id)
                 created = self._first_seen.setdefault(info.id, int(time.time()))
                 out.append(CatalogModel(id=info.id, owned_by=backend.id, created=created, info=info))
+        if self.equivalents is not None:
+            out.extend(self._shared(seen, {m.id: m for m in out}))
+        return out
+
+    def _shared(self, seen: set[str], listed: dict[str, CatalogModel]) -> list[CatalogModel]:
+        """Shared names (model equivalents) whose members some ready host lists, under the
+        first such host in priority order, described by that member."""
+        assert self.equivalents is not None
+        registry = self.registry
+        out = []
+        for equivalent in self.equivalents.all():
+            if equivalent.name in seen:
+                continue  # a host lists a model of that very name: it is served as itself
+            for backend in registry.backends:
+                native = equivalent.native_for(backend.id, backend.type)
+                member = listed.get(native) if native else None
+                if member is not None and registry.is_enabled(backend.id):
+                    created = self._first_seen.setdefault(equivalent.name, int(time.time()))
+                    out.append(CatalogModel(equivalent.name, backend.id, created, replace(member.info, id=equivalent.name)))
+                    break
         return out
 
     def model(self, model_id: str) -> CatalogModel | None:

@@ -23,18 +23,27 @@ from atmosphere.domain import (
     GenerateRequest,
     ProbeResult,
     TestResult,
+    Usage,
 )
 from atmosphere.errors import (
     Attempt,
     BackendFailure,
+    HostsBusy,
     InvalidRequest,
     ModelNotFound,
     failure_from_attempts,
 )
+from atmosphere.observe.metrics import Metrics
+from atmosphere.observe.recorder import Recorder, Trace, prompt_text, traced_stream
+from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
 from atmosphere.registry import Registry
 from atmosphere.router import actions
+from atmosphere.router.actions import ActionRequest
+from atmosphere.router.balancer import Balancer, Lease
 from atmosphere.router.catalog import Catalog
+from atmosphere.router.equivalents import Equivalents
+from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -50,6 +59,7 @@ class Served(Generic[T]):
     backend: str
     model: str
     attempts: list[Attempt] = field(default_factory=list)
+    substituted: bool = False  # an equivalent of the requested model served (X-Atmosphere-Substituted)
 
 
 @dataclass(slots=True)
@@ -63,9 +73,19 @@ class StartedStream:
 class Executor:
     """The one way every face reaches a backend: plan, try in order, report attempts."""
 
-    def __init__(self, registry: Registry):
+    def __init__(
+        self,
+        registry: Registry,
+        *,
+        balancer: Balancer | None = None,
+        recorder: Recorder | None = None,
+        equivalents: Equivalents | None = None,
+    ):
         self.registry = registry
-        self.catalog = Catalog(registry)
+        self.catalog = Catalog(registry, equivalents)
+        self.balancer = balancer or Balancer()
+        self.recorder = recorder or Recorder(RequestLog(), Metrics())
+        self.equivalents = equivalents
 
     # --- the catalogue -----------------------------------------------------------------
 
@@ -81,10 +101,10 @@ class Executor:
 
     # --- planning --------------------------------------------------------------------
 
-    def plan(self, model: str | None, capability: str) -> tuple[list[tuple[Backend, str]], list[Attempt]]:
-        """Backends (with their own model name) that may serve ``model``, best first,
-        and the backends skipped on the way, with why."""
-        candidates: list[tuple[Backend, str]] = []
+    def plan(self, model: str | None, capability: str) -> tuple[list[Candidate], list[Attempt]]:
+        """Hosts (with their own model name) that may serve ``model``, in priority order,
+        then equivalents of the model; and the hosts skipped on the way, with why."""
+        candidates: list[Candidate] = []
         skipped: list[Attempt] = []
         registry = self.registry
         if model is None or model.lower() in AUTO_MODELS:
@@ -99,22 +119,29 @@ class Executor:
                 if default is None:
                     skipped.append(Attempt(backend.id, f"has no {capability} model", "skipped"))
                     continue
-                candidates.append((backend, default))
+                candidates.append(self._candidate(backend, default, result))
             return candidates, skipped
 
-        unsupported = []
-        for backend in registry.backends:
-            native = backend.resolve_model(model)
-            if native is None or not registry.is_enabled(backend.id):
-                continue
-            result = registry.result(backend.id)
-            if result is None or result.status != "healthy":
-                skipped.append(_unhealthy(backend, result))
-                continue
-            if not _supports(result, native, capability):
-                unsupported.append(backend.name)
-                continue
-            candidates.append((backend, native))
+        unsupported: list[str] = []
+        direct = [(b, n) for b in registry.backends if (n := b.resolve_model(model)) is not None]
+        equivalent = equivalent_natives(self.equivalents, model, registry.backends)
+        if equivalent is not None and equivalent[1] and not direct:
+            shared = equivalent[0]  # a shared name: the first member in priority order is not a substitute
+            direct, extra = shared[:1], shared[1:]
+        else:
+            extra = equivalent[0] if equivalent is not None else []
+        for substituted, pairs in ((False, direct), (True, extra)):
+            for backend, native in pairs:
+                if not registry.is_enabled(backend.id):
+                    continue
+                result = registry.result(backend.id)
+                if result is None or result.status != "healthy":
+                    skipped.append(_unhealthy(backend, result))
+                    continue
+                if not _supports(result, native, capability):
+                    unsupported.append(backend.name)
+                    continue
+                candidates.append(self._candidate(backend, native, result, substituted))
         if not candidates and not skipped and unsupported:
             raise InvalidRequest(
                 f"The model `{model}` does not support {capability} (on {', '.join(unsupported)}).", param="model"
@@ -122,6 +149,10 @@ class Executor:
         if not candidates and not skipped:
             raise self.model_not_found(model)
         return candidates, skipped
+
+    def _candidate(self, backend: Backend, native: str, result: ProbeResult, substituted: bool = False) -> Candidate:
+        loaded = native in loaded_models(backend.id, result)
+        return Candidate(backend, native, self.registry.priority(backend.id), loaded, substituted)
 
     def model_not_found(self, model: str) -> ModelNotFound:
         """The 404 for a model no enabled backend serves, naming disabled ones that do."""
@@ -139,43 +170,103 @@ class Executor:
 
     async def _run(
         self,
-        model: str | None,
+        req: ActionRequest,
         capability: str,
         call: Callable[[Backend, str], Awaitable[T]],
         what: str,
     ) -> Served[T]:
-        candidates, attempts = self.plan(model, capability)
-        for position, (backend, native) in enumerate(candidates, 1):
-            try:
-                return Served(await call(backend, native), backend.id, native, attempts)
-            except BackendFailure as exc:
-                if not exc.retryable:
-                    raise InvalidRequest(f"{backend.name} refused the request: {exc.reason}") from None
-                failure = exc
-            except Exception as exc:  # noqa: BLE001 - an answer the adapter could not digest
-                log.exception("%s on %s: unexpected answer", what, backend.id)
-                failure = BackendFailure(f"unexpected answer ({type(exc).__name__}: {exc})", kind="error")
-            then = "; trying the next backend" if position < len(candidates) else ""
-            log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
-            attempts.append(Attempt(backend.id, failure.reason, failure.kind))
-            if failure.kind == "unreachable":
-                self.registry.request_scan()  # be honest about state sooner than the next tick
+        """Plan, then for each pool of equals take a slot on the best host and try it; a
+        failure moves on to the next host of the pool, then to the next pool."""
+        stream = getattr(req, "stream", False)
+        trace = self.recorder.trace(req.model, stream, lambda: prompt_text(req))
+        try:
+            return await self._dispatch(req, capability, call, what, trace)
+        except BaseException as exc:
+            trace.fail(exc)
+            raise
+
+    async def _dispatch(
+        self, req: ActionRequest, capability: str, call: Callable[[Backend, str], Awaitable[T]], what: str, trace: Trace
+    ) -> Served[T]:
+        candidates, attempts = self.plan(req.model, capability)
+        session = getattr(req, "user", None) or trace.origin.session
+        balancer = self.balancer
+        groups = pools(candidates)
+        for number, pool in enumerate(groups, 1):
+            remaining = balancer.rank(pool, session)
+            while remaining:
+                try:
+                    lease = await balancer.acquire([c.host_id for c in remaining])
+                except HostsBusy as busy:
+                    if number == len(groups):
+                        raise HostsBusy(busy.message, attempts) from None
+                    attempts.extend(Attempt(c.host_id, "busy: queue full", "skipped") for c in remaining)
+                    break
+                candidate = next(c for c in remaining if c.host_id == lease.host)
+                remaining.remove(candidate)
+                backend, native = candidate.backend, candidate.native
+                trace.upstream_begins()
+                try:
+                    value = await call(backend, native)
+                except BaseException as exc:  # noqa: BLE001 - the slot is freed whatever happened; _failure re-raises
+                    lease.release()
+                    failure = self._failure(exc, backend, what)
+                else:
+                    balancer.remember(session, backend.id)
+                    return self._served(value, candidate, attempts, lease, trace)
+                last = number == len(groups) and not remaining
+                then = "" if last else "; trying the next backend"
+                log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
+                attempts.append(Attempt(backend.id, failure.reason, failure.kind))
+                if failure.kind == "unreachable":
+                    self.registry.request_scan()  # be honest about state sooner than the next tick
         raise failure_from_attempts(attempts, what)
 
+    def _failure(self, exc: BaseException, backend: Backend, what: str) -> BackendFailure:
+        """A retryable failure to record, or the exception itself when it must not fall back."""
+        if isinstance(exc, BackendFailure):
+            if not exc.retryable:
+                raise InvalidRequest(f"{backend.name} refused the request: {exc.reason}") from None
+            return exc
+        if not isinstance(exc, Exception):
+            raise exc  # cancelled: the client left
+        log.exception("%s on %s: unexpected answer", what, backend.id, exc_info=exc)
+        return BackendFailure(f"unexpected answer ({type(exc).__name__}: {exc})", kind="error")
+
+    def _served(self, value: T, candidate: Candidate, attempts: list[Attempt], lease: Lease, trace: Trace) -> Served[T]:
+        """Commit to the host that answered; a stream keeps its slot until it ends."""
+        backend, native, substituted = candidate.host_id, candidate.native, candidate.substituted
+        if isinstance(value, StartedStream):
+            trace.first_chunk()
+
+            def done(usage: Usage | None, text: str | None) -> None:
+                lease.release()
+                trace.finish(backend, native, attempts, usage, substituted=substituted, answer=text)
+
+            value.rest = traced_stream(value.first, value.rest, trace, done)
+        else:
+            lease.release()
+            usage = getattr(value, "usage", None)
+            answer = getattr(value, "content", None)
+            trace.finish(backend, native, attempts, usage, substituted=substituted, answer=answer)
+        return Served(value, backend, native, attempts, substituted)
+
     async def chat(self, req: ChatRequest) -> Served[ChatCompletion]:
-        return await self._run(req.model, "chat", lambda b, m: b.chat(req, m), "chat completion")
+        return await self._run(req, "chat", lambda b, m: b.chat(req, m), "chat completion")
 
     async def chat_stream(self, req: ChatRequest) -> Served[StartedStream]:
-        return await self._run(req.model, "chat", lambda b, m: _start_stream(b.chat_stream(req, m)), "chat stream")
+        return await self._run(req, "chat", lambda b, m: _start_stream(b.chat_stream(req, m)), "chat stream")
 
     async def generate(self, req: GenerateRequest) -> Served[ChatCompletion]:
-        return await self._run(req.model, "generate", lambda b, m: b.generate(req, m), "generation")
+        return await self._run(req, "generate", lambda b, m: b.generate(req, m), "generation")
 
     async def generate_stream(self, req: GenerateRequest) -> Served[StartedStream]:
-        return await self._run(req.model, "generate", lambda b, m: _start_stream(b.generate_stream(req, m)), "generation stream")
+        return await self._run(
+            req, "generate", lambda b, m: _start_stream(b.generate_stream(req, m)), "generation stream"
+        )
 
     async def embed(self, req: EmbedRequest) -> Served[Embeddings]:
-        return await self._run(req.model, "embeddings", lambda b, m: b.embed(req, m), "embeddings")
+        return await self._run(req, "embeddings", lambda b, m: b.embed(req, m), "embeddings")
 
     # --- Atmosphere's own actions ----------------------------------------------------
 

@@ -1,0 +1,128 @@
+"""Endpoints for running a fleet: hosts added, removed, reordered and warmed up; the
+recent-requests log; model equivalents; and ``GET /metrics`` for Prometheus.
+
+Thin like every route: parse, call the fleet / log / equivalents, shape the answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from atmosphere.api.common import body_limit, json_response
+from atmosphere.api.validation import read_json, require_object
+from atmosphere.errors import InvalidRequest, StateNotSaved
+from atmosphere.fleet import Fleet
+from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
+from atmosphere.observe.requestlog import RequestLog
+from atmosphere.router.equivalents import EquivalentError, Equivalents, check, suggest
+
+router = APIRouter()
+_MAX_LIMIT = 500
+
+
+def _fleet(request: Request) -> Fleet:
+    return request.app.state.fleet  # type: ignore[no-any-return]
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return require_object(await read_json(request, body_limit(request)))
+
+
+# --- hosts -----------------------------------------------------------------------------
+
+
+@router.post("/v1/integrations", status_code=201)
+async def add_integration(request: Request) -> Response:
+    data = await _body(request)
+    snapshot = await _fleet(request).add(data.get("kind"), data.get("name"), data.get("url"), data.get("runtime_url"))
+    return json_response({"integration": snapshot}, status=201)
+
+
+@router.post("/v1/integrations/order")
+async def reorder_integrations(request: Request) -> Response:
+    data = await _body(request)
+    return json_response({"integrations": await _fleet(request).reorder(data.get("order"))})
+
+
+@router.delete("/v1/integrations/{integration_id}")
+async def remove_integration(integration_id: str, request: Request) -> Response:
+    await _fleet(request).remove(integration_id)
+    return json_response({"removed": integration_id})
+
+
+@router.post("/v1/integrations/{integration_id}/warm")
+async def warm_integration(integration_id: str, request: Request) -> Response:
+    data = await _body(request)
+    return json_response(await _fleet(request).warm(integration_id, data.get("model")))
+
+
+# --- the request log -------------------------------------------------------------------
+
+
+@router.get("/v1/requests")
+async def recent_requests(
+    request: Request, backend: str | None = None, model: str | None = None, outcome: str | None = None, limit: str = "100"
+) -> Response:
+    if outcome not in (None, "", "ok", "fallback", "error"):
+        raise InvalidRequest("'outcome' must be one of ok, fallback, error.", param="outcome")
+    try:
+        count = int(limit)
+    except ValueError:
+        raise InvalidRequest("'limit' must be an integer.", param="limit") from None
+    if not 1 <= count <= _MAX_LIMIT:
+        raise InvalidRequest(f"'limit' must be between 1 and {_MAX_LIMIT}.", param="limit")
+    log: RequestLog = request.app.state.requests
+    found = log.query(backend=backend or None, model=model or None, outcome=outcome or None, limit=count)
+    return json_response({"requests": [entry.to_dict() for entry in found]})
+
+
+# --- model equivalents -----------------------------------------------------------------
+
+
+def _equivalents(request: Request) -> Equivalents:
+    return request.app.state.equivalents  # type: ignore[no-any-return]
+
+
+@router.get("/v1/models/equivalents")
+async def list_equivalents(request: Request) -> Response:
+    return json_response({"equivalents": [e.to_dict() for e in _equivalents(request).all()]})
+
+
+@router.get("/v1/models/equivalents/suggestions")
+async def equivalent_suggestions(request: Request) -> Response:
+    registry = request.app.state.registry
+    hosts = []
+    for backend in registry.backends:
+        result = registry.result(backend.id)
+        if result is not None and result.status == "healthy":
+            hosts.append((backend.id, result.models))
+    return json_response({"suggestions": suggest(hosts, _equivalents(request))})
+
+
+@router.post("/v1/models/equivalents")
+async def accept_equivalent(request: Request) -> Response:
+    data = await _body(request)
+    try:
+        equivalent = check(data.get("name"), data.get("members"))
+    except EquivalentError as exc:
+        raise InvalidRequest(str(exc), param="members" if "member" in str(exc) else "name") from None
+    unknown = [k for k in equivalent.members if request.app.state.registry.get(k) is None and k not in ("ollama", "llamafarm")]
+    if unknown:
+        raise InvalidRequest(f"Unknown integration id(s) in 'members': {', '.join(unknown)}.", param="members")
+    try:
+        _equivalents(request).add(equivalent)
+    except OSError as exc:
+        raise StateNotSaved(f"Could not write the models file: {exc.strerror or exc}. Nothing was changed.") from None
+    return json_response({"equivalent": equivalent.to_dict()})
+
+
+# --- Prometheus ------------------------------------------------------------------------
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE)
