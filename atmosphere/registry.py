@@ -178,7 +178,6 @@ class Registry:
         self.backends.remove(backend)
         for table in (self._results, self._checked, self._snapshots):
             table.pop(backend_id, None)
-        self._disabled.discard(backend_id)
         self._reprioritise()
         return backend
 

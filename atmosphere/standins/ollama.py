@@ -11,6 +11,7 @@ per model, so a test can prove a client caches it.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -147,7 +148,19 @@ class _Api:
         self._touch(model, body)
         return body, body.get("model") or body["name"]
 
+    async def _think(self) -> None:
+        """Take ``answer_delay`` per completion, counting how many are answered at once."""
+        state = self.state
+        state.active += 1
+        state.peak_active = max(state.peak_active, state.active)
+        try:
+            await asyncio.sleep(state.answer_delay)
+        finally:
+            state.active -= 1
+
     async def chat(self, request: Request) -> Response:
+        if self.state.answer_delay:
+            await self._think()
         resolved = self._completion(request, "chat")
         if isinstance(resolved, Response):
             return resolved
@@ -185,6 +198,8 @@ class _Api:
         return ChunkStream([orjson.dumps(line) + b"\n", orjson.dumps(final) + b"\n"], NDJSON, delay=self.state.chunk_delay)
 
     async def generate(self, request: Request) -> Response:
+        if self.state.answer_delay:
+            await self._think()
         resolved = self._completion(request, "generate")
         if isinstance(resolved, Response):
             return resolved

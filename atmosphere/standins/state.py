@@ -90,6 +90,9 @@ class EmulatorState:
 
     fault: str = "none"
     delay: float = 0.0
+    answer_delay: float = 0.0  # Ollama: seconds a chat/generate "thinks" before answering (the bench's hosts)
+    active: int = 0  # Ollama: completions being answered right now
+    peak_active: int = 0  # the most at once (the bench checks a gateway's per-host limit held)
     chunk_delay: float = 0.0
     cut_after: int = 2
     # --- Ollama -------------------------------------------------------------------
