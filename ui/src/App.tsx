@@ -3,6 +3,7 @@ import type { ComponentType } from 'react';
 import type { LucideIcon } from 'lucide-react';
 import IntegrationPanel from './components/IntegrationPanel';
 import ApiPage from './components/ApiPage';
+import KeyDialog from './components/KeyDialog';
 import { useHashRoute } from './hooks/useHashRoute';
 import './App.css';
 
@@ -56,6 +57,7 @@ export default function App() {
       <main id="main" className="app-main" tabIndex={-1}>
         <Page />
       </main>
+      <KeyDialog />
     </div>
   );
 }

@@ -15,7 +15,7 @@ describe('normalize', () => {
       breaker: null,
       stats: null,
       warmup_supported: false,
-      removable: false,
+      removable: null,
     });
   });
 

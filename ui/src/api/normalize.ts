@@ -135,7 +135,7 @@ export function integrationFrom(value: unknown): Integration | null {
     projects: listOf(i.projects, projectFrom),
     default_model: str(i.default_model),
     priority: num(i.priority),
-    removable: i.removable === true,
+    removable: bool(i.removable),
     breaker: breakerFrom(i.breaker),
     inflight: num(i.inflight),
     queue_depth: num(i.queue_depth),

@@ -82,8 +82,8 @@ export interface Integration {
   projects: Project[];
   default_model: string | null;
   priority: number | null;
-  /** Added from the dashboard, so it can be removed there. */
-  removable: boolean;
+  /** Added from the dashboard, so it can be removed there; null when the service does not manage hosts. */
+  removable: boolean | null;
   breaker: Breaker | null;
   inflight: number | null;
   queue_depth: number | null;

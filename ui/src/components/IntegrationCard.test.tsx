@@ -29,7 +29,7 @@ describe('IntegrationCard', () => {
     expect(within(card).getByTestId('model-count')).toHaveTextContent('2');
     const capabilities = within(card).getByRole('list', { name: 'Capabilities' });
     expect(within(capabilities).getAllByRole('listitem').map((li) => li.textContent)).toEqual(['chat', 'generate', 'embeddings']);
-    expect(within(card).getAllByTestId('model-tag').map((tag) => tag.textContent)).toEqual(['llama3.2:latest', 'qwen2.5:0.5b']);
+    expect(within(card).getAllByTestId('model-name').map((tag) => tag.textContent)).toEqual(['llama3.2:latest', 'qwen2.5:0.5b']);
     expect(within(card).queryByTestId('status-reason')).not.toBeInTheDocument();
     expect(within(card).getByText('just now')).toBeInTheDocument();
   });

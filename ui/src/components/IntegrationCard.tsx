@@ -1,61 +1,28 @@
-import { useState } from 'react';
-import { Clock, FolderOpen, Gauge, LoaderCircle, Plug, Unplug } from 'lucide-react';
-import type { Integration, Project } from '../api/types';
-import { errorMessage } from '../api/client';
+import { Clock, Gauge } from 'lucide-react';
+import type { Integration, WarmResult } from '../api/types';
+import { kindLabel } from '../api/order';
+import { formatLatency } from '../format';
 import StatusBadge from './StatusBadge';
 import ModelTags from './ModelTags';
+import ProjectList from './ProjectList';
+import BreakerState from './BreakerState';
+import QueueState from './QueueState';
+import CardStats from './CardStats';
+import WarmUp from './WarmUp';
 import TestPanel from './TestPanel';
 import RelativeTime from './RelativeTime';
-import { formatLatency } from '../format';
+import CardActions, { type CardActionHandlers } from './CardActions';
 import './IntegrationCard.css';
 
-function Projects({ projects }: { projects: Project[] }) {
-  return (
-    <section className="integration-section">
-      <h3 className="integration-section-title">
-        <FolderOpen size={15} /> Projects <span className="integration-count">{projects.length}</span>
-      </h3>
-      <ul className="integration-projects">
-        {projects.map((project) => {
-          const key = `${project.namespace}/${project.name}`;
-          return (
-            <li key={key} className="integration-project" data-testid="project">
-              <code className="integration-project-name">{key}</code>
-              {project.default_model ? <span className="integration-project-default">default: {project.default_model}</span> : null}
-              {project.models.length ? <span className="integration-project-models">models: {project.models.join(', ')}</span> : null}
-            </li>
-          );
-        })}
-      </ul>
-    </section>
-  );
-}
-
-interface Props {
+interface Props extends CardActionHandlers {
   integration: Integration;
-  onSetEnabled: (id: string, enabled: boolean) => Promise<unknown>;
+  onWarm?: (id: string, model: string) => Promise<WarmResult>;
 }
 
-/** One backend as the API describes it, with Connect/Disconnect and a test panel. */
-export default function IntegrationCard({ integration, onSetEnabled }: Props) {
-  const [pending, setPending] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
-  const { id, name, url, status, error, version, capabilities, models, model_count: modelCount, enabled, projects } = integration;
+/** One backend host as the API describes it: status, traffic, models, and what can be done with it. */
+export default function IntegrationCard({ integration, onWarm, ...actions }: Props) {
+  const { id, name, url, status, error, version, capabilities, models, model_count: modelCount, enabled } = integration;
   const latency = formatLatency(integration.latency_ms);
-
-  async function toggle() {
-    setPending(true);
-    setActionError(null);
-    try {
-      await onSetEnabled(id, !enabled);
-    } catch (err) {
-      setActionError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
-  }
-
-  const ToggleIcon = pending ? LoaderCircle : enabled ? Unplug : Plug;
 
   return (
     <article
@@ -71,6 +38,10 @@ export default function IntegrationCard({ integration, onSetEnabled }: Props) {
             {name}
           </h2>
           <code className="integration-url">{url}</code>
+          <span className="integration-kind">
+            {kindLabel(integration.type)}
+            {integration.priority !== null ? <span data-testid="priority"> · priority {integration.priority}</span> : null}
+          </span>
         </div>
         <div className="integration-header-side">
           <StatusBadge status={status} />
@@ -84,6 +55,8 @@ export default function IntegrationCard({ integration, onSetEnabled }: Props) {
           <span className="integration-error-label">{status === 'healthy' ? 'Note:' : 'Reason:'}</span> {error}
         </p>
       ) : null}
+
+      <BreakerState breaker={integration.breaker} />
 
       <dl className="integration-meta">
         <div>
@@ -110,6 +83,9 @@ export default function IntegrationCard({ integration, onSetEnabled }: Props) {
         </div>
       </dl>
 
+      <QueueState integration={integration} />
+      <CardStats stats={integration.stats} />
+
       {capabilities.length ? (
         <ul className="capability-badges" aria-label="Capabilities">
           {capabilities.map((capability) => (
@@ -125,31 +101,14 @@ export default function IntegrationCard({ integration, onSetEnabled }: Props) {
           Models <span className="integration-count">{modelCount}</span>
         </h3>
         <ModelTags models={models} />
+        <WarmUp integration={integration} onWarm={onWarm} />
       </section>
 
-      {projects.length ? <Projects projects={projects} /> : null}
+      <ProjectList projects={integration.projects} />
 
       <TestPanel integration={integration} />
 
-      <footer className="integration-actions">
-        {actionError ? (
-          <p className="integration-action-error" role="alert">
-            {actionError}
-          </p>
-        ) : null}
-        <button
-          type="button"
-          className={`action-button ${enabled ? 'disconnect' : 'connect'}`}
-          data-testid={enabled ? 'disconnect-button' : 'connect-button'}
-          onClick={toggle}
-          disabled={pending}
-          aria-busy={pending}
-          aria-label={enabled ? `Disconnect ${name}` : `Connect ${name}`}
-        >
-          <ToggleIcon size={16} className={pending ? 'spin' : undefined} />
-          {enabled ? 'Disconnect' : 'Connect'}
-        </button>
-      </footer>
+      <CardActions integration={integration} {...actions} />
     </article>
   );
 }

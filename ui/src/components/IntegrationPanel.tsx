@@ -1,9 +1,13 @@
 import { useEffect, useRef, useState } from 'react';
 import { LoaderCircle, Puzzle, RefreshCw, TriangleAlert } from 'lucide-react';
 import type { Integration } from '../api/types';
+import { ApiError } from '../api/client';
+import { askForKey } from '../api/auth';
+import { groupByKind } from '../api/order';
 import { POLL_INTERVAL_MS, useIntegrations } from '../hooks/useIntegrations';
 import { formatInterval } from '../format';
-import IntegrationCard from './IntegrationCard';
+import IntegrationGroup from './IntegrationGroup';
+import AddHostForm from './AddHostForm';
 import LiveIndicator from './LiveIndicator';
 import EmptyState from './EmptyState';
 import RelativeTime from './RelativeTime';
@@ -31,12 +35,14 @@ function useStatusAnnouncement(integrations: Integration[]): string {
 
 /** The Integrations page: one card per backend the service reports, live. */
 export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl }: { pollMs?: number; socketUrl?: string }) {
-  const { integrations, phase, error, rescanning, updatedAt, liveState, rescan, retry, setEnabled } = useIntegrations({
-    pollMs,
-    socketUrl,
-  });
+  const { integrations, phase, error, rescanning, updatedAt, liveState, rescan, retry, setEnabled, add, remove, reorder, warm } =
+    useIntegrations({ pollMs, socketUrl });
   const announcement = useStatusAnnouncement(integrations);
   const anyHealthy = integrations.some((item) => item.status === 'healthy' || item.status === 'degraded');
+  const needsKey = error instanceof ApiError && error.status === 401;
+  // Features appear only where the service reports what they need (hosts it manages, a priority order).
+  const managesHosts = integrations.some((item) => item.removable !== null);
+  const keepsOrder = integrations.length > 1 && integrations.every((item) => item.priority !== null);
 
   return (
     <div className="integration-panel">
@@ -45,7 +51,7 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
           <h1>
             <Puzzle size={22} /> Integrations
           </h1>
-          <p className="panel-subtitle">Local AI backends Atmosphere discovered and can route requests to.</p>
+          <p className="panel-subtitle">The backend hosts Atmosphere routes requests to, by kind, in priority order.</p>
         </div>
         <div className="panel-toolbar">
           <LiveIndicator state={liveState} pollMs={pollMs} />
@@ -83,15 +89,23 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
         <div className="panel-api-error" data-testid="api-error" role="alert">
           <TriangleAlert size={22} />
           <div>
-            <h2>Cannot reach the Atmosphere API</h2>
+            <h2>{needsKey ? 'The Atmosphere API needs its API key' : 'Cannot reach the Atmosphere API'}</h2>
             <p>{error ? error.message : 'The request failed.'}</p>
-            <p className="panel-api-error-hint">
-              Is <code>atmosphere serve</code> running?{pollMs ? ` This page retries every ${formatInterval(pollMs)}.` : ''}
-            </p>
+            {needsKey ? null : (
+              <p className="panel-api-error-hint">
+                Is <code>atmosphere serve</code> running?{pollMs ? ` This page retries every ${formatInterval(pollMs)}.` : ''}
+              </p>
+            )}
           </div>
-          <button type="button" className="action-button retry" onClick={() => void retry()}>
-            Retry
-          </button>
+          {needsKey ? (
+            <button type="button" className="action-button retry" data-testid="enter-key-button" onClick={askForKey}>
+              Enter API key
+            </button>
+          ) : (
+            <button type="button" className="action-button retry" onClick={() => void retry()}>
+              Retry
+            </button>
+          )}
         </div>
       ) : null}
 
@@ -107,10 +121,22 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
 
       {phase === 'ready' && !anyHealthy ? <EmptyState hasIntegrations={integrations.length > 0} /> : null}
 
+      {phase === 'ready' && managesHosts ? <AddHostForm onAdd={add} /> : null}
+
       {phase === 'ready' && integrations.length ? (
-        <div className={`integration-grid${error ? ' is-stale' : ''}`}>
-          {integrations.map((integration) => (
-            <IntegrationCard key={integration.id} integration={integration} onSetEnabled={setEnabled} />
+        <div className="integration-groups">
+          {groupByKind(integrations).map((group) => (
+            <IntegrationGroup
+              key={group.kind}
+              kind={group.kind}
+              members={group.integrations}
+              all={integrations}
+              stale={error !== null}
+              onSetEnabled={setEnabled}
+              onReorder={keepsOrder ? reorder : undefined}
+              onRemove={managesHosts ? remove : undefined}
+              onWarm={warm}
+            />
           ))}
         </div>
       ) : null}

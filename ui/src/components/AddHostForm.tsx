@@ -1,0 +1,92 @@
+import { useId, useState } from 'react';
+import { LoaderCircle, Plus } from 'lucide-react';
+import type { NewHost } from '../api/types';
+import { errorMessage } from '../api/client';
+import './AddHostForm.css';
+
+const KINDS: { value: NewHost['kind']; label: string; port: number }[] = [
+  { value: 'ollama', label: 'Ollama', port: 11434 },
+  { value: 'llamafarm', label: 'LlamaFarm', port: 14345 },
+];
+
+/** A form for one more backend host: kind, name, URL and (LlamaFarm) its Universal Runtime URL. */
+export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promise<unknown> }) {
+  const [open, setOpen] = useState(false);
+  const [kind, setKind] = useState<NewHost['kind']>('ollama');
+  const [name, setName] = useState('');
+  const [url, setUrl] = useState('');
+  const [runtimeUrl, setRuntimeUrl] = useState('');
+  const [pending, setPending] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const ids = { kind: useId(), name: useId(), url: useId(), runtime: useId() };
+  const port = KINDS.find((k) => k.value === kind)?.port;
+
+  if (!open) {
+    return (
+      <button type="button" className="add-host-toggle" data-testid="add-host-toggle" onClick={() => setOpen(true)}>
+        <Plus size={16} /> Add a host
+      </button>
+    );
+  }
+
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    setPending(true);
+    setError(null);
+    const host: NewHost = { kind, name: name.trim(), url: url.trim() };
+    if (kind === 'llamafarm' && runtimeUrl.trim()) host.runtime_url = runtimeUrl.trim();
+    try {
+      await onAdd(host);
+      setName('');
+      setUrl('');
+      setRuntimeUrl('');
+      setOpen(false);
+    } catch (err) {
+      setError(errorMessage(err));
+    } finally {
+      setPending(false);
+    }
+  }
+
+  return (
+    <form className="add-host-form" data-testid="add-host-form" onSubmit={submit} aria-label="Add a host">
+      <div className="add-host-field">
+        <label htmlFor={ids.kind}>Kind</label>
+        <select id={ids.kind} data-testid="add-host-kind" value={kind} onChange={(event) => setKind(event.target.value as NewHost['kind'])}>
+          {KINDS.map((k) => (
+            <option key={k.value} value={k.value}>
+              {k.label}
+            </option>
+          ))}
+        </select>
+      </div>
+      <div className="add-host-field">
+        <label htmlFor={ids.name}>Name</label>
+        <input id={ids.name} data-testid="add-host-name" required value={name} placeholder="gpu-box" onChange={(event) => setName(event.target.value)} />
+      </div>
+      <div className="add-host-field wide">
+        <label htmlFor={ids.url}>URL</label>
+        <input id={ids.url} data-testid="add-host-url" required type="url" value={url} placeholder={`http://192.168.1.20:${port}`} onChange={(event) => setUrl(event.target.value)} />
+      </div>
+      {kind === 'llamafarm' ? (
+        <div className="add-host-field wide">
+          <label htmlFor={ids.runtime}>Runtime URL (optional)</label>
+          <input id={ids.runtime} data-testid="add-host-runtime-url" type="url" value={runtimeUrl} placeholder="same host, port 11540" onChange={(event) => setRuntimeUrl(event.target.value)} />
+        </div>
+      ) : null}
+      {error ? (
+        <p className="add-host-error" role="alert" data-testid="add-host-error">
+          {error}
+        </p>
+      ) : null}
+      <div className="add-host-actions">
+        <button type="button" className="add-host-cancel" onClick={() => setOpen(false)}>
+          Cancel
+        </button>
+        <button type="submit" className="add-host-submit" data-testid="add-host-submit" disabled={pending} aria-busy={pending}>
+          {pending ? <LoaderCircle size={16} className="spin" /> : <Plus size={16} />} Add
+        </button>
+      </div>
+    </form>
+  );
+}
