@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import AsyncIterator
+import ssl
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 
@@ -22,7 +25,7 @@ from atmosphere.api.request_id import RequestIdMiddleware, install_log_tag
 from atmosphere.config import Settings
 from atmosphere.fleet import Fleet
 from atmosphere.hosts import HostSpec
-from atmosphere.http.transport import PooledTransport
+from atmosphere.http.transport import PooledTransport, tls_context
 from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder
 from atmosphere.observe.requestlog import RequestLog
@@ -33,6 +36,17 @@ from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.executor import Executor
 
 log = logging.getLogger("atmosphere")
+
+
+@functools.cache
+def _tls(ca_bundle: Path | None) -> Callable[[], ssl.SSLContext]:
+    """One TLS context per trust configuration, made on the first https:// connection."""
+    return functools.cache(lambda: tls_context(ca_bundle))
+
+
+def transport_factory(settings: Settings) -> Callable[[], PooledTransport]:
+    """A keep-alive pool per backend client, all verifying TLS the same way."""
+    return functools.partial(PooledTransport, ssl_context=_tls(settings.ca_bundle))
 
 
 def build_backend(spec: HostSpec, settings: Settings) -> Backend:
@@ -46,14 +60,14 @@ def build_backend(spec: HostSpec, settings: Settings) -> Backend:
             embed_model=settings.llamafarm_embed_model,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
-            transport_factory=PooledTransport,
+            transport_factory=transport_factory(settings),
         )
     else:
         backend = OllamaBackend(
             spec.url,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
-            transport_factory=PooledTransport,
+            transport_factory=transport_factory(settings),
         )
     backend.id, backend.name = spec.id, spec.name
     return backend

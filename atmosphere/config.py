@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     health_interval: float = Field(10.0, gt=0)
     state_dir: Path = Path.home() / ".atmosphere"
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    ca_bundle: Path | None = Field(
+        None, description="PEM file of extra CA certificates trusted for https:// backends (beside the system's)"
+    )
     log_level: str = "info"
     access_log: bool = False
     # Fleet: per-host concurrency and queueing (0 = what the host reports, else 4).
@@ -96,6 +99,13 @@ class Settings(BaseSettings):
         for item in (part.strip() for part in value.split(",")):
             if item and item != "*" and "://" not in item:
                 raise ValueError(f"each entry must be an origin such as https://app.example, or * (got {item!r})")
+        return value
+
+    @field_validator("ca_bundle")
+    @classmethod
+    def _readable_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"must be a readable PEM file (got {str(value)!r})")
         return value
 
     @field_validator("log_level")

@@ -1,4 +1,4 @@
-"""CLI: `python -m harness {ollama,llamafarm,runtime,hang} [--port N] ...`.
+"""CLI: `python -m harness {ollama,llamafarm,runtime,hang,hostile} [--port N] ...`.
 
 Prints exactly one ready line (with the real port, so `--port 0` works) and
 serves until SIGTERM/SIGINT.
@@ -22,6 +22,7 @@ from atmosphere.standins.runtime import create_runtime_app
 from atmosphere.standins.scenes import SCENES
 from atmosphere.standins.server import EmulatorServer, HangServer
 from atmosphere.standins.state import FAULTS, EmulatorState
+from harness.hostile import MODES, HostileBackend
 
 READY_PATTERN = re.compile(r"^EMULATOR (\S+) ready on (http://[\d.]+:(\d+))")
 
@@ -30,6 +31,7 @@ DISCLAIMERS = {
     "llamafarm": "stand-in, not a real LlamaFarm server",
     "runtime": "stand-in, not a real LlamaFarm Universal Runtime",
     "hang": "stand-in, accepts connections and never answers",
+    "hostile": "stand-in with a green health check and hostile answers",
 }
 
 
@@ -46,6 +48,8 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds, for --fault slow")
     parser.add_argument("--chunk-delay", type=float, default=0.0, help="seconds between chunks")
     parser.add_argument("--cut-after", type=int, default=2, help="chunks before a cut")
+    parser.add_argument("--dialect", choices=["ollama", "llamafarm"], default="ollama", help="hostile: who it pretends to be")
+    parser.add_argument("--mode", choices=sorted(MODES), default="none", help="hostile: how its work answers misbehave")
     parser.add_argument("--namespace", default="default", help="LlamaFarm project namespace")
     parser.add_argument(
         "--shared-alias",
@@ -85,9 +89,11 @@ def _settings(pairs: Sequence[str]) -> dict[str, object]:
     return values
 
 
-def _build(args: argparse.Namespace) -> EmulatorServer | HangServer:
+def _build(args: argparse.Namespace) -> EmulatorServer | HangServer | HostileBackend:
     if args.kind == "hang":
         return HangServer(args.port)
+    if args.kind == "hostile":
+        return HostileBackend(args.dialect, args.mode, port=args.port)
     state = EmulatorState()
     state.set_fault(args.fault, delay=args.delay, chunk_delay=args.chunk_delay, cut_after=args.cut_after)
     for scene in args.scene:

@@ -16,6 +16,7 @@ import httpx
 
 from atmosphere import jsonfast
 from atmosphere.errors import BackendFailure
+from atmosphere.http.transport import ExplainedError
 
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
 
@@ -46,6 +47,10 @@ def make_client(
 
 def failure_from_exception(exc: Exception, what: str) -> BackendFailure:
     """Turn an httpx transport error into a BackendFailure with a short reason."""
+    if isinstance(exc, ExplainedError):  # the pool's own errors say exactly what happened
+        return BackendFailure(f"{what}: {exc}", kind="unreachable" if isinstance(exc, httpx.ConnectError) else "error")
+    if isinstance(exc, httpx.PoolTimeout):
+        return BackendFailure(f"{what}: every connection to the backend is busy", kind="timeout")
     if isinstance(exc, httpx.ConnectTimeout):
         return BackendFailure(f"{what}: connection timed out", kind="unreachable")
     if isinstance(exc, httpx.ConnectError):

@@ -9,7 +9,16 @@ httpx's API (and respx in unit tests); errors surface as the httpx exception typ
 the adapters already classify.
 
 Scope, on purpose: one origin per pool (each backend has its own client), no
-proxies, no HTTP/2, no request-body streaming (bodies are bytes), no HEAD.
+proxies, no HTTP/2, no request-body streaming (bodies are bytes).
+
+Contract for callers (what httpx's ``AsyncClient.send(..., stream=True)`` relays):
+the returned response holds one connection until its stream is read to the end or
+closed (``await response.aclose()``); close it in a ``finally``. A connection goes
+back to the pool only when its answer was complete; on anything else (an error, a
+cancellation at any stage, a body left unread mid-way) it is closed, never reused,
+as httpcore does. Timeouts: ``pool`` bounds the wait for a free slot, ``connect``
+the TCP and TLS handshake, ``read`` each wait for more bytes (an idle timer: a
+deadline for the whole exchange is the caller's, see ``client.py``).
 """
 
 from __future__ import annotations
@@ -17,13 +26,44 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 import httptools
 import httpx
 
 _PAUSE_AT = 1 << 20  # stop reading from a backend that is far ahead of its consumer
+MAX_HEADER_BYTES = 64 * 1024  # the status line and every header, in all
 _DROPPED_HEADERS = frozenset({b"connection", b"keep-alive", b"accept-encoding", b"user-agent", b"transfer-encoding"})
+
+
+class ExplainedError(httpx.TransportError):
+    """A transport error whose message is fit to show as the reason (no secrets, no traceback)."""
+
+
+class CertificateError(ExplainedError, httpx.ConnectError):
+    """The backend's TLS certificate is not trusted (or the TLS handshake failed)."""
+
+
+class ConnectFailed(ExplainedError, httpx.ConnectError):
+    """No TCP connection: refused, unreachable, no such host."""
+
+
+class HeadersTooLarge(ExplainedError, httpx.RemoteProtocolError):
+    """The backend sent more response head than ``MAX_HEADER_BYTES``."""
+
+
+def tls_context(ca_bundle: Path | None = None) -> ssl.SSLContext:
+    """Verify backends against the system trust store, plus a private CA bundle when given.
+
+    ``ATMOSPHERE_CA_BUNDLE`` is for a backend behind a company or home-lab CA: the
+    system's roots stay trusted too, so public backends keep working.
+    """
+    context = ssl.create_default_context()
+    if ca_bundle is not None:
+        context.load_verify_locations(cafile=str(ca_bundle))
+    return context
 
 
 class _ConnectionLost(Exception):
@@ -42,9 +82,10 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
-        self._reset()
+        self._paused = False
+        self._reset(head_request=False)
 
-    def _reset(self) -> None:
+    def _reset(self, head_request: bool) -> None:
         self.headers: list[tuple[bytes, bytes]] = []
         self.status = 0
         self.headers_done = False
@@ -54,7 +95,9 @@ class _Connection(asyncio.Protocol):
         self.chunks: collections.deque[bytes] = collections.deque()
         self.buffered = 0
         self.error: Exception | None = None
-        self._paused = False
+        self._head_bytes = 0  # raw bytes received before the head was complete
+        self._header_bytes = 0  # the parsed headers' own size (a head and body in one read)
+        self._head_request = head_request
 
     # --- asyncio.Protocol ------------------------------------------------------------
 
@@ -63,10 +106,18 @@ class _Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.got_bytes = True
+        if not self.headers_done:
+            # Counted before parsing: httptools buffers a header until it ends, so a
+            # header that never ends would otherwise grow without bound.
+            self._head_bytes += len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            self.error = httpx.RemoteProtocolError(f"invalid HTTP response from the backend: {exc}")
+            if self.error is None:
+                self.error = httpx.RemoteProtocolError(f"invalid HTTP response from the backend: {exc}")
+        if self.error is None and not self.headers_done and self._head_bytes > MAX_HEADER_BYTES:
+            self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
+        if self.error is not None and not self.closed:
             self.close()
         self._wake()
 
@@ -80,12 +131,27 @@ class _Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        self._header_bytes += len(name) + len(value) + 4
 
     def on_headers_complete(self) -> None:
-        self.status = self._parser.get_status_code()
+        if self._header_bytes > MAX_HEADER_BYTES:
+            self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
+            return  # data_received closes the connection once the parser returns
+        status = self._parser.get_status_code()
+        if status < 200:
+            self.headers = []  # 1xx (103 Early Hints, 100 Continue): the real answer follows
+            return
+        self.status = status
         self.headers_done = True
+        if self._head_request:
+            # An answer to HEAD has no body whatever its Content-Length says; the parser
+            # cannot know that, so the message ends here (a fresh parser serves the next).
+            self.keep_alive = self._parser.should_keep_alive()
+            self.complete = True
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:
+            return  # bytes after a HEAD answer: not ours to deliver
         self.chunks.append(body)
         self.buffered += len(body)
         if self.buffered > _PAUSE_AT and self.transport is not None and not self._paused:
@@ -93,6 +159,8 @@ class _Connection(asyncio.Protocol):
             self.transport.pause_reading()
 
     def on_message_complete(self) -> None:
+        if not self.headers_done or self.complete:
+            return  # the end of a 1xx, or of a HEAD answer already complete
         # Ask now: once the message is complete the parser resets and always says False.
         self.keep_alive = self._parser.should_keep_alive()
         self.complete = True
@@ -107,7 +175,8 @@ class _Connection(asyncio.Protocol):
         """Until more of the response arrived (or the connection ended)."""
         self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._waiter, timeout)
+            async with asyncio.timeout(timeout):
+                await self._waiter
         finally:
             self._waiter = None
 
@@ -115,13 +184,26 @@ class _Connection(asyncio.Protocol):
         data = b"".join(self.chunks) if len(self.chunks) > 1 else self.chunks[0]
         self.chunks.clear()
         self.buffered = 0
+        self._resume()
+        return data
+
+    def _resume(self) -> None:
         if self._paused and self.transport is not None:
             self._paused = False
             self.transport.resume_reading()
-        return data
 
-    def send(self, payload: bytes) -> None:
-        self._reset()
+    def recycle(self) -> None:
+        """Ready for the next request: unread chunks of a complete answer dropped, reading on.
+
+        Without the resume, a connection paused mid-body (an answer over 1 MiB whose
+        last bytes arrived with the pause) would wait forever for its next answer.
+        """
+        self.chunks.clear()
+        self.buffered = 0
+        self._resume()
+
+    def send(self, payload: bytes, head_request: bool) -> None:
+        self._reset(head_request)
         self._parser = httptools.HttpResponseParser(self)
         assert self.transport is not None
         self.transport.write(payload)
@@ -170,43 +252,71 @@ class _Body(httpx.AsyncByteStream):
 class PooledTransport(httpx.AsyncBaseTransport):
     """Keep-alive connections to one origin, at most ``max_connections`` at once."""
 
-    def __init__(self, *, max_connections: int = 512, keepalive_limit: int = 128):
+    def __init__(
+        self,
+        *,
+        max_connections: int = 512,
+        keepalive_limit: int = 128,
+        ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None,
+        extensions: dict[str, Any] | None = None,
+    ):
         self._limit = asyncio.Semaphore(max_connections)
         self._idle: collections.deque[_Connection] = collections.deque()
         self._keepalive_limit = keepalive_limit
-        self._ssl: ssl.SSLContext | None = None
+        # A callable is asked on the first https:// connection only: the trust store costs
+        # ~2 MB and ~20 ms, which a plain-http install should not pay.
+        self._ssl_source = ssl_context
+        self._ssl: ssl.SSLContext | None = ssl_context if isinstance(ssl_context, ssl.SSLContext) else None
+        # Handed on with every response (e.g. the process-wide buffer budget, client.py).
+        self._extensions = {"http_version": b"HTTP/1.1", **(extensions or {})}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts = request.extensions.get("timeout", {})
         payload = _serialize(request, await request.aread())
-        await self._limit.acquire()
+        await self._acquire(request, timeouts.get("pool"))
+        head = request.method == "HEAD"
+        conn: _Connection | None = None
         try:
             conn, reused = await self._connect(request, timeouts.get("connect"))
             try:
-                await self._send(conn, payload, request, timeouts.get("read"))
+                await self._send(conn, payload, head, request, timeouts.get("read"))
             except _ConnectionLost as lost:
                 if not (reused and lost.before_response):
                     raise _as_httpx_error(lost, request) from None
                 # The backend closed an idle keep-alive connection as we used it: nothing
                 # was processed, so one retry on a fresh connection is safe.
+                conn = None
                 conn, _ = await self._connect(request, timeouts.get("connect"), fresh=True)
                 try:
-                    await self._send(conn, payload, request, timeouts.get("read"))
+                    await self._send(conn, payload, head, request, timeouts.get("read"))
                 except _ConnectionLost as again:
                     raise _as_httpx_error(again, request) from None
         except BaseException:
+            # Cancellation included: a connection mid-exchange is never reused or leaked.
+            if conn is not None:
+                conn.close()
             self._limit.release()
             raise
         return httpx.Response(
             status_code=conn.status,
             headers=conn.headers,
             stream=_Body(self, conn, request, timeouts.get("read")),
-            extensions={"http_version": b"HTTP/1.1"},
+            extensions=self._extensions,
             request=request,
         )
 
-    async def _send(self, conn: _Connection, payload: bytes, request: httpx.Request, timeout: float | None) -> None:
-        conn.send(payload)
+    async def _acquire(self, request: httpx.Request, timeout: float | None) -> None:
+        if not self._limit.locked():
+            await self._limit.acquire()  # free slot: no timer to arm
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                await self._limit.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(f"no free connection to the backend within {timeout:g}s", request=request) from None
+
+    async def _send(self, conn: _Connection, payload: bytes, head: bool, request: httpx.Request, timeout: float | None) -> None:
+        conn.send(payload, head)
         while not conn.headers_done:
             if conn.error is not None:
                 if isinstance(conn.error, _ConnectionLost):
@@ -226,21 +336,32 @@ class PooledTransport(httpx.AsyncBaseTransport):
         url = request.url
         secure = url.scheme == "https"
         if secure and self._ssl is None:
-            self._ssl = ssl.create_default_context()
+            source = self._ssl_source
+            self._ssl = source() if callable(source) else tls_context()
         loop = asyncio.get_running_loop()
+        port = url.port or (443 if secure else 80)
+        where = f"{url.host}:{port}"
         try:
-            port = url.port or (443 if secure else 80)
-            connecting = loop.create_connection(_Connection, url.host, port, ssl=self._ssl if secure else None)
-            _, conn = await asyncio.wait_for(connecting, timeout)
+            async with asyncio.timeout(timeout):
+                _, conn = await loop.create_connection(_Connection, url.host, port, ssl=self._ssl if secure else None)
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"no connection to {url.host}:{url.port} within {timeout}s", request=request) from None
+            raise httpx.ConnectTimeout(f"no connection to {where} within {timeout}s", request=request) from None
+        except ssl.SSLCertVerificationError as exc:
+            detail = exc.verify_message or exc.reason or "verification failed"
+            raise CertificateError(
+                f"TLS certificate of {where} not trusted ({detail}); set ATMOSPHERE_CA_BUNDLE for a private CA",
+                request=request,
+            ) from None
+        except ssl.SSLError as exc:
+            raise CertificateError(f"TLS handshake with {where} failed ({exc.reason or exc})", request=request) from None
         except OSError as exc:
-            raise httpx.ConnectError(f"cannot connect to {url.host}:{url.port}: {exc.strerror or exc}", request=request) from None
+            raise ConnectFailed(f"cannot connect to {where}: {exc.strerror or exc}", request=request) from None
         return conn, False
 
     def release(self, conn: _Connection) -> None:
         self._limit.release()
         if conn.reusable and len(self._idle) < self._keepalive_limit:
+            conn.recycle()
             self._idle.append(conn)
         else:
             conn.close()
@@ -263,6 +384,7 @@ def _serialize(request: httpx.Request, body: bytes) -> bytes:
 
 def _as_httpx_error(error: Exception, request: httpx.Request, mid_response: bool = False) -> Exception:
     if isinstance(error, httpx.HTTPError):
+        error.request = request
         return error
     where = "mid-response" if mid_response else "before answering"
     return httpx.RemoteProtocolError(f"the backend closed the connection {where}", request=request)
