@@ -262,8 +262,10 @@ class LlamaFarmBackend:
             yield ChatChunk(id=last.id, created=last.created, model=model, usage=Usage(estimated=True))
 
     def _as_chat(self, req: GenerateRequest, model: str) -> ChatRequest:
-        """LlamaFarm has no raw completion endpoint: a prompt becomes one user turn (``suffix``
-        cannot be honoured and is ignored)."""
+        """LlamaFarm has no raw completion endpoint: a prompt becomes one user turn. It cannot
+        fill in the middle, so a ``suffix`` is refused (a 400 naming LlamaFarm), not dropped."""
+        if req.suffix:
+            raise BackendFailure("'suffix' (fill-in-the-middle) needs an Ollama model", retryable=False)
         messages: list[dict[str, Any]] = [{"role": "user", "content": req.prompt}]
         if req.system:
             messages.insert(0, {"role": "system", "content": req.system})

@@ -3,6 +3,8 @@ response, and the ``X-Atmosphere-*`` headers that say who served it."""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
@@ -10,7 +12,11 @@ from starlette.responses import Response
 
 from atmosphere import jsonfast
 from atmosphere.api.errors import attempts_header, header_safe
-from atmosphere.router.executor import Executor, Served
+from atmosphere.domain import ChatChunk
+from atmosphere.errors import AtmosphereError, BackendFailure
+from atmosphere.router.executor import Executor, Served, StartedStream
+
+log = logging.getLogger("atmosphere.api")
 
 
 def executor(request: Request) -> Executor:
@@ -32,3 +38,22 @@ def served_headers(served: Served[Any]) -> dict[str, str]:
     if served.substituted:
         headers["X-Atmosphere-Substituted"] = "true"  # an equivalent of the requested model served
     return {**headers, **attempts_header(served.attempts)}
+
+
+async def chunks_of(stream: StartedStream) -> AsyncIterator[ChatChunk]:
+    """A started stream's chunks, the first one included."""
+    yield stream.first
+    async for chunk in stream.rest:
+        yield chunk
+
+
+def stream_failure(exc: BaseException) -> str:
+    """Why a stream broke after it started (logged once here), for the face's own error form."""
+    if isinstance(exc, BackendFailure):
+        reason = exc.reason
+    elif isinstance(exc, AtmosphereError):
+        reason = exc.message
+    else:
+        reason = f"unexpected answer ({type(exc).__name__})"
+    log.warning("stream failed after it started: %s", reason)
+    return reason

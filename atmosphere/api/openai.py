@@ -1,4 +1,5 @@
-"""The OpenAI face: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/models``.
+"""The OpenAI face: ``/v1/chat/completions``, ``/v1/embeddings``, ``/v1/models``
+(legacy ``/v1/completions`` is beside it, in ``completions``).
 
 Parse the OpenAI request into a domain request, hand it to the executor, render the
 result back (``openai_shapes``); streams are framed by ``sse``.
@@ -8,17 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import jsonfast
-from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
 from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
 from atmosphere.api.sse import SSE_DONE, sse_event, stream_response
 from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
-from atmosphere.errors import BackendFailure, UpstreamError
-from atmosphere.router.executor import StartedStream
+from atmosphere.errors import UpstreamError
+from atmosphere.router.executor import Served
 
 log = logging.getLogger("atmosphere.api")
 router = APIRouter(prefix="/v1")
@@ -31,20 +33,22 @@ async def chat_completions(request: Request) -> Response:
         served = await executor(request).chat(req)
         return json_response(completion_body(served.value), headers=served_headers(served))
     started = await executor(request).chat_stream(req)
-    return stream_response(_chat_events(started.value, req.include_usage), headers=served_headers(started))
+    return openai_stream((chunk_body(c, req.include_usage) async for c in chunks_of(started.value)), started)
 
 
-async def _chat_events(stream: StartedStream, include_usage: bool) -> AsyncIterator[bytes]:
+def openai_stream(bodies: AsyncIterator[dict[str, Any]], served: Served[Any]) -> Response:
+    """OpenAI's SSE framing for chat and text completions: ``data:`` events, ``[DONE]``."""
+    return stream_response(_events(bodies), headers=served_headers(served))
+
+
+async def _events(bodies: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
     """Forward chunks as they arrive. The backend is committed now: a failure ends the
     stream with an OpenAI error event and [DONE] rather than switching backends."""
-    yield sse_event(jsonfast.dumps(chunk_body(stream.first, include_usage)))
     try:
-        async for chunk in stream.rest:
-            yield sse_event(jsonfast.dumps(chunk_body(chunk, include_usage)))
+        async for body in bodies:
+            yield sse_event(jsonfast.dumps(body))
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error event and [DONE]
-        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
-        log.warning("stream failed after it started: %s", reason)
-        yield sse_event(UpstreamError(f"The backend failed mid-stream: {reason}", []).body())
+        yield sse_event(UpstreamError(f"The backend failed mid-stream: {stream_failure(exc)}", []).body())
     yield SSE_DONE
 
 

@@ -37,6 +37,7 @@ _PASSTHROUGH = (
 # Deeper than any real tool schema; well under the 254 levels orjson can write back out,
 # which a body must survive on its way to a backend.
 MAX_DEPTH = 64
+MAX_STOP_SEQUENCES = 64
 
 
 async def read_json(request: Request, limit: int) -> Any:
@@ -97,7 +98,7 @@ def require_object(data: Any) -> dict[str, Any]:
     return data
 
 
-def _number(data: dict[str, Any], key: str, low: float, high: float) -> float | None:
+def number_param(data: dict[str, Any], key: str, low: float, high: float) -> float | None:
     value = data.get(key)
     if value is None:
         return None
@@ -232,12 +233,16 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _stop(data: dict[str, Any]) -> list[str] | None:
+def stop_param(data: dict[str, Any]) -> list[str] | None:
+    """``stop`` as a list. OpenAI allows 4; local backends take more and clients such as
+    Continue send longer lists, so only an absurd count is refused."""
     stop = data.get("stop")
     if isinstance(stop, str):
         return [stop]
-    if stop is not None and (not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > 4):
-        raise InvalidRequest("'stop' must be a string or an array of at most 4 strings.", param="stop")
+    if stop is not None and (
+        not isinstance(stop, list) or not all(isinstance(s, str) for s in stop) or len(stop) > MAX_STOP_SEQUENCES
+    ):
+        raise InvalidRequest(f"'stop' must be a string or an array of at most {MAX_STOP_SEQUENCES} strings.", param="stop")
     return stop or None
 
 
@@ -255,7 +260,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     if n is not None and n > 1:
         raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
     max_tokens = max_tokens_param(data)
-    stop = _stop(data)
+    stop = stop_param(data)
     options = data.get("stream_options")
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
@@ -264,8 +269,8 @@ def parse_chat_request(data: Any) -> ChatRequest:
         model=model,
         messages=messages,
         stream=stream,
-        temperature=_number(data, "temperature", 0, 2),
-        top_p=_number(data, "top_p", 0, 1),
+        temperature=number_param(data, "temperature", 0, 2),
+        top_p=number_param(data, "top_p", 0, 1),
         max_tokens=max_tokens,
         stop=stop,
         seed=integer_param(data, "seed"),
@@ -284,7 +289,11 @@ def parse_embed_request(data: Any) -> EmbedRequest:
     elif isinstance(raw, list) and raw and all(isinstance(item, str) for item in raw):
         inputs = raw
     elif isinstance(raw, list) and raw and all(isinstance(item, (int, list)) for item in raw):
-        raise InvalidRequest("Token arrays are not supported; send 'input' as text.", param="input")
+        raise InvalidRequest(
+            "Token arrays are not supported; send 'input' as text. LangChain's OpenAIEmbeddings sends token ids "
+            "by default: create it with check_embedding_ctx_length=False.",
+            param="input",
+        )
     else:
         raise InvalidRequest("'input' must be a non-empty string or a non-empty array of strings.", param="input")
     if any(not item for item in inputs):
@@ -311,10 +320,10 @@ def parse_generation_params(params: dict[str, Any]) -> dict[str, Any]:
     if system is not None and not isinstance(system, str):
         raise InvalidRequest("'params.system' must be a string.", param="params.system")
     return {
-        "temperature": _number(params, "temperature", 0, 2),
-        "top_p": _number(params, "top_p", 0, 1),
+        "temperature": number_param(params, "temperature", 0, 2),
+        "top_p": number_param(params, "top_p", 0, 1),
         "max_tokens": max_tokens_param(params),
-        "stop": _stop(params),
+        "stop": stop_param(params),
         "seed": integer_param(params, "seed"),
         "system": system,
     }
