@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.api import completions, dashboard, health, integrations, openai, websocket
+from atmosphere.api import completions, dashboard, health, integrations, openai, responses, websocket
 from atmosphere.api import fleet as fleet_api
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.errors import install_error_handlers
@@ -141,6 +141,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(fleet_api.router)  # first: /v1/models/equivalents is not a model id
     app.include_router(openai.router)
     app.include_router(completions.router)
+    app.include_router(responses.router)
     app.include_router(integrations.router)
     app.include_router(websocket.router)
     app.include_router(dashboard.router)  # '/'; other unmatched GETs fall back to the app (api.errors)

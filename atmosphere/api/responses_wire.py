@@ -1,0 +1,324 @@
+"""The Responses API's wire shapes ↔ the domain's: a request becomes a ``ChatRequest``,
+a ``ChatCompletion`` becomes a ``response`` object, and the output items both share.
+
+Stateless: nothing is stored, so whatever needs a stored response (``previous_response_id``,
+``conversation``, ``store: true``, ``background``, ``item_reference`` inputs) is a 400 that
+says so. Only function tools exist here; other tool types are refused, not dropped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from atmosphere.api.validation import MAX_DEPTH, integer_param, number_param, optional_model, require_object
+from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage
+from atmosphere.errors import InvalidRequest
+
+_NOT_STORED = "Atmosphere does not store responses, so '{}' cannot be used; send the whole conversation in 'input'."
+_ROLES = frozenset({"user", "assistant", "system", "developer"})
+
+
+@dataclass(slots=True)
+class ResponsesRequest:
+    """What the face needs besides the chat request: the values a response object echoes."""
+
+    chat: ChatRequest
+    echo: dict[str, Any] = field(default_factory=dict)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{os.urandom(12).hex()}"
+
+
+# --- request -----------------------------------------------------------------------------
+
+
+def parse_responses_request(data: Any) -> ResponsesRequest:
+    data = require_object(data)
+    for key in ("previous_response_id", "conversation"):
+        if data.get(key) is not None:
+            raise InvalidRequest(_NOT_STORED.format(key), param=key)
+    for key in ("store", "background"):
+        if data.get(key) is True:
+            raise InvalidRequest(_NOT_STORED.format(f"{key}: true") + f" Send '{key}': false or leave it out.", param=key)
+    instructions = data.get("instructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise InvalidRequest("'instructions' must be a string.", param="instructions")
+    messages = [{"role": "system", "content": instructions}] if instructions else []
+    messages += _input_messages(data.get("input"))
+    stream = data.get("stream") or False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    extra: dict[str, Any] = {}
+    tools = _tools(data.get("tools"))
+    if tools:
+        extra["tools"] = tools
+    choice = _tool_choice(data.get("tool_choice"))
+    if choice is not None:
+        extra["tool_choice"] = choice
+    text = data.get("text")
+    response_format = _response_format(text)
+    if response_format is not None:
+        extra["response_format"] = response_format
+    max_output = integer_param(data, "max_output_tokens", 1)
+    chat = ChatRequest(
+        model=optional_model(data),
+        messages=messages,
+        stream=stream,
+        temperature=number_param(data, "temperature", 0, 2),
+        top_p=number_param(data, "top_p", 0, 1),
+        max_tokens=max_output,
+        include_usage=stream,  # response.completed reports usage
+        extra=extra,
+    )
+    metadata = data.get("metadata")
+    echo = {
+        "instructions": instructions,
+        "max_output_tokens": max_output,
+        "metadata": metadata if isinstance(metadata, dict) else {},
+        "parallel_tool_calls": data.get("parallel_tool_calls", True) is not False,
+        "temperature": chat.temperature if chat.temperature is not None else 1.0,
+        "top_p": chat.top_p if chat.top_p is not None else 1.0,
+        "text": {"format": (text or {}).get("format") or {"type": "text"}},
+        "tool_choice": data.get("tool_choice") or "auto",
+        "tools": data.get("tools") or [],
+    }
+    return ResponsesRequest(chat, echo)
+
+
+def _input_messages(raw: Any) -> list[dict[str, Any]]:
+    """``input`` → chat messages. Consecutive function calls become one assistant turn with
+    several tool calls; a call's output becomes a tool message naming the call's function."""
+    if isinstance(raw, str):
+        return [{"role": "user", "content": raw}]
+    if not isinstance(raw, list) or not raw:
+        raise InvalidRequest("'input' must be a string or a non-empty array of input items.", param="input")
+    messages: list[dict[str, Any]] = []
+    names: dict[str, str] = {}  # call_id → function name
+    for index, item in enumerate(raw):
+        where = f"input[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"'{where}' must be an object.", param=where)
+        kind = item.get("type", "message")
+        if kind == "message":
+            messages.append(_message(item, where))
+        elif kind == "function_call":
+            call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments", "{}")
+            if not all(isinstance(v, str) and v for v in (call_id, name)) or not isinstance(arguments, str):
+                raise InvalidRequest(f"'{where}' needs 'call_id', 'name' and 'arguments' (a JSON string).", param=where)
+            names[call_id] = name
+            call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            last = messages[-1] if messages else None
+            if last is not None and last["role"] == "assistant" and last.get("tool_calls") and not last.get("content"):
+                last["tool_calls"].append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            call_id = item.get("call_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise InvalidRequest(f"'{where}.call_id' must be the call_id of a function_call.", param=f"{where}.call_id")
+            tool: dict[str, Any] = {"role": "tool", "tool_call_id": call_id, "content": _output_text(item.get("output"), where)}
+            if call_id in names:
+                tool["name"] = names[call_id]
+            messages.append(tool)
+        elif kind == "reasoning":
+            continue  # opaque reasoning of an earlier turn: nothing a local model can use
+        elif kind == "item_reference":
+            raise InvalidRequest(_NOT_STORED.format("item_reference"), param=where)
+        else:
+            raise InvalidRequest(
+                f"'{where}.type' {kind!r} is not supported; use message, function_call or function_call_output items.",
+                param=f"{where}.type",
+            )
+    return messages
+
+
+def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
+    role = item.get("role")
+    if role not in _ROLES:
+        raise InvalidRequest(f"'{where}.role' must be one of user, assistant, system, developer.", param=f"{where}.role")
+    content = item.get("content")
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if not isinstance(content, list):
+        raise InvalidRequest(f"'{where}.content' must be a string or an array of parts.", param=f"{where}.content")
+    parts: list[dict[str, Any]] = []
+    for index, part in enumerate(content):
+        here = f"{where}.content[{index}]"
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("input_text", "output_text") and isinstance(part.get("text"), str):
+            parts.append({"type": "text", "text": part["text"]})
+        elif kind == "refusal" and isinstance(part.get("refusal"), str):
+            parts.append({"type": "text", "text": part["refusal"]})
+        elif kind == "input_image":
+            url = part.get("image_url")
+            if not isinstance(url, str) or not url.startswith("data:"):
+                raise InvalidRequest(
+                    f"'{here}.image_url' must be a data: URL (base64); Atmosphere never fetches URLs or files.",
+                    param=f"{here}.image_url",
+                )
+            parts.append({"type": "image_url", "image_url": {"url": url, "detail": part.get("detail") or "auto"}})
+        else:
+            raise InvalidRequest(f"'{here}' must be an input_text, output_text or input_image part.", param=here)
+    return {"role": role, "content": parts}
+
+
+def _output_text(output: Any, where: str) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in output):
+        return "\n".join(p["text"] for p in output)
+    raise InvalidRequest(f"'{where}.output' must be a string or an array of text parts.", param=f"{where}.output")
+
+
+def _tools(raw: Any) -> list[dict[str, Any]]:
+    """Flat Responses function tools → chat's nested ones."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise InvalidRequest("'tools' must be an array of tools.", param="tools")
+    out = []
+    for index, tool in enumerate(raw):
+        where = f"tools[{index}]"
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            raise InvalidRequest(f"'{where}': only function tools are supported here (got {kind!r}).", param=where)
+        name, parameters = tool.get("name"), tool.get("parameters")
+        if not isinstance(name, str) or not name:
+            raise InvalidRequest(f"'{where}.name' must be a non-empty string.", param=f"{where}.name")
+        if parameters is not None and not isinstance(parameters, dict):
+            raise InvalidRequest(f"'{where}.parameters' must be a JSON Schema object.", param=f"{where}.parameters")
+        function: dict[str, Any] = {"name": name, "parameters": parameters or {"type": "object", "properties": {}}}
+        if isinstance(tool.get("description"), str):
+            function["description"] = tool["description"]
+        out.append({"type": "function", "function": function})
+    return out
+
+
+def _tool_choice(raw: Any) -> Any:
+    if raw is None or raw in ("none", "auto", "required"):
+        return raw
+    if isinstance(raw, dict) and raw.get("type") == "function" and isinstance(raw.get("name"), str):
+        return {"type": "function", "function": {"name": raw["name"]}}
+    if isinstance(raw, dict) and raw.get("type") == "allowed_tools":
+        return "required" if raw.get("mode") == "required" else "auto"
+    raise InvalidRequest("'tool_choice' must be none, auto, required or a function tool choice.", param="tool_choice")
+
+
+def _response_format(text: Any) -> dict[str, Any] | None:
+    """``text.format`` (flat json_schema) → chat's ``response_format`` (nested)."""
+    if text is None:
+        return None
+    fmt = text.get("format") if isinstance(text, dict) else None
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is None or kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind == "json_schema" and isinstance(fmt.get("schema"), dict) and isinstance(fmt.get("name"), str):
+        _check_depth(fmt["schema"])
+        return {"type": "json_schema", "json_schema": {"name": fmt["name"], "schema": fmt["schema"], "strict": fmt.get("strict")}}
+    raise InvalidRequest(
+        "'text.format' must be {type: text}, {type: json_object} or {type: json_schema, name, schema}.", param="text.format"
+    )
+
+
+def _check_depth(schema: dict[str, Any]) -> None:
+    stack: list[tuple[Any, int]] = [(schema, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidRequest("'text.format.schema' is nested too deeply.", param="text.format.schema")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
+
+
+# --- response ----------------------------------------------------------------------------
+
+
+def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": item_id,
+        "status": status,
+        "role": "assistant",
+        "content": [output_text_part(text)] if status == "completed" else [],
+    }
+
+
+def output_text_part(text: str) -> dict[str, Any]:
+    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def function_call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict[str, Any]:
+    return {
+        "type": "function_call",
+        "id": item_id,
+        "call_id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "status": status,
+    }
+
+
+def usage_body(usage: Usage | None) -> dict[str, Any]:
+    usage = usage or Usage()
+    return {
+        "input_tokens": usage.prompt_tokens,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": usage.completion_tokens,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def response_body(
+    response_id: str,
+    created: int,
+    model: str,
+    echo: dict[str, Any],
+    *,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: Usage | None = None,
+    error: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A ``response`` object; ``status`` is in_progress, completed, incomplete or failed."""
+    return {
+        "id": response_id,
+        "object": "response",
+        "created_at": created,
+        "status": status,
+        "completed_at": int(time.time()) if status == "completed" else None,
+        "error": error,
+        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
+        "model": model,
+        "output": output,
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "store": False,
+        "truncation": "disabled",
+        "usage": usage_body(usage) if status != "in_progress" else None,
+        "user": None,
+        **echo,
+    }
+
+
+def completed_status(finish_reason: str | None) -> str:
+    """A backend that stopped on its token limit left the response incomplete."""
+    return "incomplete" if finish_reason == "length" else "completed"
+
+
+def answer_body(answer: ChatCompletion, echo: dict[str, Any]) -> dict[str, Any]:
+    """A whole (non-streamed) answer as a response object."""
+    output: list[dict[str, Any]] = []
+    if answer.content or not answer.tool_calls:
+        output.append(message_item(new_id("msg"), answer.content or ""))
+    output += [function_call_item(new_id("fc"), call) for call in answer.tool_calls]
+    status = completed_status(answer.finish_reason)
+    return response_body(new_id("resp"), answer.created, answer.model, echo, status=status, output=output, usage=answer.usage)
