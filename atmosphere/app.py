@@ -110,7 +110,7 @@ def create_app(settings: Settings) -> FastAPI:
             registry, balancer=balancer, recorder=recorder, equivalents=app.state.equivalents
         )
         app.state.live = websocket.LiveUpdates(registry)
-        requests.add_listener(lambda entry: app.state.live.broadcast({"type": "request", "request": entry.to_dict()}))
+        requests.add_listener(app.state.live.request_done)
         fleet.on_change = app.state.live.broadcast_snapshot
         await registry.scan()  # so the first request already knows the backends
         for item in registry.integrations():

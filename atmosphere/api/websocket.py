@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from atmosphere import jsonfast
+from atmosphere.observe.requestlog import RequestEntry
 from atmosphere.registry import Registry
 
 log = logging.getLogger("atmosphere.ws")
@@ -53,6 +54,11 @@ class LiveUpdates:
 
     def _on_change(self, integration: dict[str, Any]) -> None:
         self.broadcast({"type": "integration", "integration": integration})
+
+    def request_done(self, entry: RequestEntry) -> None:
+        """A finished request, for the dashboard's live log (serialised only when someone listens)."""
+        if self._clients:
+            self.broadcast({"type": "request", "request": entry.to_dict()})
 
     def broadcast_snapshot(self) -> None:
         """Everyone gets the whole list again (a host was added, removed or moved)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -90,25 +91,35 @@ class Metrics:
         )
         self.breaker_trips = Counter("atmosphere_breaker_trips", "Times a host's circuit breaker opened", ["backend"], registry=r)
         self.registry.register(_Hosts(hosts))
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def observe(self, entry: RequestEntry) -> None:
         backend = entry.backend or "none"
         model = entry.model or "none"
-        self.requests.labels(entry.surface, backend, model, entry.outcome).inc()
+        self._child(self.requests, entry.surface, backend, model, entry.outcome).inc()
         if entry.added_ms is not None:
-            self.added.labels(entry.surface).observe(entry.added_ms / 1000)
+            self._child(self.added, entry.surface).observe(entry.added_ms / 1000)
         if entry.backend is not None:
             if entry.upstream_ms is not None:
-                self.upstream.labels(backend).observe(entry.upstream_ms / 1000)
+                self._child(self.upstream, backend).observe(entry.upstream_ms / 1000)
             if entry.ttft_ms is not None:
-                self.ttft.labels(backend).observe(entry.ttft_ms / 1000)
+                self._child(self.ttft, backend).observe(entry.ttft_ms / 1000)
             if entry.tokens_in:
-                self.tokens_in.labels(backend, model).inc(entry.tokens_in)
+                self._child(self.tokens_in, backend, model).inc(entry.tokens_in)
             if entry.tokens_out:
-                self.tokens_out.labels(backend, model).inc(entry.tokens_out)
+                self._child(self.tokens_out, backend, model).inc(entry.tokens_out)
         for attempt in entry.attempts:
             if attempt.get("kind") != "skipped":
-                self.fallbacks.labels(attempt["backend"]).inc()
+                self._child(self.fallbacks, attempt["backend"]).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """``metric.labels(*labels)``, remembered: the library's lookup is most of a request's cost here.
+        Bounded like the labels themselves (surfaces × hosts × listed models × outcomes)."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def breaker_tripped(self, backend: str) -> None:
         self.breaker_trips.labels(backend).inc()
