@@ -7,6 +7,7 @@ request fails. Faces record nothing themselves.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -92,7 +93,10 @@ class Trace:
         if self._done:
             return
         self._done = True
-        status = error.status if isinstance(error, AtmosphereError) else 500
+        if isinstance(error, AtmosphereError):
+            status = error.status
+        else:  # 499: the client went away before an answer (nginx's word for it); else our own fault
+            status = 499 if isinstance(error, asyncio.CancelledError) else 500
         attempts: list[Attempt] = getattr(error, "attempts", [])
         total = (time.perf_counter() - self.origin.started) * 1000
         self._recorder._add(

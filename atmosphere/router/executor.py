@@ -199,7 +199,8 @@ class Executor:
                     lease = await balancer.acquire([c.host_id for c in remaining])
                 except HostsBusy as busy:
                     if number == len(groups):
-                        raise HostsBusy(busy.message, attempts) from None
+                        retry = int(busy.headers["Retry-After"])
+                        raise HostsBusy(busy.message, attempts, retry_after=retry) from None
                     attempts.extend(Attempt(c.host_id, "busy: queue full", "skipped") for c in remaining)
                     break
                 candidate = next(c for c in remaining if c.host_id == lease.host)
