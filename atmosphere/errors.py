@@ -20,6 +20,7 @@ class AtmosphereError(Exception):
         self.param = param
         if code is not None:
             self.code = code
+        self.headers: dict[str, str] = {}  # response headers the error implies (e.g. Allow on a 405)
 
     def body(self) -> dict[str, Any]:
         return {
@@ -45,6 +46,41 @@ class NotFound(AtmosphereError):
 
 class ModelNotFound(NotFound):
     code = "model_not_found"
+
+
+class Unauthorized(AtmosphereError):
+    """No API key, or the wrong one, while the service requires one."""
+
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+
+
+class Forbidden(AtmosphereError):
+    """A request the service refuses whoever sends it (a foreign web page, a foreign Host)."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "forbidden"
+
+
+class MethodNotAllowed(AtmosphereError):
+    status = 405
+    type = "invalid_request_error"
+
+    def __init__(self, message: str, *, allow: str | None = None):
+        super().__init__(message)
+        if allow:
+            self.headers["Allow"] = allow
+
+
+class HTTPStatusError(AtmosphereError):
+    """Any other HTTP-level refusal, with its status as given (e.g. from the web framework)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.type = "invalid_request_error" if status < 500 else "server_error"
 
 
 class PayloadTooLarge(AtmosphereError):

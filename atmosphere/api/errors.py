@@ -1,21 +1,29 @@
-"""Exception handlers: every error on /v1 leaves as the OpenAI error body, never a trace."""
+"""The one error path: every error a client sees is an ``AtmosphereError`` rendered here.
+
+Each surface answers errors in its own protocol's shape. A face registers a renderer for
+its path prefix with ``add_error_renderer`` (the longest matching prefix wins); paths no
+face claims get the OpenAI error body. Exception handlers, the local-only guard and the
+key check all go through ``render_error``, so no body is built by hand anywhere else.
+"""
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+from starlette.types import ASGIApp
 
 from atmosphere import jsonfast
-from atmosphere.api.dashboard import static_or_app
-from atmosphere.errors import AtmosphereError, Attempt, InvalidRequest, NotFound
+from atmosphere.errors import AtmosphereError, Attempt, HTTPStatusError, InvalidRequest, MethodNotAllowed, NotFound
 
 log = logging.getLogger("atmosphere.api")
 
+ErrorRenderer = Callable[[AtmosphereError], Response]
 
 _UNSAFE_IN_HEADER = re.compile(r"[^\x20-\x7e]")
 
@@ -32,53 +40,84 @@ def header_safe(text: str, limit: int = 500) -> str:
     return _UNSAFE_IN_HEADER.sub(" ", text)[:limit]
 
 
-def error_response(exc: AtmosphereError) -> Response:
-    headers = {**attempts_header(getattr(exc, "attempts", [])), **getattr(exc, "headers", {})}
-    return Response(jsonfast.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=headers)
+def error_headers(exc: AtmosphereError) -> dict[str, str]:
+    """Headers every rendering of ``exc`` carries, whatever the body's shape."""
+    return {**exc.headers, **attempts_header(getattr(exc, "attempts", []))}
 
 
-async def _atmosphere_error(_request: Request, exc: Exception) -> Response:
+def openai_error(exc: AtmosphereError) -> Response:
+    """The default rendering: OpenAI's ``{"error": {message, type, param, code}}``."""
+    return Response(jsonfast.dumps(exc.body()), status_code=exc.status, media_type="application/json", headers=error_headers(exc))
+
+
+# Kept for callers that render an OpenAI error without a path at hand.
+error_response = openai_error
+
+
+def add_error_renderer(app: FastAPI, prefix: str, renderer: ErrorRenderer) -> None:
+    """Render errors under ``prefix`` (e.g. ``/v1/messages``, ``/api/``) with ``renderer``."""
+    renderers: list[tuple[str, ErrorRenderer]] = app.state.error_renderers
+    renderers.append((prefix, renderer))
+    renderers.sort(key=lambda item: len(item[0]), reverse=True)
+
+
+def render_error(app: ASGIApp, path: str, exc: AtmosphereError) -> Response:
+    """``exc`` in the shape of the surface that owns ``path``."""
+    state = getattr(app, "state", None)
+    for prefix, renderer in getattr(state, "error_renderers", ()):
+        if _under(path, prefix):
+            return renderer(exc)
+    return openai_error(exc)
+
+
+def _under(path: str, prefix: str) -> bool:
+    """Whether ``path`` is ``prefix`` or below it, segment-wise (``/api`` owns ``/api/tags``, not ``/apiary``)."""
+    base = prefix.rstrip("/")
+    return path == base or path.startswith(base + "/")
+
+
+def _ollama_style(exc: AtmosphereError) -> Response:
+    """Ollama's clients read ``{"error": "..."}`` on ``/api`` (the Ollama face registers its own renderer)."""
+    return Response(
+        jsonfast.dumps({"error": exc.message}), status_code=exc.status, media_type="application/json", headers=error_headers(exc)
+    )
+
+
+async def _atmosphere_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AtmosphereError)
-    return error_response(exc)
+    return render_error(request.app, request.url.path, exc)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> Response:
+async def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     message = f"'{param}': {first.get('msg', 'invalid value')}" if param else first.get("msg", "Invalid request.")
-    return error_response(InvalidRequest(message, param=param))
+    return render_error(request.app, request.url.path, InvalidRequest(message, param=param))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
+    error: AtmosphereError
     if exc.status_code == 404:
-        if request.method in ("GET", "HEAD"):
-            page = await static_or_app(request.url.path)
-            if page is not None:
-                return page
-        if request.url.path == "/api" or request.url.path.startswith("/api/"):
-            # Ollama's clients read {"error": "..."} on /api (other-faces renders it in full).
-            return JSONResponse({"error": f"Unknown path {request.url.path}."}, status_code=404)
-        return error_response(NotFound(f"Unknown path {request.url.path}."))
-    if exc.status_code == 405:
-        error = InvalidRequest(f"Method {request.method} is not allowed on {request.url.path}.")
-        error.status = 405
-        return error_response(error)
-    return JSONResponse(
-        {"error": {"message": str(exc.detail), "type": "invalid_request_error", "param": None, "code": None}},
-        status_code=exc.status_code,
-    )
+        error = NotFound(f"Unknown path {path}.")
+    elif exc.status_code == 405:
+        error = MethodNotAllowed(f"Method {request.method} is not allowed on {path}.", allow=(exc.headers or {}).get("Allow"))
+    else:
+        error = HTTPStatusError(exc.status_code, str(exc.detail))
+    return render_error(request.app, path, error)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> Response:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    error = AtmosphereError("Internal error in Atmosphere; see the service log.")
-    return error_response(error)
+    return render_error(request.app, request.url.path, AtmosphereError("Internal error in Atmosphere; see the service log."))
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    app.state.error_renderers = []
+    add_error_renderer(app, "/api", _ollama_style)
     app.add_exception_handler(AtmosphereError, _atmosphere_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from atmosphere import jsonfast
 from atmosphere.api.cors import OriginPolicy
+from atmosphere.api.errors import render_error
+from atmosphere.errors import Forbidden
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
@@ -83,12 +84,5 @@ class LocalOnlyGuard:
             await receive()  # the connect event
             await send({"type": "websocket.close", "code": 1008, "reason": reason[:120]})
             return
-        body = jsonfast.dumps({"error": {"message": reason, "type": "invalid_request_error", "param": None, "code": "forbidden"}})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 403,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        response = render_error(scope.get("app", self.app), scope["path"], Forbidden(reason))
+        await response(scope, receive, send)
