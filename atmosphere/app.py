@@ -144,5 +144,5 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(responses.router)
     app.include_router(integrations.router)
     app.include_router(websocket.router)
-    app.include_router(dashboard.router)  # '/'; other unmatched GETs fall back to the app (api.errors)
+    dashboard.install_dashboard(app)  # '/' and the bundle's files, below every API route
     return app
