@@ -52,10 +52,15 @@ def test_a_built_dashboard_is_served_at_the_root_with_its_files(built):
 
 
 def test_an_unknown_api_path_is_a_json_404_even_when_a_browser_asks(built):
-    response = built.get("/v1/nothing-here", headers=BROWSER)
+    for path in ("/v1/nothing-here", "/v1", "/ws/extra", "/api/nothing"):
+        response = built.get(path, headers=BROWSER)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"].startswith("application/json"), path
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+
+def test_a_browser_on_a_client_side_path_gets_the_page_and_a_program_gets_a_404(built):
+    assert "Atmosphere dashboard" in built.get("/integrations/ollama", headers=BROWSER).text
+    assert built.get("/integrations/ollama", headers={"Accept": "application/json"}).status_code == 404
 
 
 def test_a_known_api_path_with_the_wrong_method_stays_a_405(built):

@@ -26,9 +26,9 @@ def test_an_unknown_ollama_path_answers_a_json_404_in_ollamas_shape(make_gateway
     assert isinstance(response.json()["error"], str)
 
 
-def test_dashboard_routes_still_serve_the_page(make_gateway):
+def test_dashboard_routes_still_serve_the_page_to_a_browser(make_gateway):
     with make_gateway().client() as client:
-        response = client.get("/integrations/ollama")
+        response = client.get("/integrations/ollama", headers={"Accept": "text/html,*/*;q=0.8"})
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
 
