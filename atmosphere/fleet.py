@@ -62,8 +62,13 @@ class Fleet:
     def attach(self, registry: Registry) -> None:
         self.registry = registry
         registry.live_fields = self.live_fields
+        registry.after_probe = self._probed
         if self._order:
             registry.reorder(self._order)
+
+    def _probed(self, backend: Backend) -> None:
+        """A host's own word on its concurrency (LlamaFarm's optimal_concurrency) sets its limit."""
+        self.balancer.set_reported_limit(backend.id, getattr(backend, "reported_concurrency", None))
 
     # --- what cards show -------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class Registry:
         self._monitor: asyncio.Task[None] | None = None
         # Fields that change with load, not probes (in flight, queue, stats; set by the fleet).
         self.live_fields: Callable[[str], dict[str, Any]] = lambda _id: {}
+        self.after_probe: Callable[[Backend], None] = lambda _backend: None  # e.g. apply a reported limit
         self._priorities: dict[str, int] = _tiers(backends)
         for backend in backends:
             self._snapshots[backend.id] = self._snapshot(backend, None)
@@ -111,6 +112,7 @@ class Registry:
         for backend, result in zip(backends, results, strict=True):
             if self._by_id.get(backend.id) is not backend:
                 continue  # removed meanwhile
+            self.after_probe(backend)
             self._results[backend.id] = result
             self._checked[backend.id] = checked
             self._update(backend, result)

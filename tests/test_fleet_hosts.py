@@ -148,3 +148,19 @@ def test_warm_up_loads_a_model_on_an_ollama_host_and_is_not_offered_for_llamafar
         refused = client.post("/v1/integrations/llamafarm/warm", json={"model": "chatbot/fast"}).json()
         assert refused["success"] is False and "preload" in refused["error"]
         assert client.post("/v1/integrations/ollama/warm", json={}).status_code == 400
+
+
+def test_a_llamafarm_alias_shows_loaded_while_its_universal_runtime_holds_the_model(backends, make_gateway) -> None:
+    from atmosphere.standins.runtime import cache_key
+
+    gateway = make_gateway(backends)
+    with gateway.client() as client:
+
+        def loaded() -> list[str]:
+            items = client.get("/v1/integrations", params={"refresh": "true"}).json()["integrations"]
+            llamafarm = next(i for i in items if i["id"] == "llamafarm")
+            return [m["id"] for m in llamafarm["models"] if m["loaded"]]
+
+        assert loaded() == []
+        backends.runtime.state.loaded[cache_key("language", "unsloth/Qwen3-1.7B-GGUF")] = time.time()
+        assert loaded() == ["smart"]

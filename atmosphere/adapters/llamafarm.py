@@ -78,8 +78,10 @@ class LlamaFarmBackend:
     id = "llamafarm"
     name = "LlamaFarm"
     type = "llamafarm"
-    # 0.0.27 has no preload route (reference: "LlamaFarm 0.0.27 source ... preload"), so no warm-up.
+    # 0.0.27 has no preload route (reference: "LlamaFarm 0.0.27 source ... preload"); later
+    # versions do. Both are learnt by the probe (the runtime's /v1/preload/resources answers or not).
     warmup_supported = False
+    reported_concurrency: int | None = None  # optimal_concurrency, where the version reports it
 
     def __init__(
         self,
@@ -106,13 +108,15 @@ class LlamaFarmBackend:
 
     async def probe(self) -> ProbeResult:
         started = time.perf_counter()
-        liveness, health, info, projects, runtime = await asyncio.gather(
+        liveness, health, info, projects, runtime, resources = await asyncio.gather(
             _attempt(get_json(self._client, "/health/liveness", self.probe_timeout, "liveness")),
             _attempt(get_json(self._client, "/health", self.probe_timeout, "health")),
             _attempt(get_json(self._client, "/info", self.probe_timeout, "info")),
             _attempt(get_json(self._client, f"/v1/projects/{self.namespace}", self.probe_timeout, "projects")),
             _attempt(get_json(self._runtime, "/health", self.probe_timeout, "universal runtime health")),
+            _attempt(get_json(self._runtime, "/v1/preload/resources", self.probe_timeout, "preload resources")),
         )
+        self._note_preload(resources)
         latency = ms_since(started)
         if isinstance(liveness, BackendFailure):
             status = "offline" if liveness.kind in ("unreachable", "timeout") else "error"
@@ -151,6 +155,18 @@ class LlamaFarmBackend:
             default_embedding_model=self.embed_model if self._runtime_up else None,
             latency_ms=latency,
         )
+
+    def _note_preload(self, resources: Any) -> None:
+        """A runtime with /v1/preload/resources has preload (so warm-up) and says its concurrency."""
+        self.warmup_supported = isinstance(resources, dict)
+        self.reported_concurrency = _concurrency(resources)
+
+    async def warm(self, model: str) -> None:
+        """Preload the project that defines ``model`` (``POST /v1/models/preload/{namespace}/{project}``)."""
+        project = self._aliases.get(model)
+        if project is None:
+            raise BackendFailure(f"warm-up: no project defines `{model}`", kind="error", retryable=False)
+        await post_json(self._client, f"/v1/models/preload/{self.namespace}/{project}", {}, "warm-up")
 
     def _parse_projects(self, doc: Any) -> tuple[list[Project], list[ModelInfo], dict[str, str]]:
         if not isinstance(doc, dict) or not isinstance(doc.get("projects"), list):
@@ -314,6 +330,11 @@ async def _attempt(coro: Any) -> Any:
         return await coro
     except BackendFailure as failure:
         return failure
+
+
+def _concurrency(doc: Any) -> int | None:
+    value = doc.get("optimal_concurrency") if isinstance(doc, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= 1024 else None
 
 
 def _mark_loaded(models: list[ModelInfo], cache_keys: Any) -> None:
