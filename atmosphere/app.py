@@ -78,6 +78,16 @@ def build_backends(settings: Settings) -> list[Backend]:
     return [build_backend(spec, settings) for spec in settings.hosts()]
 
 
+def build_registry(settings: Settings, backends: list[Backend]) -> Registry:
+    """The registry of ``backends``, for ``serve`` (the app's lifespan) and ``scan`` alike."""
+    return Registry(
+        backends,
+        state_dir=settings.state_dir,
+        probe_timeout=settings.probe_timeout,
+        health_interval=settings.health_interval,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -92,12 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
             balancer=balancer,
             requests=requests,
         )
-        registry = Registry(
-            fleet.backends(),
-            state_dir=settings.state_dir,
-            probe_timeout=settings.probe_timeout,
-            health_interval=settings.health_interval,
-        )
+        registry = build_registry(settings, fleet.backends())
         fleet.attach(registry)
         metrics = Metrics(fleet.gauges)
         recorder = Recorder(requests, metrics, log_prompts=settings.log_prompts)

@@ -1,63 +1,59 @@
 """Command line: ``atmosphere serve | scan | demo``.
 
-A configuration error is one line naming the setting (exit 2), never a traceback.
+Every flag is a setting: its name, help text and default come from the ``Settings`` field
+(``--probe-timeout`` is ``probe_timeout``, also ``ATMOSPHERE_PROBE_TIMEOUT``, which the flag
+beats). A configuration error is one line naming the setting (exit 2), never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
-import logging
 import sys
+from pathlib import Path
 from typing import Any
+
+from pydantic.fields import FieldInfo
 
 from atmosphere import __version__
 from atmosphere.config import ConfigError, Settings, load_settings
 
-# flag → setting; every flag also has an ATMOSPHERE_* environment variable, which it beats.
-_SETTING_FLAGS: list[tuple[str, str, Any, str]] = [
-    ("--host", "host", str, "address to bind (default 127.0.0.1)"),
-    ("--port", "port", int, "port to serve on (default 8000)"),
-    ("--llamafarm-url", "llamafarm_url", str, "LlamaFarm server(s): url, name=url or url|runtime_url; comma list or repeat"),
-    ("--ollama-url", "ollama_url", str, "Ollama server(s): url or name=url; comma list or repeat (default localhost:11434)"),
-    ("--llamafarm-runtime-url", "llamafarm_runtime_url", str, "LlamaFarm Universal Runtime (default http://127.0.0.1:11540)"),
-    ("--llamafarm-namespace", "llamafarm_namespace", str, "LlamaFarm namespace whose projects are used (default 'default')"),
-    ("--llamafarm-embed-model", "llamafarm_embed_model", str, "embedding model asked of LlamaFarm's Universal Runtime"),
-    ("--probe-timeout", "probe_timeout", float, "seconds for one discovery probe (default 2)"),
-    ("--request-timeout", "request_timeout", float, "seconds for an upstream call (default 120)"),
-    ("--health-interval", "health_interval", float, "seconds between background scans (default 10)"),
-    ("--state-dir", "state_dir", str, "where enable/disable choices persist (default ~/.atmosphere)"),
-    ("--max-request-bytes", "max_request_bytes", int, "largest request body accepted (default 4 MiB)"),
-    ("--log-level", "log_level", str, "critical, error, warning, info or debug (default info)"),
-    ("--max-inflight", "max_inflight", int, "requests at once per host (default: what the host reports, else 4)"),
-    ("--queue-size", "queue_size", int, "requests waiting per host before 503 (default 16)"),
-    ("--queue-timeout", "queue_timeout", float, "seconds a request may wait for a free host (default 30)"),
-    ("--models-file", "models_file", str, "model equivalents, TOML (default <state-dir>/models.toml)"),
-    ("--allowed-origins", "allowed_origins", str, "web origins whose pages may use the API, comma-separated (default none)"),
-]
 _REPEATABLE = {"llamafarm_url", "ollama_url"}  # several hosts: the flag may repeat
+# The settings each command takes (serve: every setting but the demo's own).
+_DEMO_ONLY = {"standin_ports"}
+_SCAN = {"llamafarm_url", "ollama_url", "llamafarm_runtime_url", "llamafarm_namespace", "probe_timeout", "state_dir", "ca_bundle"}
+_DEMO = {"host", "port", "state_dir", "log_level", "health_interval", "standin_ports"}
 
 
-def _add_setting_flags(parser: argparse.ArgumentParser, only: set[str] | None = None) -> None:
-    for flag, dest, kind, help_text in _SETTING_FLAGS:
-        if only is None or dest in only:
-            action = "append" if dest in _REPEATABLE else "store"
-            parser.add_argument(flag, dest=dest, type=_lenient(kind), default=None, action=action, help=help_text)
+def _default_text(field: FieldInfo) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is None or value == "" or isinstance(value, bool):
+        return ""
+    if isinstance(value, Path):
+        home = str(Path.home())
+        value = "~" + str(value)[len(home) :] if str(value).startswith(home) else value
+    return f" (default {value})"
 
 
-def _lenient(kind: Any) -> Any:
-    """Pass flag text through untouched so the settings report bad values, naming them."""
-    return str if kind in (int, float) else kind
+def _add_setting_flags(parser: argparse.ArgumentParser, names: set[str]) -> None:
+    for name, field in Settings.model_fields.items():
+        if name not in names:
+            continue
+        flag = "--" + name.replace("_", "-")
+        help_text = f"{field.description or name}{_default_text(field)} [ATMOSPHERE_{name.upper()}]"
+        if field.annotation is bool:
+            parser.add_argument(flag, dest=name, action="store_const", const=True, default=None, help=help_text)
+            continue
+        # Values pass through as text: the settings check them and name the setting when wrong.
+        action = "append" if name in _REPEATABLE else "store"
+        parser.add_argument(flag, dest=name, default=None, action=action, help=help_text, metavar=name.upper())
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:
-    overrides = {dest: getattr(args, dest, None) for _, dest, _, _ in _SETTING_FLAGS}
-    for dest in _REPEATABLE:
-        if isinstance(overrides.get(dest), list):
-            overrides[dest] = ",".join(overrides[dest])
-    if getattr(args, "access_log", False):
-        overrides["access_log"] = True
+    overrides: dict[str, Any] = {name: getattr(args, name, None) for name in Settings.model_fields}
+    for name in _REPEATABLE:
+        if isinstance(overrides.get(name), list):
+            overrides[name] = ",".join(overrides[name])
     return load_settings(**overrides)
 
 
@@ -65,18 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="atmosphere", description="A local AI gateway for LlamaFarm and Ollama.")
     parser.add_argument("--version", action="version", version=f"atmosphere {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-
     serve = commands.add_parser("serve", help="run the gateway and dashboard")
-    _add_setting_flags(serve)
-    serve.add_argument("--access-log", action="store_true", help="log every request (costs speed)")
-
+    _add_setting_flags(serve, set(Settings.model_fields) - _DEMO_ONLY)
     scan = commands.add_parser("scan", help="probe the backends once and print what was found")
-    _add_setting_flags(
-        scan, {"llamafarm_url", "ollama_url", "llamafarm_runtime_url", "llamafarm_namespace", "probe_timeout", "state_dir"}
-    )
-
+    _add_setting_flags(scan, _SCAN)
     demo = commands.add_parser("demo", help="serve against built-in stand-in backends (no Ollama or LlamaFarm needed)")
-    _add_setting_flags(demo, {"host", "port", "state_dir", "log_level", "health_interval"})
+    _add_setting_flags(demo, _DEMO)
     return parser
 
 
@@ -89,13 +79,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command == "serve":
+            from atmosphere.server import serve
+
             return serve(settings)
         if args.command == "scan":
             return asyncio.run(scan(settings))
         if args.command == "demo":
-            from atmosphere.demo import run_demo
-
-            return run_demo(settings)
+            return demo(settings)
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
@@ -104,50 +94,21 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def configure_logging(level: str) -> None:
-    from atmosphere.api.request_id import install_log_tag
+def demo(settings: Settings) -> int:
+    from atmosphere.demo import standins
+    from atmosphere.server import serve
 
-    install_log_tag()  # request_tag: " [req_…]" on lines logged while serving a request
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s%(request_tag)s: %(message)s")
-    # httpx logs every upstream request at INFO: noise, and a cost on the hot path.
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
-
-
-def serve(settings: Settings) -> int:
-    import uvicorn
-
-    from atmosphere.app import create_app
-
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    # Everything imported so far lives as long as the process: move it out of the
-    # collector's sight, so full collections under load stop walking it (they were
-    # most of the p99 at 32 concurrent requests: bench/NOTES.md).
-    gc.collect()
-    gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=settings.access_log,
-        ws_ping_interval=20,
-        timeout_graceful_shutdown=3,
-    )
-    return 0
+    with standins(settings) as running:
+        print(running.banner(settings.host, settings.port), file=sys.stderr, flush=True)
+        running.listen()
+        return serve(running.settings)
 
 
 async def scan(settings: Settings) -> int:
     """Print a table of integrations; exit 1 when none is healthy."""
-    from atmosphere.app import build_backends
-    from atmosphere.registry import Registry
+    from atmosphere.app import build_backends, build_registry
 
-    registry = Registry(
-        build_backends(settings),
-        state_dir=settings.state_dir,
-        probe_timeout=settings.probe_timeout,
-        health_interval=settings.health_interval,
-    )
+    registry = build_registry(settings, build_backends(settings))
     try:
         items = await registry.scan()
     finally:

@@ -23,33 +23,50 @@ class ConfigError(Exception):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ATMOSPHERE_", extra="ignore", frozen=True)
 
-    host: str = "127.0.0.1"
-    port: int = Field(8000, ge=1, le=65535)
-    llamafarm_url: str = "http://localhost:14345"
-    ollama_url: str = "http://localhost:11434"
-    llamafarm_runtime_url: str = "http://127.0.0.1:11540"
-    llamafarm_namespace: str = Field("default", min_length=1)
-    # The embedding model asked of LlamaFarm's Universal Runtime (an HF encoder id).
-    llamafarm_embed_model: str = Field("sentence-transformers/all-MiniLM-L6-v2", min_length=1)
-    probe_timeout: float = Field(2.0, gt=0, le=60)
-    request_timeout: float = Field(120.0, gt=0)
-    health_interval: float = Field(10.0, gt=0)
-    state_dir: Path = Path.home() / ".atmosphere"
-    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    # Each field's description is its help text in the CLI (``atmosphere serve --help``), and
+    # its default is written only here: adding a described field adds the flag.
+    host: str = Field("127.0.0.1", description="address to bind (off loopback only with an API key)")
+    port: int = Field(8000, ge=1, le=65535, description="port to serve on")
+    llamafarm_url: str = Field(
+        "http://localhost:14345",
+        description="LlamaFarm server(s): url, name=url or url|runtime_url; comma list or repeat the flag",
+    )
+    ollama_url: str = Field(
+        "http://localhost:11434", description="Ollama server(s): url or name=url; comma list or repeat the flag"
+    )
+    llamafarm_runtime_url: str = Field("http://127.0.0.1:11540", description="LlamaFarm's Universal Runtime (embeddings)")
+    llamafarm_namespace: str = Field("default", min_length=1, description="LlamaFarm namespace whose projects are used")
+    llamafarm_embed_model: str = Field(
+        "sentence-transformers/all-MiniLM-L6-v2",
+        min_length=1,
+        description="embedding model asked of LlamaFarm's Universal Runtime (a Hugging Face encoder id)",
+    )
+    probe_timeout: float = Field(2.0, gt=0, le=60, description="seconds for one discovery probe")
+    request_timeout: float = Field(120.0, gt=0, description="seconds for an upstream call")
+    health_interval: float = Field(10.0, gt=0, description="seconds between background scans")
+    state_dir: Path = Field(Path.home() / ".atmosphere", description="where enable/disable choices and added hosts persist")
+    max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted, in bytes")
     ca_bundle: Path | None = Field(
         None, description="PEM file of extra CA certificates trusted for https:// backends (beside the system's)"
     )
-    log_level: str = "info"
-    access_log: bool = False
-    # Fleet: per-host concurrency and queueing (0 = what the host reports, else 4).
-    max_inflight: int = Field(0, ge=0, le=1024)
-    queue_size: int = Field(16, ge=0, le=10_000)
-    queue_timeout: float = Field(30.0, gt=0, le=3600)
-    models_file: Path | None = None  # model equivalents (TOML); default <state_dir>/models.toml
-    log_prompts: bool = False  # the request log keeps prompt and answer text only when true
-    # Web origins whose pages may call the API (CORS), comma-separated: exact origins such as
-    # ``https://app.example``, patterns such as ``http://localhost:*``, or ``*`` for any page.
-    allowed_origins: str = ""
+    log_level: str = Field("info", description="critical, error, warning, info or debug")
+    access_log: bool = Field(False, description="log every request (costs speed)")
+    # Fleet: per-host concurrency and queueing.
+    max_inflight: int = Field(0, ge=0, le=1024, description="requests at once per host (0: what the host reports, else 4)")
+    queue_size: int = Field(16, ge=0, le=10_000, description="requests waiting per host before a 503")
+    queue_timeout: float = Field(30.0, gt=0, le=3600, description="seconds a request may wait for a free host")
+    models_file: Path | None = Field(None, description="model equivalents, TOML (default <state-dir>/models.toml)")
+    log_prompts: bool = Field(False, description="keep prompt and answer text in the request log")
+    allowed_origins: str = Field(
+        "",
+        description="web origins whose pages may call the API (CORS), comma-separated: https://app.example, "
+        "http://localhost:* or * for any page",
+    )
+    standin_ports: str = Field(
+        "",
+        description="demo only: ports for the stand-ins, e.g. ollama=11434,llamafarm=14345,runtime=11540 "
+        "(any not named gets a free port)",
+    )
 
     @field_validator("llamafarm_url", "ollama_url")
     @classmethod
@@ -101,6 +118,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"each entry must be an origin such as https://app.example, or * (got {item!r})")
         return value
 
+    @field_validator("standin_ports")
+    @classmethod
+    def _standin_ports(cls, value: str) -> str:
+        standin_ports(value)  # raises ValueError naming the bad entry
+        return value
+
     @field_validator("ca_bundle")
     @classmethod
     def _readable_bundle(cls, value: Path | None) -> Path | None:
@@ -115,6 +138,22 @@ class Settings(BaseSettings):
         if level not in ("critical", "error", "warning", "info", "debug"):
             raise ValueError(f"must be one of critical, error, warning, info, debug (got {value!r})")
         return level
+
+
+STANDINS = ("ollama", "llamafarm", "runtime")
+
+
+def standin_ports(value: str) -> dict[str, int]:
+    """``ollama=11434,llamafarm=14345,runtime=11540`` → ports by stand-in (0 for any not named)."""
+    ports = dict.fromkeys(STANDINS, 0)
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        name, _, port = item.partition("=")
+        if name.strip() not in ports or not port.strip().isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"each entry must be NAME=PORT with NAME one of {', '.join(STANDINS)} (got {item!r})")
+        ports[name.strip()] = int(port)
+    return ports
 
 
 def load_settings(**overrides: Any) -> Settings:

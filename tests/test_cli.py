@@ -90,3 +90,17 @@ def test_demo_serves_the_whole_loop_on_stand_in_backends(tmp_path, unused_tcp_po
         proc.terminate()
         _, stderr = proc.communicate(timeout=10)
     assert "STAND-INS" in stderr
+
+
+def test_every_setting_is_a_serve_flag_whose_help_comes_from_the_setting():
+    from atmosphere.cli import build_parser
+    from atmosphere.config import Settings
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    flags = {action.dest: action for action in serve._actions}
+    for name, field in Settings.model_fields.items():
+        if name == "standin_ports":
+            continue  # the demo's own
+        assert name in flags, name
+        assert field.description and field.description in (flags[name].help or ""), name
+    assert "(default 8000)" in (flags["port"].help or "")
