@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.api import completions, dashboard, health, integrations, openai, responses, websocket
+from atmosphere.api import anthropic, completions, dashboard, health, integrations, ollama, openai, responses, websocket
 from atmosphere.api import fleet as fleet_api
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.errors import install_error_handlers
@@ -148,6 +148,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(completions.router)
     app.include_router(responses.router)
     app.include_router(integrations.router)
+    app.include_router(anthropic.router)
+    app.include_router(ollama.router)
     app.include_router(websocket.router)
     dashboard.install_dashboard(app)  # '/' and the bundle's files, below every API route
     return app

@@ -106,8 +106,15 @@ class ChatRequest:
     seed: int | None = None
     include_usage: bool = False
     user: str | None = None  # the caller's end-user id: keeps a conversation on one host
-    # Passed through where a backend understands them (tools, response_format, ...).
+    # Passed through where a backend understands them (tools, response_format, ...);
+    # ``extra[OLLAMA_NATIVE]`` holds native Ollama fields only the Ollama adapter sends.
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+# The ``extra`` key for fields only Ollama understands (``keep_alive``, ``think``, more
+# ``options`` such as ``top_k`` or ``num_ctx``, generate's ``images``/``raw``/``template``),
+# as the Ollama face and Anthropic's ``top_k`` send them; other adapters leave it out.
+OLLAMA_NATIVE = "ollama"
 
 
 @dataclass(slots=True)

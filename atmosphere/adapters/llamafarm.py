@@ -17,6 +17,7 @@ from typing import Any
 from atmosphere import jsonfast
 from atmosphere.adapters.openai_wire import chunk_from_openai, completion_from_openai, usage_from_openai
 from atmosphere.domain import (
+    OLLAMA_NATIVE,
     ChatChunk,
     ChatCompletion,
     ChatRequest,
@@ -216,7 +217,8 @@ class LlamaFarmBackend:
                 body[key] = value
         if stream and req.include_usage:
             body["stream_options"] = {"include_usage": True}
-        body.update(req.extra)  # tools, response_format, rag_enabled=True when asked, ...
+        # tools, response_format, rag_enabled=True when asked, ... (never Ollama-only fields)
+        body.update({key: value for key, value in req.extra.items() if key != OLLAMA_NATIVE})
         return body
 
     async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
@@ -295,6 +297,7 @@ class LlamaFarmBackend:
             stop=req.stop,
             seed=req.seed,
             include_usage=req.include_usage,
+            extra=req.extra,
         )
 
     async def generate(self, req: GenerateRequest, model: str) -> ChatCompletion:

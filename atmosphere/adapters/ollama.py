@@ -19,6 +19,7 @@ from atmosphere.adapters.ollama_wire import (
     usage,
 )
 from atmosphere.domain import (
+    OLLAMA_NATIVE,
     ChatChunk,
     ChatCompletion,
     ChatRequest,
@@ -175,13 +176,7 @@ class OllamaBackend:
             body["options"] = opts
         if req.extra.get("tools"):
             body["tools"] = req.extra["tools"]
-        response_format = req.extra.get("response_format")
-        if isinstance(response_format, dict):
-            if response_format.get("type") == "json_object":
-                body["format"] = "json"
-            elif response_format.get("type") == "json_schema":
-                body["format"] = (response_format.get("json_schema") or {}).get("schema", "json")
-        return body
+        return _with_extras(body, req.extra)
 
     async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
         data = await post_json(self._client, "/api/chat", self._chat_body(req, model, False), "chat")
@@ -248,7 +243,7 @@ class OllamaBackend:
             body["system"] = req.system
         if req.suffix:
             body["suffix"] = req.suffix  # fill-in-the-middle, for models whose template supports it
-        return body
+        return _with_extras(body, req.extra)
 
     async def generate(self, req: GenerateRequest, model: str) -> ChatCompletion:
         data = await post_json(self._client, "/api/generate", self._generate_body(req, model, False), "generate")
@@ -311,3 +306,22 @@ class OllamaBackend:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _with_extras(body: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """``response_format`` as Ollama's ``format``, then the native fields a face passed
+    (``keep_alive``, ``think``, ``images``, ...), their ``options`` merged into ours."""
+    response_format = extra.get("response_format")
+    if isinstance(response_format, dict):
+        if response_format.get("type") == "json_object":
+            body["format"] = "json"
+        elif response_format.get("type") == "json_schema":
+            body["format"] = (response_format.get("json_schema") or {}).get("schema", "json")
+    native = extra.get(OLLAMA_NATIVE)
+    if isinstance(native, dict):
+        for key, value in native.items():
+            if key == "options" and isinstance(value, dict):
+                body["options"] = {**value, **body.get("options", {})}
+            elif key not in body:
+                body[key] = value
+    return body

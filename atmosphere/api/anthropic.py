@@ -1,0 +1,128 @@
+"""The Anthropic face: ``POST /v1/messages`` and ``POST /v1/messages/count_tokens``.
+
+So ``ANTHROPIC_BASE_URL=http://127.0.0.1:8000`` works for the ``anthropic`` SDKs and Claude
+Code. Routes match the path only (the SDK's beta client adds ``?beta=true``); the key may
+come as ``x-api-key`` or ``Authorization`` (checked, when one is set, before this face).
+Errors leave in Anthropic's envelope (``render_error``); a stream the backend breaks after
+it started ends with an ``error`` event, since its 200 is already sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Iterable
+from typing import TypeVar
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from atmosphere import jsonfast
+from atmosphere.api import anthropic_wire as wire
+from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.errors import attempts_header
+from atmosphere.api.sse import sse_event, stream_response
+from atmosphere.api.validation import read_json
+from atmosphere.errors import AtmosphereError, BackendFailure
+from atmosphere.router.executor import StartedStream
+
+log = logging.getLogger("atmosphere.api.anthropic")
+router = APIRouter(prefix="/v1", tags=["Anthropic Messages"])
+
+PATH_PREFIX = "/v1/messages"
+# A ``ping`` goes out whenever the backend is silent this long mid-answer, so proxies and
+# clients with idle timeouts keep the connection (Anthropic sends them too).
+PING_INTERVAL = 10.0
+_PING = sse_event({"type": "ping"}, "ping")
+T = TypeVar("T")
+
+
+def _request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error in Anthropic's shape, for any Atmosphere status (also the API-key 401)."""
+    out_status, body = wire.error_status_and_body(status, message)
+    request_id = _request_id()
+    body["request_id"] = request_id
+    return json_response(body, status=out_status, headers={"request-id": request_id, **(headers or {})})
+
+
+def render_error(exc: AtmosphereError) -> Response:
+    return error_response(exc.status, exc.message, attempts_header(getattr(exc, "attempts", [])))
+
+
+@router.post("/messages")
+async def create_message(request: Request) -> Response:
+    data = await read_json(request, body_limit(request))
+    req = wire.parse_messages_request(data)
+    headers = {"request-id": _request_id()}
+    if not req.stream:
+        served = await executor(request).chat(req)
+        body = wire.message_body(served.value, served.model)
+        return json_response(body, headers={**headers, **served_headers(served)})
+    input_tokens = wire.estimate_tokens(req.messages, req.extra.get("tools"))
+    started = await executor(request).chat_stream(req)
+    events = wire.MessageEvents(started.model, input_tokens)
+    return stream_response(_message_events(started.value, events), headers={**headers, **served_headers(started)})
+
+
+@router.post("/messages/count_tokens")
+async def count_tokens(request: Request) -> Response:
+    """An estimate (no local backend exposes its tokenizer), as Claude Code's /context needs."""
+    data = await read_json(request, body_limit(request))
+    return json_response({"input_tokens": wire.count_tokens(data)}, headers={"request-id": _request_id()})
+
+
+def _frame(events: Iterable[wire.Event]) -> bytes:
+    return b"".join(sse_event(jsonfast.dumps(data), name) for name, data in events)
+
+
+async def _message_events(stream: StartedStream, events: wire.MessageEvents) -> AsyncIterator[bytes]:
+    """The event sequence, forwarded as chunks arrive; pings while the backend is quiet."""
+    yield _frame(events.start()) + _PING + _frame(events.chunk(stream.first))
+    try:
+        async for chunk in _with_pings(stream.rest, PING_INTERVAL):
+            yield _PING if chunk is None else _frame(events.chunk(chunk))
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets Anthropic's error event
+        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
+        log.warning("message stream failed after it started: %s", reason)
+        yield _frame([wire.stream_error(f"The backend failed mid-stream: {reason}")])
+        return
+    yield _frame(events.finish())
+
+
+async def _with_pings(chunks: AsyncIterator[T], interval: float) -> AsyncIterator[T | None]:
+    """``chunks``, with a ``None`` each time ``interval`` passes without one.
+
+    The pending read is a task, not a ``wait_for``, so a timeout never cancels the
+    upstream read; when the client leaves, the read is cancelled and upstream closed.
+    """
+    iterator = aiter(chunks)
+    pending: asyncio.Future[T] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(iterator))
+            done, _ = await asyncio.wait((pending,), timeout=interval)
+            if not done:
+                yield None
+                continue
+            finished, pending = pending, None
+            try:
+                chunk = finished.result()
+            except StopAsyncIteration:
+                return
+            yield chunk
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            with contextlib.suppress(Exception):
+                await closer()

@@ -1,0 +1,467 @@
+"""Anthropic Messages wire format ↔ domain types (no I/O).
+
+A Messages request becomes a ``ChatRequest`` whose messages are in the domain's (OpenAI)
+shape: ``system`` becomes a system message, ``text``/``image`` blocks content parts,
+``tool_use`` blocks assistant tool calls and ``tool_result`` blocks tool messages. A
+``ChatCompletion`` becomes a ``message`` object; ``MessageEvents`` turns a chunk stream
+into the named SSE event sequence the SDK's accumulator expects (see
+shared/reference/anthropic-api.md §4).
+
+Deliberately not supported, and why:
+- image ``url`` sources: the gateway never fetches a URL a request names (400);
+- ``document``, ``search_result`` and server-tool blocks: no local backend reads them (400);
+- server tools (``type`` other than ``custom``) are dropped, as Claude Code may offer them;
+- ``thinking`` is ignored (answers never carry thinking blocks), ``metadata``,
+  ``cache_control`` and the other Anthropic-only fields are ignored;
+- ``stop_reason: "stop_sequence"`` cannot be told apart from ``end_turn``: no local backend
+  says which stop string matched, so a stop is always ``end_turn``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Any
+
+from atmosphere import jsonfast
+from atmosphere.domain import OLLAMA_NATIVE, ChatChunk, ChatCompletion, ChatRequest, Usage
+from atmosphere.errors import InvalidRequest
+
+_IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+_TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+
+
+def message_id() -> str:
+    return "msg_" + secrets.token_hex(12)
+
+
+def _tool_use_id() -> str:
+    return "toolu_" + secrets.token_hex(12)
+
+
+# --- request --------------------------------------------------------------------------
+
+
+def _number(data: dict[str, Any], key: str, low: float, high: float) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+        raise InvalidRequest(f"{key}: must be a number between {low:g} and {high:g}")
+    return value
+
+
+def _positive_int(data: dict[str, Any], key: str, *, required: bool = False) -> int | None:
+    value = data.get(key)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"{key}: field required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidRequest(f"{key}: must be a positive integer")
+    return value
+
+
+def _system_text(system: Any) -> str | None:
+    if system is None:
+        return None
+    if isinstance(system, str):
+        return system or None
+    if isinstance(system, list):
+        texts = []
+        for index, block in enumerate(system):
+            if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
+                raise InvalidRequest(f"system.{index}: must be a text block")
+            texts.append(block["text"])
+        return "\n\n".join(t for t in texts if t) or None
+    raise InvalidRequest("system: must be a string or an array of text blocks")
+
+
+def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise InvalidRequest(f"{where}.content: must be a string or an array of content blocks")
+    for index, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise InvalidRequest(f"{where}.content.{index}: must be a content block with a type")
+    return content
+
+
+def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
+    source = block.get("source")
+    if not isinstance(source, dict):
+        raise InvalidRequest(f"{where}.source: field required")
+    if source.get("type") != "base64":
+        raise InvalidRequest(f"{where}.source: only base64 images are supported; this gateway never fetches image URLs")
+    media_type, data = source.get("media_type"), source.get("data")
+    if media_type not in _IMAGE_TYPES:
+        raise InvalidRequest(f"{where}.source.media_type: must be one of {', '.join(sorted(_IMAGE_TYPES))}")
+    if not isinstance(data, str) or not data:
+        raise InvalidRequest(f"{where}.source.data: must be base64 text")
+    return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
+
+
+def _tool_result_text(block: dict[str, Any], where: str) -> str:
+    content = block.get("content")
+    if content is None:
+        text = ""
+    elif isinstance(content, str):
+        text = content
+    elif isinstance(content, list):
+        # Images inside a tool result have no place in a tool message; their text is kept.
+        text = "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
+    else:
+        raise InvalidRequest(f"{where}.content: must be a string or an array of blocks")
+    return f"Error: {text}" if block.get("is_error") else text
+
+
+def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]) -> list[dict[str, Any]]:
+    """A user turn: its tool results first (each a tool message), then its text and images."""
+    tool_messages: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for index, block in enumerate(blocks):
+        at, kind = f"{where}.content.{index}", block["type"]
+        if kind == "text":
+            if not isinstance(block.get("text"), str):
+                raise InvalidRequest(f"{at}.text: must be a string")
+            parts.append({"type": "text", "text": block["text"]})
+        elif kind == "image":
+            parts.append(_image_part(block, at))
+        elif kind == "tool_result":
+            call_id = block.get("tool_use_id")
+            if not isinstance(call_id, str) or not call_id:
+                raise InvalidRequest(f"{at}.tool_use_id: field required")
+            message = {"role": "tool", "tool_call_id": call_id, "content": _tool_result_text(block, at)}
+            if call_id in tool_names:
+                message["name"] = tool_names[call_id]  # Ollama matches results by tool name
+            tool_messages.append(message)
+        elif kind in ("thinking", "redacted_thinking"):
+            continue
+        else:
+            raise InvalidRequest(f"{at}: content blocks of type '{kind}' are not supported by local backends")
+    out = tool_messages
+    if parts:
+        only_text = all(p["type"] == "text" for p in parts)
+        content: Any = "".join(p["text"] for p in parts) if only_text and len(parts) == 1 else parts
+        out.append({"role": "user", "content": content})
+    return out
+
+
+def _assistant_message(blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]) -> dict[str, Any]:
+    texts: list[str] = []
+    calls: list[dict[str, Any]] = []
+    for index, block in enumerate(blocks):
+        at, kind = f"{where}.content.{index}", block["type"]
+        if kind == "text":
+            if not isinstance(block.get("text"), str):
+                raise InvalidRequest(f"{at}.text: must be a string")
+            texts.append(block["text"])
+        elif kind == "tool_use":
+            call_id, name, arguments = block.get("id"), block.get("name"), block.get("input", {})
+            if not isinstance(call_id, str) or not isinstance(name, str) or not isinstance(arguments, dict):
+                raise InvalidRequest(f"{at}: a tool_use block needs a string id and name and an object input")
+            tool_names[call_id] = name
+            calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": _json(arguments)}})
+        elif kind in ("thinking", "redacted_thinking"):
+            continue  # replayed reasoning: local backends cannot use it
+        else:
+            raise InvalidRequest(f"{at}: content blocks of type '{kind}' are not supported in assistant turns")
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or (None if calls else "")}
+    if calls:
+        message["tool_calls"] = calls
+    return message
+
+
+def _merged_turns(messages: Any) -> list[tuple[str, list[dict[str, Any]], str]]:
+    """Validated turns, consecutive same-role turns merged into one (as Anthropic does)."""
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages: must be a non-empty array")
+    turns: list[tuple[str, list[dict[str, Any]], str]] = []
+    for index, message in enumerate(messages):
+        where = f"messages.{index}"
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"{where}: must be an object")
+        role = message.get("role")
+        if role not in ("user", "assistant"):
+            raise InvalidRequest(f"{where}.role: must be 'user' or 'assistant' (got {role!r})")
+        blocks = _blocks(message.get("content"), where)
+        if turns and turns[-1][0] == role:
+            turns[-1][1].extend(blocks)
+        else:
+            turns.append((role, list(blocks), where))
+    return turns
+
+
+def chat_messages(system: Any, messages: Any) -> list[dict[str, Any]]:
+    """Anthropic ``system`` + ``messages`` → domain (OpenAI-shaped) messages."""
+    out: list[dict[str, Any]] = []
+    text = _system_text(system)
+    if text:
+        out.append({"role": "system", "content": text})
+    tool_names: dict[str, str] = {}
+    for role, blocks, where in _merged_turns(messages):
+        if role == "user":
+            out.extend(_user_messages(blocks, where, tool_names))
+        else:
+            out.append(_assistant_message(blocks, where, tool_names))
+    return out
+
+
+def _tools(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    tools = data.get("tools")
+    if tools is None:
+        return None
+    if not isinstance(tools, list):
+        raise InvalidRequest("tools: must be an array")
+    out = []
+    for index, tool in enumerate(tools):
+        if not isinstance(tool, dict) or not isinstance(tool.get("name"), str):
+            raise InvalidRequest(f"tools.{index}: a tool needs a name")
+        if tool.get("type") not in (None, "custom"):
+            continue  # a server tool (web search, bash, ...): nothing local runs it
+        schema = tool.get("input_schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequest(f"tools.{index}.input_schema: must be a JSON Schema object")
+        function: dict[str, Any] = {"name": tool["name"], "parameters": schema}
+        if isinstance(tool.get("description"), str):
+            function["description"] = tool["description"]
+        out.append({"type": "function", "function": function})
+    return out or None
+
+
+def _tool_choice(data: dict[str, Any]) -> Any:
+    choice = data.get("tool_choice")
+    if choice is None:
+        return None
+    kind = choice.get("type") if isinstance(choice, dict) else None
+    if kind in _TOOL_CHOICES:
+        return _TOOL_CHOICES[kind]
+    if kind == "tool" and isinstance(choice.get("name"), str):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise InvalidRequest("tool_choice: must be {type: auto|any|none} or {type: tool, name}")
+
+
+def _stop_sequences(data: dict[str, Any]) -> list[str] | None:
+    stop = data.get("stop_sequences")
+    if stop is None:
+        return None
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise InvalidRequest("stop_sequences: must be an array of strings")
+    return [s for s in stop if s] or None
+
+
+def _require_model(data: dict[str, Any]) -> str:
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("model: field required")
+    return model
+
+
+def parse_messages_request(data: Any) -> ChatRequest:
+    """A ``/v1/messages`` body → ``ChatRequest``; a 400 in Anthropic's words for bad input."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("Request body must be a JSON object.")
+    model = _require_model(data)
+    max_tokens = _positive_int(data, "max_tokens", required=True)
+    messages = chat_messages(data.get("system"), data.get("messages"))
+    stream = data.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("stream: must be a boolean")
+    extra: dict[str, Any] = {}
+    tools, choice = _tools(data), _tool_choice(data)
+    if choice == "none":
+        tools = None  # the portable way to forbid tool use: offer none
+    if tools:
+        extra["tools"] = tools
+        if choice is not None:
+            extra["tool_choice"] = choice
+    top_k = data.get("top_k")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0:
+            raise InvalidRequest("top_k: must be a non-negative integer")
+        extra[OLLAMA_NATIVE] = {"options": {"top_k": top_k}}  # only Ollama has a top_k switch
+    return ChatRequest(
+        model=model,
+        messages=messages,
+        stream=stream,
+        temperature=_number(data, "temperature", 0, 1),
+        top_p=_number(data, "top_p", 0, 1),
+        max_tokens=max_tokens,
+        stop=_stop_sequences(data),
+        include_usage=stream,  # the final message_delta reports usage
+        extra=extra,
+    )
+
+
+def estimate_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
+    """About four characters a token over the messages (system prompt included) and the
+    tools: an estimate, since no local backend offers a tokenizer endpoint to ask."""
+    return max(1, (len(_json(messages)) + len(_json(tools or []))) // 4)
+
+
+def count_tokens(data: Any) -> int:
+    """A ``/v1/messages/count_tokens`` body → its estimated input tokens."""
+    if not isinstance(data, dict):
+        raise InvalidRequest("Request body must be a JSON object.")
+    _require_model(data)
+    return estimate_tokens(chat_messages(data.get("system"), data.get("messages")), _tools(data))
+
+
+def _json(value: Any) -> str:
+    return jsonfast.dumps(value).decode()
+
+
+# --- response -------------------------------------------------------------------------
+
+
+def stop_reason(finish_reason: str | None, has_tool_calls: bool) -> str:
+    if has_tool_calls or finish_reason == "tool_calls":
+        return "tool_use"
+    if finish_reason == "length":
+        return "max_tokens"
+    if finish_reason == "content_filter":
+        return "refusal"
+    return "end_turn"
+
+
+def _tool_input(arguments: str) -> dict[str, Any]:
+    try:
+        value = jsonfast.loads(arguments) if arguments else {}
+    except jsonfast.JSONDecodeError:
+        return {"_raw_arguments": arguments}  # the model wrote broken JSON; keep it visible
+    return value if isinstance(value, dict) else {"value": value}
+
+
+def usage_body(usage: Usage | None) -> dict[str, int]:
+    usage = usage or Usage()
+    return {"input_tokens": usage.prompt_tokens, "output_tokens": usage.completion_tokens}
+
+
+def message_body(completion: ChatCompletion, model: str) -> dict[str, Any]:
+    content: list[dict[str, Any]] = []
+    if completion.content:
+        content.append({"type": "text", "text": completion.content})
+    for call in completion.tool_calls:
+        content.append(
+            {"type": "tool_use", "id": call.id or _tool_use_id(), "name": call.name, "input": _tool_input(call.arguments)}
+        )
+    return {
+        "id": message_id(),
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(completion.finish_reason, bool(completion.tool_calls)),
+        "stop_sequence": None,
+        "usage": usage_body(completion.usage),
+    }
+
+
+Event = tuple[str, dict[str, Any]]
+
+
+class MessageEvents:
+    """Turns the chunks of one answer into Anthropic stream events, in order.
+
+    Blocks are opened lazily, one at a time (text, or one per tool call) with indexes
+    0, 1, 2… as the SDK's accumulator requires; reasoning is not forwarded.
+    """
+
+    def __init__(self, model: str, input_tokens: int):
+        self.model = model
+        self.input_tokens = input_tokens
+        self._index = -1
+        self._open: str | None = None  # "text" or "tool:<call index>"
+        self._finish: str | None = None
+        self._tool_calls = False
+        self._usage: Usage | None = None
+
+    def start(self) -> Iterator[Event]:
+        message = {
+            "id": message_id(),
+            "type": "message",
+            "role": "assistant",
+            "content": [],
+            "model": self.model,
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": {"input_tokens": self.input_tokens, "output_tokens": 0},
+        }
+        yield "message_start", {"type": "message_start", "message": message}
+
+    def _begin(self, key: str, block: dict[str, Any]) -> Iterator[Event]:
+        yield from self._close()
+        self._index += 1
+        self._open = key
+        yield "content_block_start", {"type": "content_block_start", "index": self._index, "content_block": block}
+
+    def _close(self) -> Iterator[Event]:
+        if self._open is not None:
+            yield "content_block_stop", {"type": "content_block_stop", "index": self._index}
+            self._open = None
+
+    def _delta(self, delta: dict[str, Any]) -> Event:
+        return "content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta}
+
+    def chunk(self, chunk: ChatChunk) -> Iterator[Event]:
+        if chunk.usage is not None:
+            self._usage = chunk.usage
+        if chunk.content:
+            if self._open != "text":
+                yield from self._begin("text", {"type": "text", "text": ""})
+            yield self._delta({"type": "text_delta", "text": chunk.content})
+        for call in chunk.tool_calls:
+            self._tool_calls = True
+            key = f"tool:{call.index}"
+            if self._open != key:
+                if call.name is None and self._open is not None and self._open.startswith("tool:"):
+                    continue  # a late piece of a call already closed: blocks cannot reopen
+                block = {"type": "tool_use", "id": call.id or _tool_use_id(), "name": call.name or "", "input": {}}
+                yield from self._begin(key, block)
+            if call.arguments:
+                yield self._delta({"type": "input_json_delta", "partial_json": call.arguments})
+        if chunk.finish_reason:
+            self._finish = chunk.finish_reason
+
+    def finish(self) -> Iterator[Event]:
+        if self._index < 0:  # an empty answer still has one (empty) text block
+            yield from self._begin("text", {"type": "text", "text": ""})
+        yield from self._close()
+        usage = self._usage or Usage()
+        reported: dict[str, int] = {"output_tokens": usage.completion_tokens}
+        if usage.prompt_tokens:
+            reported["input_tokens"] = usage.prompt_tokens
+        delta = {"stop_reason": stop_reason(self._finish, self._tool_calls), "stop_sequence": None}
+        yield "message_delta", {"type": "message_delta", "delta": delta, "usage": reported}
+        yield "message_stop", {"type": "message_stop"}
+
+
+# --- errors ---------------------------------------------------------------------------
+
+# Atmosphere's status → (Anthropic's status, error type); the SDK retries 429, 5xx and 529.
+_ERRORS: dict[int, tuple[int, str]] = {
+    400: (400, "invalid_request_error"),
+    401: (401, "authentication_error"),
+    403: (403, "permission_error"),
+    404: (404, "not_found_error"),
+    405: (405, "invalid_request_error"),
+    413: (413, "request_too_large"),
+    429: (429, "rate_limit_error"),
+    502: (500, "api_error"),  # a backend crashed or answered garbage
+    503: (529, "overloaded_error"),  # no backend could take it now
+    504: (504, "timeout_error"),
+}
+
+
+def error_status_and_body(status: int, message: str) -> tuple[int, dict[str, Any]]:
+    """Anthropic's error envelope for an Atmosphere error status."""
+    out_status, kind = _ERRORS.get(status, (500, "api_error") if status >= 500 else (status, "invalid_request_error"))
+    return out_status, {"type": "error", "error": {"type": kind, "message": message}}
+
+
+def stream_error(message: str) -> Event:
+    """The ``error`` event that ends a stream the backend broke after it started."""
+    return "error", {"type": "error", "error": {"type": "api_error", "message": message}}

@@ -1,0 +1,229 @@
+"""The Ollama face: Ollama's native API at ``/api/*``.
+
+So ``OLLAMA_HOST=http://127.0.0.1:8000`` works for the official ``ollama`` clients and Open
+WebUI's Ollama connection, over every integration: LlamaFarm's models are listed and served
+here too. Chat and generate stream NDJSON unless ``"stream": false``, as Ollama does; a
+stream the backend breaks after it started ends with an ``{"error": ...}`` line (its 200
+is already sent). Errors are Ollama's ``{"error": "..."}`` with the gateway's status.
+Models are managed on the backends, never through the gateway: those calls answer 501.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from atmosphere import __version__
+from atmosphere.api import ollama_wire as wire
+from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.errors import attempts_header
+from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line, stream_response
+from atmosphere.api.validation import read_json
+from atmosphere.domain import CatalogModel, ChatRequest, EmbedRequest, GenerateRequest
+from atmosphere.errors import AtmosphereError, BackendFailure, ModelNotFound
+from atmosphere.router.executor import Executor, Served, StartedStream
+
+log = logging.getLogger("atmosphere.api.ollama")
+router = APIRouter(prefix="/api", tags=["Ollama API"])
+
+PATH_PREFIX = "/api"
+R = TypeVar("R", ChatRequest, GenerateRequest, EmbedRequest)
+T = TypeVar("T")
+_MANAGE = (
+    "Atmosphere is a gateway and does not manage models: {verb} models on the backend itself "
+    "(for Ollama, run `ollama {verb}` against the Ollama server; for LlamaFarm, edit the project's models)."
+)
+
+
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error in Ollama's shape, for any Atmosphere status (also the API-key 401)."""
+    return json_response({"error": message}, status=status, headers=headers)
+
+
+def render_error(exc: AtmosphereError) -> Response:
+    return error_response(exc.status, exc.message, attempts_header(getattr(exc, "attempts", [])))
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return wire.require_object(await read_json(request, body_limit(request)))
+
+
+async def _untagged_retry(call: Callable[[R], Awaitable[T]], req: R) -> T:
+    """Ollama clients may add ``:latest`` to any name; a LlamaFarm alias has no tag."""
+    try:
+        return await call(req)
+    except ModelNotFound:
+        if not req.model or not req.model.endswith(":latest"):
+            raise
+        req.model = req.model.removesuffix(":latest")
+        return await call(req)
+
+
+def _lookup(ex: Executor, name: str) -> CatalogModel:
+    """A model by the name an Ollama client uses: untagged means ``:latest``, and a
+    LlamaFarm alias answers with or without a ``:latest`` the client added."""
+    tagged = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+    for candidate in dict.fromkeys((name, tagged, name.removesuffix(":latest"))):
+        found = next((m for m in ex.models() if m.id == candidate), None)
+        if found is not None:
+            return found
+    raise ex.model_not_found(name)
+
+
+# --- the catalogue --------------------------------------------------------------------
+
+
+@router.api_route("/version", methods=["GET", "HEAD"])
+async def version() -> Response:
+    return json_response({"version": __version__})
+
+
+@router.api_route("/tags", methods=["GET", "HEAD"])
+async def tags(request: Request) -> Response:
+    """Every model of every integration (the first that serves a name lists it)."""
+    return json_response({"models": [wire.tag_entry(m) for m in executor(request).models()]})
+
+
+@router.get("/ps")
+async def ps(request: Request) -> Response:
+    """The models resident in memory now, on whichever integration holds them."""
+    return json_response({"models": [wire.ps_entry(m) for m in executor(request).models() if m.info.loaded]})
+
+
+@router.post("/show")
+async def show(request: Request) -> Response:
+    data = await _body(request)
+    return json_response(wire.show_body(_lookup(executor(request), wire.model_name(data))))
+
+
+# --- inference ------------------------------------------------------------------------
+
+
+@router.post("/chat")
+async def chat(request: Request) -> Response:
+    started_ns = time.perf_counter_ns()
+    data = await _body(request)
+    model = wire.model_name(data)
+    messages = wire.chat_messages(data.get("messages"))
+    req = wire.chat_request(data, model, messages)
+    ex = executor(request)
+    if not messages:  # Ollama's load/unload call: nothing to generate
+        _lookup(ex, model)
+        return json_response(wire.load_body(model, "message", _unloads(data)))
+    if not req.stream:
+        served = await _untagged_retry(ex.chat, req)
+        body = wire.chat_body(model, served.value, time.perf_counter_ns() - started_ns)
+        return json_response(body, headers=served_headers(served))
+    return await _stream(await _untagged_retry(ex.chat_stream, req), wire.ChatLines(model, "message", started_ns))
+
+
+@router.post("/generate")
+async def generate(request: Request) -> Response:
+    started_ns = time.perf_counter_ns()
+    data = await _body(request)
+    model = wire.model_name(data)
+    prompt = data.get("prompt") or ""
+    if not isinstance(prompt, str):
+        return error_response(400, "prompt must be a string")
+    req = wire.generate_request(data, model, prompt)
+    ex = executor(request)
+    if not prompt:
+        _lookup(ex, model)
+        return json_response(wire.load_body(model, "response", _unloads(data)))
+    if not req.stream:
+        served = await _untagged_retry(ex.generate, req)
+        body = wire.generate_body(model, served.value, time.perf_counter_ns() - started_ns)
+        return json_response(body, headers=served_headers(served))
+    return await _stream(await _untagged_retry(ex.generate_stream, req), wire.ChatLines(model, "response", started_ns))
+
+
+def _unloads(data: dict[str, Any]) -> bool:
+    return data.get("keep_alive") in (0, "0", "0s", "0m")
+
+
+async def _stream(started: Served[StartedStream], lines: wire.ChatLines) -> Response:
+    return stream_response(_ndjson(started.value, lines), media_type=NDJSON_MEDIA_TYPE, headers=served_headers(started))
+
+
+def _frame(objects: Iterable[dict[str, Any]]) -> bytes:
+    return b"".join(ndjson_line(obj) for obj in objects)
+
+
+async def _ndjson(stream: StartedStream, lines: wire.ChatLines) -> AsyncIterator[bytes]:
+    """Lines as chunks arrive. The backend is committed now: a failure ends the stream with
+    an ``{"error"}`` line, as Ollama itself does, rather than switching backends."""
+    first = _frame(lines.chunk(stream.first))
+    if first:
+        yield first
+    try:
+        async for chunk in stream.rest:
+            framed = _frame(lines.chunk(chunk))
+            if framed:
+                yield framed
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error line
+        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
+        log.warning("ollama-face stream failed after it started: %s", reason)
+        yield ndjson_line({"error": f"The backend failed mid-stream: {reason}"})
+        return
+    yield _frame(lines.finish())
+
+
+@router.post("/embed")
+async def embed(request: Request) -> Response:
+    started_ns = time.perf_counter_ns()
+    data = await _body(request)
+    model = wire.model_name(data)
+    inputs = wire.embed_inputs(data)
+    if not inputs:  # as Ollama: nothing to embed is an empty answer, not an error
+        return json_response({"model": model, "embeddings": []})
+    dimensions = data.get("dimensions")
+    if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
+        return error_response(400, "dimensions must be a positive integer")
+    served = await _untagged_retry(executor(request).embed, EmbedRequest(model=model, inputs=inputs, dimensions=dimensions))
+    body: dict[str, Any] = {"model": model, "embeddings": served.value.vectors}
+    body["total_duration"] = time.perf_counter_ns() - started_ns
+    if served.value.usage.prompt_tokens:
+        body["prompt_eval_count"] = served.value.usage.prompt_tokens
+    return json_response(body, headers=served_headers(served))
+
+
+@router.post("/embeddings")
+async def embeddings(request: Request) -> Response:
+    """The legacy single-text call: ``prompt`` in, one ``embedding`` out."""
+    data = await _body(request)
+    model = wire.model_name(data)
+    prompt = data.get("prompt")
+    if prompt is not None and not isinstance(prompt, str):
+        return error_response(400, "prompt must be a string")
+    if not prompt:
+        return json_response({"embedding": []})
+    served = await _untagged_retry(executor(request).embed, EmbedRequest(model=model, inputs=[prompt]))
+    return json_response({"embedding": served.value.vectors[0]}, headers=served_headers(served))
+
+
+# --- model management: not the gateway's job ------------------------------------------
+
+
+def _refuse(verb: str) -> Callable[[], Awaitable[Response]]:
+    async def refuse() -> Response:
+        return error_response(501, _MANAGE.format(verb=verb))
+
+    refuse.__name__ = f"refuse_{verb}"
+    refuse.__doc__ = f"Refused with 501: {verb} models on the backend itself."
+    return refuse
+
+
+for _path, _methods, _verb in (
+    ("/pull", ["POST"], "pull"),
+    ("/push", ["POST"], "push"),
+    ("/create", ["POST"], "create"),
+    ("/copy", ["POST"], "copy"),
+    ("/delete", ["DELETE"], "delete"),
+    ("/blobs/{digest}", ["POST", "HEAD"], "create"),
+):
+    router.add_api_route(_path, _refuse(_verb), methods=_methods)
