@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from atmosphere.api import anthropic_wire as wire
+from atmosphere.api import anthropic_request as wire
+from atmosphere.api import anthropic_shapes as shapes
 from atmosphere.domain import OLLAMA_NATIVE, ChatChunk, ChatCompletion, ToolCall, ToolCallDelta, Usage
 from atmosphere.errors import InvalidRequest
 
@@ -126,7 +127,7 @@ def test_a_completion_with_a_tool_call_is_a_message_with_tool_use_and_stop_reaso
         tool_calls=[ToolCall(id="call_1", name="get_weather", arguments='{"city":"Paris"}')],
         usage=Usage(10, 5),
     )
-    body = wire.message_body(completion, "m")
+    body = shapes.message_body(completion, "m")
     assert body["content"] == [
         {"type": "text", "text": "Checking."},
         {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {"city": "Paris"}},
@@ -140,7 +141,7 @@ def _chunk(**fields):
 
 
 def test_a_stream_opens_blocks_in_order_with_contiguous_indexes():
-    events = wire.MessageEvents("m", input_tokens=7)
+    events = shapes.MessageEvents("m", input_tokens=7)
     out = list(events.start())
     for chunk in (
         _chunk(role="assistant", content="Hi"),
@@ -181,7 +182,7 @@ def test_a_stream_opens_blocks_in_order_with_contiguous_indexes():
 
 
 def test_an_empty_answer_still_has_one_text_block():
-    events = wire.MessageEvents("m", 1)
+    events = shapes.MessageEvents("m", 1)
     out = [
         *events.start(),
         *events.chunk(_chunk(role="assistant")),
@@ -205,7 +206,7 @@ def test_an_empty_answer_still_has_one_text_block():
     ],
 )
 def test_atmosphere_statuses_map_to_anthropic_status_and_error_type(status, expected):
-    out_status, body = wire.error_status_and_body(status, "why")
+    out_status, body = shapes.error_status_and_body(status, "why")
     assert (out_status, body["error"]["type"]) == expected
     assert body["type"] == "error" and body["error"]["message"] == "why"
 

@@ -20,7 +20,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import jsonfast
-from atmosphere.api import anthropic_wire as wire
+from atmosphere.api.anthropic_request import count_tokens as estimate_count
+from atmosphere.api.anthropic_request import estimate_tokens, parse_messages_request
+from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_and_body, message_body, stream_error
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
 from atmosphere.api.errors import attempts_header
 from atmosphere.api.sse import sse_event, stream_response
@@ -45,7 +47,7 @@ def _request_id() -> str:
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     """An error in Anthropic's shape, for any Atmosphere status (also the API-key 401)."""
-    out_status, body = wire.error_status_and_body(status, message)
+    out_status, body = error_status_and_body(status, message)
     request_id = _request_id()
     body["request_id"] = request_id
     return json_response(body, status=out_status, headers={"request-id": request_id, **(headers or {})})
@@ -58,15 +60,15 @@ def render_error(exc: AtmosphereError) -> Response:
 @router.post("/messages")
 async def create_message(request: Request) -> Response:
     data = await read_json(request, body_limit(request))
-    req = wire.parse_messages_request(data)
+    req = parse_messages_request(data)
     headers = {"request-id": _request_id()}
     if not req.stream:
         served = await executor(request).chat(req)
-        body = wire.message_body(served.value, served.model)
+        body = message_body(served.value, served.model)
         return json_response(body, headers={**headers, **served_headers(served)})
-    input_tokens = wire.estimate_tokens(req.messages, req.extra.get("tools"))
+    input_tokens = estimate_tokens(req.messages, req.extra.get("tools"))
     started = await executor(request).chat_stream(req)
-    events = wire.MessageEvents(started.model, input_tokens)
+    events = MessageEvents(started.model, input_tokens)
     return stream_response(_message_events(started.value, events), headers={**headers, **served_headers(started)})
 
 
@@ -74,14 +76,14 @@ async def create_message(request: Request) -> Response:
 async def count_tokens(request: Request) -> Response:
     """An estimate (no local backend exposes its tokenizer), as Claude Code's /context needs."""
     data = await read_json(request, body_limit(request))
-    return json_response({"input_tokens": wire.count_tokens(data)}, headers={"request-id": _request_id()})
+    return json_response({"input_tokens": estimate_count(data)}, headers={"request-id": _request_id()})
 
 
-def _frame(events: Iterable[wire.Event]) -> bytes:
+def _frame(events: Iterable[Event]) -> bytes:
     return b"".join(sse_event(jsonfast.dumps(data), name) for name, data in events)
 
 
-async def _message_events(stream: StartedStream, events: wire.MessageEvents) -> AsyncIterator[bytes]:
+async def _message_events(stream: StartedStream, events: MessageEvents) -> AsyncIterator[bytes]:
     """The event sequence, forwarded as chunks arrive; pings while the backend is quiet."""
     yield _frame(events.start()) + _PING + _frame(events.chunk(stream.first))
     try:
@@ -90,7 +92,7 @@ async def _message_events(stream: StartedStream, events: wire.MessageEvents) -> 
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets Anthropic's error event
         reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
         log.warning("message stream failed after it started: %s", reason)
-        yield _frame([wire.stream_error(f"The backend failed mid-stream: {reason}")])
+        yield _frame([stream_error(f"The backend failed mid-stream: {reason}")])
         return
     yield _frame(events.finish())
 

@@ -19,7 +19,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import __version__
-from atmosphere.api import ollama_wire as wire
+from atmosphere.api import ollama_request as parse
+from atmosphere.api import ollama_shapes as shapes
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
 from atmosphere.api.errors import attempts_header
 from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line, stream_response
@@ -50,7 +51,7 @@ def render_error(exc: AtmosphereError) -> Response:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    return wire.require_object(await read_json(request, body_limit(request)))
+    return parse.require_object(await read_json(request, body_limit(request)))
 
 
 async def _untagged_retry(call: Callable[[R], Awaitable[T]], req: R) -> T:
@@ -86,19 +87,19 @@ async def version() -> Response:
 @router.api_route("/tags", methods=["GET", "HEAD"])
 async def tags(request: Request) -> Response:
     """Every model of every integration (the first that serves a name lists it)."""
-    return json_response({"models": [wire.tag_entry(m) for m in executor(request).models()]})
+    return json_response({"models": [shapes.tag_entry(m) for m in executor(request).models()]})
 
 
 @router.get("/ps")
 async def ps(request: Request) -> Response:
     """The models resident in memory now, on whichever integration holds them."""
-    return json_response({"models": [wire.ps_entry(m) for m in executor(request).models() if m.info.loaded]})
+    return json_response({"models": [shapes.ps_entry(m) for m in executor(request).models() if m.info.loaded]})
 
 
 @router.post("/show")
 async def show(request: Request) -> Response:
     data = await _body(request)
-    return json_response(wire.show_body(_lookup(executor(request), wire.model_name(data))))
+    return json_response(shapes.show_body(_lookup(executor(request), parse.model_name(data))))
 
 
 # --- inference ------------------------------------------------------------------------
@@ -108,45 +109,45 @@ async def show(request: Request) -> Response:
 async def chat(request: Request) -> Response:
     started_ns = time.perf_counter_ns()
     data = await _body(request)
-    model = wire.model_name(data)
-    messages = wire.chat_messages(data.get("messages"))
-    req = wire.chat_request(data, model, messages)
+    model = parse.model_name(data)
+    messages = parse.chat_messages(data.get("messages"))
+    req = parse.chat_request(data, model, messages)
     ex = executor(request)
     if not messages:  # Ollama's load/unload call: nothing to generate
         _lookup(ex, model)
-        return json_response(wire.load_body(model, "message", _unloads(data)))
+        return json_response(shapes.load_body(model, "message", _unloads(data)))
     if not req.stream:
         served = await _untagged_retry(ex.chat, req)
-        body = wire.chat_body(model, served.value, time.perf_counter_ns() - started_ns)
+        body = shapes.chat_body(model, served.value, time.perf_counter_ns() - started_ns)
         return json_response(body, headers=served_headers(served))
-    return await _stream(await _untagged_retry(ex.chat_stream, req), wire.ChatLines(model, "message", started_ns))
+    return await _stream(await _untagged_retry(ex.chat_stream, req), shapes.ChatLines(model, "message", started_ns))
 
 
 @router.post("/generate")
 async def generate(request: Request) -> Response:
     started_ns = time.perf_counter_ns()
     data = await _body(request)
-    model = wire.model_name(data)
+    model = parse.model_name(data)
     prompt = data.get("prompt") or ""
     if not isinstance(prompt, str):
         return error_response(400, "prompt must be a string")
-    req = wire.generate_request(data, model, prompt)
+    req = parse.generate_request(data, model, prompt)
     ex = executor(request)
     if not prompt:
         _lookup(ex, model)
-        return json_response(wire.load_body(model, "response", _unloads(data)))
+        return json_response(shapes.load_body(model, "response", _unloads(data)))
     if not req.stream:
         served = await _untagged_retry(ex.generate, req)
-        body = wire.generate_body(model, served.value, time.perf_counter_ns() - started_ns)
+        body = shapes.generate_body(model, served.value, time.perf_counter_ns() - started_ns)
         return json_response(body, headers=served_headers(served))
-    return await _stream(await _untagged_retry(ex.generate_stream, req), wire.ChatLines(model, "response", started_ns))
+    return await _stream(await _untagged_retry(ex.generate_stream, req), shapes.ChatLines(model, "response", started_ns))
 
 
 def _unloads(data: dict[str, Any]) -> bool:
     return data.get("keep_alive") in (0, "0", "0s", "0m")
 
 
-async def _stream(started: Served[StartedStream], lines: wire.ChatLines) -> Response:
+async def _stream(started: Served[StartedStream], lines: shapes.ChatLines) -> Response:
     return stream_response(_ndjson(started.value, lines), media_type=NDJSON_MEDIA_TYPE, headers=served_headers(started))
 
 
@@ -154,7 +155,7 @@ def _frame(objects: Iterable[dict[str, Any]]) -> bytes:
     return b"".join(ndjson_line(obj) for obj in objects)
 
 
-async def _ndjson(stream: StartedStream, lines: wire.ChatLines) -> AsyncIterator[bytes]:
+async def _ndjson(stream: StartedStream, lines: shapes.ChatLines) -> AsyncIterator[bytes]:
     """Lines as chunks arrive. The backend is committed now: a failure ends the stream with
     an ``{"error"}`` line, as Ollama itself does, rather than switching backends."""
     first = _frame(lines.chunk(stream.first))
@@ -177,8 +178,8 @@ async def _ndjson(stream: StartedStream, lines: wire.ChatLines) -> AsyncIterator
 async def embed(request: Request) -> Response:
     started_ns = time.perf_counter_ns()
     data = await _body(request)
-    model = wire.model_name(data)
-    inputs = wire.embed_inputs(data)
+    model = parse.model_name(data)
+    inputs = parse.embed_inputs(data)
     if not inputs:  # as Ollama: nothing to embed is an empty answer, not an error
         return json_response({"model": model, "embeddings": []})
     dimensions = data.get("dimensions")
@@ -196,7 +197,7 @@ async def embed(request: Request) -> Response:
 async def embeddings(request: Request) -> Response:
     """The legacy single-text call: ``prompt`` in, one ``embedding`` out."""
     data = await _body(request)
-    model = wire.model_name(data)
+    model = parse.model_name(data)
     prompt = data.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         return error_response(400, "prompt must be a string")
