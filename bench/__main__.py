@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import fleet, ops, scenarios
+from bench import fleet, ops, scenarios, surfaces
 from bench.loadgen import loop_factory
 from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
 from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
@@ -94,6 +94,8 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         c1.append(Row(f"{target.name}: p50", ms(d["p50"]), ms(t["p50"]), _added(d["p50"], t["p50"]), "added ≤ 1.00 ms", ok))
         c1.append(Row(f"{target.name}: p99", ms(d["p99"]), ms(t["p99"]), _added(d["p99"], t["p99"])))
         _log(f"c=1 {target.name}: p50 {d['p50']:.3f} → {t['p50']:.3f} ms ({int(d['n'])}+{int(t['n'])} requests)")
+
+    await _surfaces(report, ollama, gateway, plan)
 
     c32 = report.section("2. non-streaming chat, concurrency 32")
     for target in targets:
@@ -199,6 +201,21 @@ async def _fleet(children: Children, plan: Plan, report: Report) -> None:
     scrape = f"{result.scrape_ms:.2f} ms median ({result.scrape_bytes:,} bytes)"
     section.append(Row("GET /metrics after the load", result=scrape))
     _log(f"fleet: {share:.0%} to loaded; peaks {peaks}, lost {lost}; decision {decision}; scrape {scrape}")
+
+
+async def _surfaces(report: Report, ollama: StandIn, gateway: Gateway, plan: Plan) -> None:
+    """Each client protocol's added latency beside OpenAI chat's (section 1b)."""
+    rows = report.section(f"1b. every surface, same Ollama chat, concurrency 1 (added ≤ {surfaces.RATIO:g} × chat's)")
+    direct, measured = await surfaces.added_latency(ollama.port, gateway.port, "qwen2.5:0.5b", plan)
+    chat = next(m for m in measured if m.path == surfaces.CHAT)
+    for m in measured:
+        budget, ok = "", None  # chat is the yardstick, not judged here
+        if m.path != surfaces.CHAT:
+            limit = surfaces.RATIO * chat.added_ms
+            budget, ok = f"added ≤ {limit:.2f} ms", m.added_ms <= limit and not m.errors
+        errors = f"; {m.errors} errors" if m.errors else ""
+        rows.append(Row(f"POST {m.path}: p50", ms(direct), ms(m.p50_ms), _added(direct, m.p50_ms) + errors, budget, ok))
+        _log(f"surface {m.path}: p50 {direct:.3f} → {m.p50_ms:.3f} ms")
 
 
 def _notes(plan: Plan, targets: list[Target], gateway: Gateway) -> list[str]:
