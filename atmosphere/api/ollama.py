@@ -225,6 +225,6 @@ for _path, _methods, _verb in (
     ("/create", ["POST"], "create"),
     ("/copy", ["POST"], "copy"),
     ("/delete", ["DELETE"], "delete"),
-    ("/blobs/{digest}", ["POST", "HEAD"], "create"),
+    ("/blobs/{digest}", ["POST", "GET", "HEAD"], "create"),  # HEAD is answered as GET
 ):
     router.add_api_route(_path, _refuse(_verb), methods=_methods)
