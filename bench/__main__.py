@@ -206,16 +206,17 @@ async def _fleet(children: Children, plan: Plan, report: Report) -> None:
 async def _surfaces(report: Report, ollama: StandIn, gateway: Gateway, plan: Plan) -> None:
     """Each client protocol's added latency beside OpenAI chat's (section 1b)."""
     rows = report.section(f"1b. every surface, same Ollama chat, concurrency 1 (added ≤ {surfaces.RATIO:g} × chat's)")
-    direct, measured = await surfaces.added_latency(ollama.port, gateway.port, "qwen2.5:0.5b", plan)
-    chat = next(m for m in measured if m.path == surfaces.CHAT)
-    for m in measured:
-        budget, ok = "", None  # chat is the yardstick, not judged here
-        if m.path != surfaces.CHAT:
-            limit = surfaces.RATIO * chat.added_ms
-            budget, ok = f"added ≤ {limit:.2f} ms", m.added_ms <= limit and not m.errors
-        errors = f"; {m.errors} errors" if m.errors else ""
-        rows.append(Row(f"POST {m.path}: p50", ms(direct), ms(m.p50_ms), _added(direct, m.p50_ms) + errors, budget, ok))
-        _log(f"surface {m.path}: p50 {direct:.3f} → {m.p50_ms:.3f} ms")
+    for label, measure in (("p50", surfaces.added_latency), ("stream: time to first chunk p50", surfaces.time_to_first_chunk)):
+        direct, measured = await measure(ollama.port, gateway.port, "qwen2.5:0.5b", plan)
+        chat = next(m for m in measured if m.path == surfaces.CHAT)
+        for m in measured:
+            budget, ok = "", None  # chat is the yardstick, not judged here
+            if m.path != surfaces.CHAT:
+                limit = surfaces.RATIO * chat.added_ms
+                budget, ok = f"added ≤ {limit:.2f} ms", m.added_ms <= limit and not m.errors
+            errors = f"; {m.errors} errors" if m.errors else ""
+            rows.append(Row(f"POST {m.path}: {label}", ms(direct), ms(m.p50_ms), _added(direct, m.p50_ms) + errors, budget, ok))
+            _log(f"surface {m.path} {label}: {direct:.3f} → {m.p50_ms:.3f} ms")
 
 
 def _notes(plan: Plan, targets: list[Target], gateway: Gateway) -> list[str]:

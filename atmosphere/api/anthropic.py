@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 from collections.abc import AsyncIterator, Iterable
 from typing import TypeVar
 
@@ -25,6 +24,7 @@ from atmosphere.api.anthropic_request import estimate_tokens, parse_messages_req
 from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_and_body, message_body, stream_error
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
 from atmosphere.api.errors import attempts_header
+from atmosphere.api.request_id import current_request_id, new_request_id
 from atmosphere.api.sse import sse_event, stream_response
 from atmosphere.api.validation import read_json
 from atmosphere.errors import AtmosphereError, BackendFailure
@@ -42,7 +42,9 @@ T = TypeVar("T")
 
 
 def _request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    """The gateway's id for this request (also ``x-request-id`` and on its log lines), which
+    the SDK reads from ``request-id`` as ``err.request_id``."""
+    return current_request_id() or new_request_id()
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
