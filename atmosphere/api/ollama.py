@@ -47,7 +47,8 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 def render_error(exc: AtmosphereError) -> Response:
-    return error_response(exc.status, exc.message, attempts_header(getattr(exc, "attempts", [])))
+    headers = {**getattr(exc, "headers", {}), **attempts_header(getattr(exc, "attempts", []))}  # Retry-After, Allow, ...
+    return error_response(exc.status, exc.message, headers)
 
 
 async def _body(request: Request) -> dict[str, Any]:
