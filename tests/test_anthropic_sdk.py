@@ -155,3 +155,18 @@ def test_pings_keep_a_slow_stream_alive(gateway, backends, monkeypatch):
         names = [e.split("\n")[0] for e in response.read().decode().split("\n\n") if e]
     assert names.count("event: ping") >= 3  # the one after message_start, then while waiting
     assert names[-1] == "event: message_stop"
+
+
+def test_sampling_stop_sequences_and_a_base64_image_reach_ollama(gateway, backends):
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAX+XDSwAAAABJRU5ErkJggg=="
+    image = {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": png}}
+    client(gateway).messages.create(
+        model="llava:latest",
+        max_tokens=32,
+        extra_body={"temperature": 0.2, "top_p": 0.9, "top_k": 20},  # this SDK has dropped them; others send them
+        stop_sequences=["END"],
+        messages=[{"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]}],
+    )
+    sent = backends.ollama.state.recorded("/api/chat")[-1].json
+    assert sent["options"] == {"temperature": 0.2, "top_p": 0.9, "stop": ["END"], "num_predict": 32, "top_k": 20}
+    assert sent["messages"] == [{"role": "user", "content": "What is this?", "images": [png]}]
