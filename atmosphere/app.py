@@ -17,7 +17,7 @@ from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api import anthropic, completions, dashboard, health, integrations, ollama, openai, responses, websocket
 from atmosphere.api import fleet as fleet_api
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
-from atmosphere.api.errors import install_error_handlers
+from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
 from atmosphere.api.origin import OriginMiddleware
@@ -141,6 +141,8 @@ def create_app(settings: Settings) -> FastAPI:
         app.add_middleware(CorsMiddleware, policy=origins)
     app.add_middleware(RequestIdMiddleware)
     install_error_handlers(app)
+    add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
+    add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)
 
     app.include_router(health.router)
     app.include_router(fleet_api.router)  # first: /v1/models/equivalents is not a model id

@@ -23,7 +23,7 @@ from atmosphere.api.anthropic_request import count_tokens as estimate_count
 from atmosphere.api.anthropic_request import estimate_tokens, parse_messages_request
 from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_and_body, message_body, stream_error
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
-from atmosphere.api.errors import attempts_header
+from atmosphere.api.errors import error_headers
 from atmosphere.api.request_id import current_request_id, new_request_id
 from atmosphere.api.sse import sse_event, stream_response
 from atmosphere.api.validation import read_json
@@ -56,8 +56,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 def render_error(exc: AtmosphereError) -> Response:
-    headers = {**getattr(exc, "headers", {}), **attempts_header(getattr(exc, "attempts", []))}  # Retry-After, Allow, ...
-    return error_response(exc.status, exc.message, headers)
+    return error_response(exc.status, exc.message, error_headers(exc))
 
 
 @router.post("/messages")

@@ -76,13 +76,6 @@ def _under(path: str, prefix: str) -> bool:
     return path == base or path.startswith(base + "/")
 
 
-def _ollama_style(exc: AtmosphereError) -> Response:
-    """Ollama's clients read ``{"error": "..."}`` on ``/api`` (the Ollama face registers its own renderer)."""
-    return Response(
-        jsonfast.dumps({"error": exc.message}), status_code=exc.status, media_type="application/json", headers=error_headers(exc)
-    )
-
-
 async def _atmosphere_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AtmosphereError)
     return render_error(request.app, request.url.path, exc)
@@ -116,8 +109,7 @@ async def _unexpected_error(request: Request, exc: Exception) -> Response:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.state.error_renderers = []
-    add_error_renderer(app, "/api", _ollama_style)
+    app.state.error_renderers = []  # the faces add theirs (app.create_app)
     app.add_exception_handler(AtmosphereError, _atmosphere_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -22,7 +22,7 @@ from atmosphere import __version__
 from atmosphere.api import ollama_request as parse
 from atmosphere.api import ollama_shapes as shapes
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
-from atmosphere.api.errors import attempts_header
+from atmosphere.api.errors import error_headers
 from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line, stream_response
 from atmosphere.api.validation import read_json
 from atmosphere.domain import CatalogModel, ChatRequest, EmbedRequest, GenerateRequest
@@ -47,8 +47,7 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 def render_error(exc: AtmosphereError) -> Response:
-    headers = {**getattr(exc, "headers", {}), **attempts_header(getattr(exc, "attempts", []))}  # Retry-After, Allow, ...
-    return error_response(exc.status, exc.message, headers)
+    return error_response(exc.status, exc.message, error_headers(exc))
 
 
 async def _body(request: Request) -> dict[str, Any]:
