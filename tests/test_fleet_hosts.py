@@ -4,6 +4,7 @@ is loaded; a full host answers 503 with Retry-After."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -164,3 +165,18 @@ def test_a_llamafarm_alias_shows_loaded_while_its_universal_runtime_holds_the_mo
         assert loaded() == []
         backends.runtime.state.loaded[cache_key("language", "unsloth/Qwen3-1.7B-GGUF")] = time.time()
         assert loaded() == ["smart"]
+
+
+async def test_requests_beyond_each_hosts_limit_wait_and_go_to_whichever_host_frees_first(make_gateway) -> None:
+    servers = [EmulatorServer(create_ollama_app(EmulatorState(answer_delay=0.2))).start() for _ in range(2)]
+    try:
+        gateway = make_gateway(ollama_url=",".join(s.url for s in servers), max_inflight=1, queue_size=8)
+        async with httpx.AsyncClient(base_url=gateway.url, timeout=10) as client:
+            answers = await asyncio.gather(*(client.post("/v1/chat/completions", json=CHAT) for _ in range(6)))
+        assert [a.status_code for a in answers] == [200] * 6
+        assert [s.state.peak_active for s in servers] == [1, 1]
+        served = [a.headers["x-atmosphere-backend"] for a in answers]
+        assert 2 <= served.count("ollama") <= 4  # both hosts took queued work
+    finally:
+        for server in servers:
+            server.stop()

@@ -56,9 +56,17 @@ class LiveUpdates:
         self.broadcast({"type": "integration", "integration": integration})
 
     def request_done(self, entry: RequestEntry) -> None:
-        """A finished request, for the dashboard's live log (serialised only when someone listens)."""
-        if self._clients:
-            self.broadcast({"type": "request", "request": entry.to_dict()})
+        """A finished request, for the dashboard's live log (serialised only when someone listens).
+
+        Lossy on purpose: under load there may be thousands a second, so a client whose queue
+        is half full skips them (``GET /v1/requests`` has them all) instead of being dropped;
+        status messages keep the other half of the queue."""
+        if not self._clients:
+            return
+        text = jsonfast.dumps({"type": "request", "request": entry.to_dict()}).decode()
+        for client in list(self._clients):
+            if client.queue.qsize() < _QUEUE_SIZE // 2:
+                client.offer(text)
 
     def broadcast_snapshot(self) -> None:
         """Everyone gets the whole list again (a host was added, removed or moved)."""
