@@ -17,7 +17,7 @@ help:
 	@echo "make demo    - the same, against built-in stand-in backends"
 	@echo "make test    - set up and run every test (Python, UI components, browser, bench smoke)"
 	@echo "make bench   - the speed benchmark (QUICK=1 for a short run)"
-	@echo "make lint    - ruff, and tsc --noEmit over the dashboard"
+	@echo "make lint    - ruff, mypy over atmosphere/, and tsc --noEmit over the dashboard"
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,7 @@ demo: venv ui
 
 lint: venv $(UI_DEPS)
 	$(BIN)/ruff check atmosphere tests bench harness
+	$(BIN)/mypy
 	cd ui && npm run --silent typecheck
 
 format: venv

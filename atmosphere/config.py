@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from atmosphere.hosts import HostListError, HostSpec, parse_hosts, unique
+from atmosphere.hosts import HostListError, HostSpec, Kind, parse_hosts, unique
 
 
 class ConfigError(Exception):
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     @classmethod
     def _must_be_host_list(cls, value: str, info: Any) -> str:
         """A comma list of ``url`` / ``name=url`` (LlamaFarm: ``url|runtime_url``)."""
-        kind = "llamafarm" if info.field_name == "llamafarm_url" else "ollama"
+        kind: Kind = "llamafarm" if info.field_name == "llamafarm_url" else "ollama"
         try:
             specs = parse_hosts(kind, value)
         except HostListError as exc:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from atmosphere.domain import Attempt, FailureKind
 
@@ -143,6 +143,11 @@ class BackendFailure(Exception):
         self.kind = kind
         self.retryable = retryable
         self.status = status
+
+    @property
+    def probe_status(self) -> Literal["offline", "error"]:
+        """How a probe that failed this way reads: offline when nothing answered in time."""
+        return "offline" if self.kind in ("unreachable", "timeout") else "error"
 
 
 def failure_from_attempts(attempts: list[Attempt], what: str) -> AtmosphereError:

@@ -155,4 +155,4 @@ def new_host(kind: str, name: str, url: str, runtime_url: str | None, taken: set
     host_id = slug(name) if name else host_port_id(kind, checked)
     if host_id in taken:
         raise HostListError(f"an integration with the id {host_id!r} exists already; choose another name")
-    return HostSpec(host_id, kind, name or f"{_DISPLAY[kind]} ({urlsplit(checked).netloc})", checked, runtime, True)  # type: ignore[arg-type]
+    return HostSpec(host_id, kind, name or f"{_DISPLAY[kind]} ({urlsplit(checked).netloc})", checked, runtime, True)

@@ -142,7 +142,7 @@ class Registry:
             self._publish(new)
 
     def _snapshot(self, backend: Backend, result: ProbeResult | None) -> dict[str, Any]:
-        healthy = result is not None and result.status == "healthy"
+        healthy = result if result is not None and result.status == "healthy" else None
         snapshot: dict[str, Any] = {
             "id": backend.id,
             "name": backend.name,
@@ -151,10 +151,10 @@ class Registry:
             "status": result.status if result else "offline",
             "error": (result.error if result else "not probed yet"),
             "version": result.version if result else None,
-            "models": [m.to_dict() for m in result.models] if healthy else [],
-            "model_count": len(result.models) if healthy else 0,
-            "capabilities": result.capabilities if healthy else [],
-            "default_model": result.default_model if healthy else None,
+            "models": [m.to_dict() for m in healthy.models] if healthy else [],
+            "model_count": len(healthy.models) if healthy else 0,
+            "capabilities": healthy.capabilities if healthy else [],
+            "default_model": healthy.default_model if healthy else None,
             "latency_ms": result.latency_ms if result else None,
             "last_checked": self._checked.get(backend.id),
             "enabled": self.is_enabled(backend.id),

@@ -120,8 +120,7 @@ class LlamaFarmBackend:
         self._note_preload(resources)
         latency = ms_since(started)
         if isinstance(liveness, BackendFailure):
-            status = "offline" if liveness.kind in ("unreachable", "timeout") else "error"
-            return ProbeResult(status=status, error=liveness.reason, latency_ms=latency)
+            return ProbeResult(status=liveness.probe_status, error=liveness.reason, latency_ms=latency)
         if "status" not in liveness:
             return ProbeResult(status="error", error="liveness: answer has no status; is this LlamaFarm?", latency_ms=latency)
         error = None

@@ -82,8 +82,7 @@ class OllamaBackend:
             for model in models:
                 model.loaded = model.id in running
         except BackendFailure as failure:
-            status = "offline" if failure.kind in ("unreachable", "timeout") else "error"
-            return ProbeResult(status=status, error=failure.reason, latency_ms=ms_since(started))
+            return ProbeResult(status=failure.probe_status, error=failure.reason, latency_ms=ms_since(started))
         self._models = {m.id for m in models}
         caps: set[str] = set()
         for model in models:
@@ -296,8 +295,8 @@ class OllamaBackend:
         answers = await asyncio.gather(
             *(post_json(self._client, "/api/embeddings", {"model": model, "prompt": text}, "embeddings") for text in req.inputs)
         )
-        vectors = [answer.get("embedding") for answer in answers]
-        if not all(isinstance(v, list) and v for v in vectors):
+        vectors = [v for v in (answer.get("embedding") for answer in answers) if isinstance(v, list) and v]
+        if len(vectors) != len(req.inputs):
             raise BackendFailure("embeddings: answer has no embedding for every input", kind="error")
         return Embeddings(model=model, vectors=vectors, usage=Usage(estimated=True))
 

@@ -54,7 +54,7 @@ def chunk_from_openai(data: dict[str, Any], model: str) -> ChatChunk:
     choices = data.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         choice = choices[0]
-        delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+        delta = _object(choice.get("delta"))
         chunk.role = _text(delta.get("role"))
         chunk.content = _text(delta.get("content"))
         chunk.reasoning = _text(delta.get("reasoning_content"))
@@ -64,7 +64,7 @@ def chunk_from_openai(data: dict[str, Any], model: str) -> ChatChunk:
 
 
 def _tool_call(raw: dict[str, Any]) -> ToolCall:
-    function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+    function = _object(raw.get("function"))
     return ToolCall(
         id=str(raw.get("id") or f"call_{completion_id()[9:21]}"),
         name=str(function.get("name") or ""),
@@ -73,7 +73,7 @@ def _tool_call(raw: dict[str, Any]) -> ToolCall:
 
 
 def _tool_call_delta(raw: dict[str, Any], position: int) -> ToolCallDelta:
-    function = raw.get("function") if isinstance(raw.get("function"), dict) else {}
+    function = _object(raw.get("function"))
     index = raw.get("index")
     return ToolCallDelta(
         index=index if isinstance(index, int) else position,
@@ -87,6 +87,10 @@ def _arguments(raw: Any) -> str:
     if isinstance(raw, str):
         return raw
     return jsonfast.dumps(raw if raw is not None else {}).decode()
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _text(value: Any) -> str | None:

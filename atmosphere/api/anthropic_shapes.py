@@ -92,7 +92,7 @@ class MessageEvents:
         self._usage: Usage | None = None
 
     def start(self) -> Iterator[Event]:
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(),
             "type": "message",
             "role": "assistant",

@@ -19,7 +19,8 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from atmosphere import jsonfast
-from atmosphere.errors import AtmosphereError, Attempt, HTTPStatusError, InvalidRequest, MethodNotAllowed, NotFound
+from atmosphere.domain import Attempt
+from atmosphere.errors import AtmosphereError, HTTPStatusError, InvalidRequest, MethodNotAllowed, NotFound
 
 log = logging.getLogger("atmosphere.api")
 
@@ -63,8 +64,8 @@ def add_error_renderer(app: FastAPI, prefix: str, renderer: ErrorRenderer) -> No
 
 def render_error(app: ASGIApp, path: str, exc: AtmosphereError) -> Response:
     """``exc`` in the shape of the surface that owns ``path``."""
-    state = getattr(app, "state", None)
-    for prefix, renderer in getattr(state, "error_renderers", ()):
+    renderers: list[tuple[str, ErrorRenderer]] = getattr(getattr(app, "state", None), "error_renderers", [])
+    for prefix, renderer in renderers:
         if _under(path, prefix):
             return renderer(exc)
     return openai_error(exc)

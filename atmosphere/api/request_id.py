@@ -61,7 +61,7 @@ def install_log_tag() -> None:
         return
 
     def tagged(*args: object, **kwargs: object) -> logging.LogRecord:
-        record = factory(*args, **kwargs)  # type: ignore[arg-type]
+        record = factory(*args, **kwargs)
         request_id = _current.get()
         record.request_id = request_id
         record.request_tag = f" [{request_id}]" if request_id else ""

@@ -107,7 +107,7 @@ def _input_messages(raw: Any) -> list[dict[str, Any]]:
             messages.append(_message(item, where))
         elif kind == "function_call":
             call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments", "{}")
-            if not all(isinstance(v, str) and v for v in (call_id, name)) or not isinstance(arguments, str):
+            if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name and isinstance(arguments, str)):
                 raise InvalidRequest(f"'{where}' needs 'call_id', 'name' and 'arguments' (a JSON string).", param=where)
             names[call_id] = name
             call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}

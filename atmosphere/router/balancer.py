@@ -25,7 +25,7 @@ import itertools
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from atmosphere.errors import HostsBusy
 
@@ -41,6 +41,9 @@ class Choice(Protocol):
 
     @property
     def loaded(self) -> bool: ...
+
+
+C = TypeVar("C", bound=Choice)
 
 
 @dataclass(slots=True)
@@ -115,7 +118,7 @@ class Balancer:
 
     # --- choosing --------------------------------------------------------------------
 
-    def rank(self, pool: Sequence[Choice], session: str | None = None) -> list[Choice]:
+    def rank(self, pool: Sequence[C], session: str | None = None) -> list[C]:
         if len(pool) < 2:
             return list(pool)
         stuck = self._sticky.get(session) if session else None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from atmosphere.domain import (
+    Attempt,
     CatalogModel,
     ChatChunk,
     ChatCompletion,
@@ -26,7 +27,6 @@ from atmosphere.domain import (
     Usage,
 )
 from atmosphere.errors import (
-    Attempt,
     BackendFailure,
     HostsBusy,
     InvalidRequest,

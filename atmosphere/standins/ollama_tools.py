@@ -21,11 +21,14 @@ _SAMPLES: dict[str, Any] = {"string": "Paris", "integer": 1, "number": 1.5, "boo
 def _arguments(parameters: Any) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         return {}
-    properties = parameters.get("properties") if isinstance(parameters.get("properties"), dict) else {}
-    required = parameters.get("required") if isinstance(parameters.get("required"), list) else list(properties)
+    found = parameters.get("properties")
+    properties: dict[str, Any] = found if isinstance(found, dict) else {}
+    listed = parameters.get("required")
+    required: list[Any] = listed if isinstance(listed, list) else list(properties)
     out: dict[str, Any] = {}
     for name in required:
-        spec = properties.get(name) if isinstance(properties.get(name), dict) else {}
+        entry = properties.get(name)
+        spec: dict[str, Any] = entry if isinstance(entry, dict) else {}
         enum = spec.get("enum")
         out[str(name)] = enum[0] if isinstance(enum, list) and enum else _SAMPLES.get(str(spec.get("type")), "Paris")
     return out

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, cast
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -39,11 +39,11 @@ def _resolve_app(app_or_factory: ASGIApp | Callable[[], ASGIApp]) -> ASGIApp:
     try:
         params = inspect.signature(app_or_factory).parameters.values()
     except (TypeError, ValueError):
-        return app_or_factory  # type: ignore[return-value]
+        return cast(ASGIApp, app_or_factory)
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     if any(p.default is p.empty and p.kind in positional for p in params):
-        return app_or_factory  # type: ignore[return-value]
-    return app_or_factory()  # type: ignore[call-arg]
+        return cast(ASGIApp, app_or_factory)
+    return cast(Callable[[], ASGIApp], app_or_factory)()
 
 
 class _Server(uvicorn.Server):
@@ -61,7 +61,9 @@ class _Server(uvicorn.Server):
 class EmulatorServer:
     """An ASGI app served by uvicorn (uvloop + httptools) in a background thread."""
 
-    def __init__(self, app: ASGIApp | Callable[[], ASGIApp], port: int = 0, host: str = HOST, *, lifespan: str = "off") -> None:
+    def __init__(
+        self, app: ASGIApp | Callable[[], ASGIApp], port: int = 0, host: str = HOST, *, lifespan: Literal["on", "off"] = "off"
+    ) -> None:
         self.app = _resolve_app(app)
         self.lifespan = lifespan  # "on" to serve an app that needs its startup (the gateway itself)
         self.host = host
