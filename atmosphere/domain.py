@@ -186,6 +186,16 @@ class ToolCallDelta:
 
 
 @dataclass(slots=True)
+class TokenLogprob:
+    """One generated token's log probability, and the likeliest alternatives when asked."""
+
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+    top: list[TokenLogprob] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class ChatCompletion:
     """One finished answer (a chat reply or a text completion)."""
 
@@ -197,6 +207,7 @@ class ChatCompletion:
     tool_calls: list[ToolCall] = field(default_factory=list)
     reasoning: str | None = None
     usage: Usage | None = None
+    logprobs: list[TokenLogprob] | None = None  # only when the request asked for them
 
 
 @dataclass(slots=True)
@@ -213,6 +224,7 @@ class ChatChunk:
     tool_calls: list[ToolCallDelta] = field(default_factory=list)
     finish_reason: str | None = None
     usage: Usage | None = None
+    logprobs: list[TokenLogprob] | None = None
 
     @property
     def has_content(self) -> bool:

@@ -209,6 +209,9 @@ class LlamaFarmBackend:
         return f"/v1/projects/{self.namespace}/{project}/chat/completions"
 
     def _chat_body(self, req: ChatRequest, alias: str, stream: bool) -> dict[str, Any]:
+        if req.extra.get("logprobs"):
+            # Its chat answers carry no logprobs (reference), so asking would silently get none.
+            raise BackendFailure("it returns no logprobs (use an Ollama model)", retryable=False)
         body: dict[str, Any] = {"messages": req.messages, "model": alias, "stream": stream, "rag_enabled": False}
         for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
             value = getattr(req, key)
@@ -282,7 +285,7 @@ class LlamaFarmBackend:
         """LlamaFarm has no raw completion endpoint: a prompt becomes one user turn. It cannot
         fill in the middle, so a ``suffix`` is refused (a 400 naming LlamaFarm), not dropped."""
         if req.suffix:
-            raise BackendFailure("'suffix' (fill-in-the-middle) needs an Ollama model", retryable=False)
+            raise BackendFailure("it cannot fill in the middle ('suffix' needs an Ollama model)", retryable=False)
         messages: list[dict[str, Any]] = [{"role": "user", "content": req.prompt}]
         if req.system:
             messages.insert(0, {"role": "system", "content": req.system})

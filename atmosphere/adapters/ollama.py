@@ -9,14 +9,17 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.adapters.ollama_wire import (
+    LOGPROBS_SINCE,
     finish,
     guess_capabilities,
+    logprobs_of,
     map_capabilities,
     normalize_model_name,
     ollama_messages,
     options,
     tool_calls,
     usage,
+    version_at_least,
 )
 from atmosphere.domain import (
     OLLAMA_NATIVE,
@@ -66,6 +69,7 @@ class OllamaBackend:
         self.probe_timeout = probe_timeout
         self._client = make_client(url, request_timeout, transport_factory=transport_factory)
         self._models: set[str] = set()
+        self._version: str | None = None  # from the last good probe, to gate newer features
         self._show_cache: dict[str, list[str]] = {}  # digest → reported capabilities
 
     # --- discovery -------------------------------------------------------------------
@@ -84,6 +88,7 @@ class OllamaBackend:
         except BackendFailure as failure:
             return ProbeResult(status=failure.probe_status, error=failure.reason, latency_ms=ms_since(started))
         self._models = {m.id for m in models}
+        self._version = str(version_doc.get("version")) if version_doc.get("version") else None
         caps: set[str] = set()
         for model in models:
             caps.update(model.capabilities)
@@ -175,6 +180,11 @@ class OllamaBackend:
             body["options"] = opts
         if req.extra.get("tools"):
             body["tools"] = req.extra["tools"]
+        if req.extra.get("logprobs"):
+            if not version_at_least(self._version, LOGPROBS_SINCE):
+                since = ".".join(map(str, LOGPROBS_SINCE))
+                raise BackendFailure(f"logprobs need Ollama {since} or newer (this one is {self._version})", retryable=False)
+            body.update(logprobs=True, top_logprobs=req.extra.get("top_logprobs", 0))
         return _with_extras(body, req.extra)
 
     async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
@@ -193,6 +203,7 @@ class OllamaBackend:
             finish_reason="tool_calls" if calls else finish(data.get("done_reason")),
             tool_calls=calls,
             usage=usage(data),
+            logprobs=logprobs_of(data) if req.extra.get("logprobs") else None,
         )
 
     async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
@@ -201,7 +212,7 @@ class OllamaBackend:
         calls_sent = 0  # tool calls arrive on non-final lines; OpenAI indexes them across the stream
         async for line in self._ndjson("/api/chat", self._chat_body(req, model, True), "chat stream"):
             message = line.get("message") or {}
-            chunk = ChatChunk(chunk_id, created, model, content=message.get("content") or "")
+            chunk = ChatChunk(chunk_id, created, model, content=message.get("content") or "", logprobs=logprobs_of(line))
             for call in tool_calls(message):
                 chunk.tool_calls.append(ToolCallDelta(calls_sent, call.id, call.name, call.arguments))
                 calls_sent += 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.domain import ChatRequest, GenerateRequest, ToolCall, Usage
+from atmosphere.domain import ChatRequest, GenerateRequest, TokenLogprob, ToolCall, Usage
 from atmosphere.http.client import completion_id
 
 # Ollama's model capabilities (api/show, api/tags on v0.30+) → ours.
@@ -47,6 +47,7 @@ def map_capabilities(reported: list[str]) -> set[str]:
 def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """OpenAI messages → Ollama's: string content, images as bare base64."""
     out = []
+    call_names: dict[str, str] = {}  # tool call id → function name, for the tool results after it
     for message in messages:
         content = message.get("content")
         converted: dict[str, Any] = {"role": message.get("role", "user")}
@@ -68,13 +69,24 @@ def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             converted["content"] = content or ""
         if message.get("tool_calls"):
-            converted["tool_calls"] = [
-                {"function": {"name": c["function"]["name"], "arguments": _json_arguments(c["function"].get("arguments"))}}
-                for c in message["tool_calls"]
-                if isinstance(c, dict) and isinstance(c.get("function"), dict)
-            ]
-        if message.get("role") == "tool" and message.get("name"):
-            converted["tool_name"] = message["name"]
+            converted["tool_calls"] = []
+            for c in message["tool_calls"]:
+                if not isinstance(c, dict) or not isinstance(c.get("function"), dict):
+                    continue
+                function = {"name": c["function"]["name"], "arguments": _json_arguments(c["function"].get("arguments"))}
+                call: dict[str, Any] = {"function": function}
+                if isinstance(c.get("id"), str):
+                    call["id"] = c["id"]
+                    call_names[c["id"]] = function["name"]
+                converted["tool_calls"].append(call)
+        if message.get("role") == "tool":
+            # Ollama matches a result to its call by tool_name (and, in newer versions, tool_call_id).
+            call_id = message.get("tool_call_id")
+            name = message.get("name") or (call_names.get(call_id) if isinstance(call_id, str) else None)
+            if name:
+                converted["tool_name"] = name
+            if call_id:
+                converted["tool_call_id"] = call_id
         out.append(converted)
     return out
 
@@ -126,3 +138,39 @@ def tool_calls(message: dict[str, Any]) -> list[ToolCall]:
 def finish(reason: str | None) -> str:
     reason = reason or "stop"
     return reason if reason in ("stop", "length", "tool_calls", "content_filter") else "stop"
+
+
+# The first Ollama with ``logprobs`` on /api/chat (its release notes; the reference only says
+# "newer versions", so unconfirmed). Older servers ignore the field silently, hence the check.
+LOGPROBS_SINCE = (0, 12, 11)
+
+
+def version_at_least(version: str | None, wanted: tuple[int, ...]) -> bool:
+    """Compare the leading ``major.minor.patch`` (versions carry suffixes: ``0.5.4-ipexllm-…``)."""
+    if not version:
+        return False
+    numbers = []
+    for piece in version.lstrip("v").split("-", 1)[0].split(".")[:3]:
+        if not piece.isdigit():
+            return False
+        numbers.append(int(piece))
+    return tuple(numbers) >= wanted
+
+
+def logprobs_of(line: dict[str, Any]) -> list[TokenLogprob] | None:
+    """Ollama's ``logprobs`` (the same shape as OpenAI's content logprobs)."""
+    raw = line.get("logprobs")
+    if not isinstance(raw, list):
+        return None
+    return [_token(item) for item in raw if isinstance(item, dict)]
+
+
+def _token(item: dict[str, Any]) -> TokenLogprob:
+    top = item.get("top_logprobs")
+    raw_bytes = item.get("bytes")
+    return TokenLogprob(
+        token=str(item.get("token", "")),
+        logprob=float(item.get("logprob") or 0.0),
+        bytes=raw_bytes if isinstance(raw_bytes, list) else None,
+        top=[_token(t) for t in top if isinstance(t, dict)] if isinstance(top, list) else [],
+    )

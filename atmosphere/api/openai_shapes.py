@@ -11,7 +11,7 @@ import base64
 import struct
 from typing import Any
 
-from atmosphere.domain import CatalogModel, ChatChunk, ChatCompletion, Embeddings, ToolCallDelta, Usage
+from atmosphere.domain import CatalogModel, ChatChunk, ChatCompletion, Embeddings, TokenLogprob, ToolCallDelta, Usage
 
 
 def usage_body(usage: Usage | None) -> dict[str, int]:
@@ -25,7 +25,10 @@ def embedding_usage_body(usage: Usage) -> dict[str, int]:
 
 
 def completion_body(answer: ChatCompletion) -> dict[str, Any]:
-    message: dict[str, Any] = {"role": "assistant", "content": answer.content}
+    """A ``chat.completion``. As OpenAI sends it: ``refusal: null``, ``content: null`` on a
+    reply that only calls tools, and no ``system_fingerprint`` (clients type it as a string)."""
+    content = None if answer.tool_calls and not answer.content else answer.content
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if answer.reasoning:
         message["reasoning_content"] = answer.reasoning
     if answer.tool_calls:
@@ -37,8 +40,9 @@ def completion_body(answer: ChatCompletion) -> dict[str, Any]:
         "object": "chat.completion",
         "created": answer.created,
         "model": answer.model,
-        "system_fingerprint": None,
-        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": answer.finish_reason}],
+        "choices": [
+            {"index": 0, "message": message, "logprobs": logprobs_body(answer.logprobs), "finish_reason": answer.finish_reason}
+        ],
         "usage": usage_body(answer.usage),
     }
 
@@ -55,7 +59,6 @@ def chunk_body(chunk: ChatChunk, include_usage: bool) -> dict[str, Any]:
         "object": "chat.completion.chunk",
         "created": chunk.created,
         "model": chunk.model,
-        "system_fingerprint": None,
     }
     if _is_usage_report(chunk):
         out["choices"] = []
@@ -69,11 +72,27 @@ def chunk_body(chunk: ChatChunk, include_usage: bool) -> dict[str, Any]:
             delta["reasoning_content"] = chunk.reasoning
         if chunk.tool_calls:
             delta["tool_calls"] = [_tool_call_delta(c) for c in chunk.tool_calls]
-        out["choices"] = [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": chunk.finish_reason}]
+        out["choices"] = [
+            {"index": 0, "delta": delta, "logprobs": logprobs_body(chunk.logprobs), "finish_reason": chunk.finish_reason}
+        ]
     if chunk.usage is not None:
         out["usage"] = usage_body(chunk.usage)
     elif include_usage:
         out["usage"] = None
+    return out
+
+
+def logprobs_body(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
+    """A choice's ``logprobs``: null unless asked for, else ``{content: [...], refusal: null}``."""
+    if logprobs is None:
+        return None
+    return {"content": [_token_body(t, top=True) for t in logprobs], "refusal": None}
+
+
+def _token_body(token: TokenLogprob, top: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {"token": token.token, "logprob": token.logprob, "bytes": token.bytes}
+    if top:
+        out["top_logprobs"] = [_token_body(t, top=False) for t in token.top]
     return out
 
 

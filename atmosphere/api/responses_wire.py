@@ -91,13 +91,12 @@ def parse_responses_request(data: Any) -> ResponsesRequest:
 
 def _input_messages(raw: Any) -> list[dict[str, Any]]:
     """``input`` → chat messages. Consecutive function calls become one assistant turn with
-    several tool calls; a call's output becomes a tool message naming the call's function."""
+    several tool calls; a call's output becomes a tool message for that call id."""
     if isinstance(raw, str):
         return [{"role": "user", "content": raw}]
     if not isinstance(raw, list) or not raw:
         raise InvalidRequest("'input' must be a string or a non-empty array of input items.", param="input")
     messages: list[dict[str, Any]] = []
-    names: dict[str, str] = {}  # call_id → function name
     for index, item in enumerate(raw):
         where = f"input[{index}]"
         if not isinstance(item, dict):
@@ -109,7 +108,6 @@ def _input_messages(raw: Any) -> list[dict[str, Any]]:
             call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments", "{}")
             if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name and isinstance(arguments, str)):
                 raise InvalidRequest(f"'{where}' needs 'call_id', 'name' and 'arguments' (a JSON string).", param=where)
-            names[call_id] = name
             call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant" and last.get("tool_calls") and not last.get("content"):
@@ -120,10 +118,7 @@ def _input_messages(raw: Any) -> list[dict[str, Any]]:
             call_id = item.get("call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise InvalidRequest(f"'{where}.call_id' must be the call_id of a function_call.", param=f"{where}.call_id")
-            tool: dict[str, Any] = {"role": "tool", "tool_call_id": call_id, "content": _output_text(item.get("output"), where)}
-            if call_id in names:
-                tool["name"] = names[call_id]
-            messages.append(tool)
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": _output_text(item.get("output"), where)})
         elif kind == "reasoning":
             continue  # opaque reasoning of an earlier turn: nothing a local model can use
         elif kind == "item_reference":

@@ -265,6 +265,8 @@ def parse_chat_request(data: Any) -> ChatRequest:
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
     include_usage = bool(options and options.get("include_usage"))
+    extra = {key: data[key] for key in _PASSTHROUGH if data.get(key) is not None}
+    extra.update(_logprobs(data))
     return ChatRequest(
         model=model,
         messages=messages,
@@ -276,8 +278,21 @@ def parse_chat_request(data: Any) -> ChatRequest:
         seed=integer_param(data, "seed"),
         include_usage=include_usage and stream,
         user=data["user"][:200] if isinstance(data.get("user"), str) and data["user"] else None,
-        extra={key: data[key] for key in _PASSTHROUGH if data.get(key) is not None},
+        extra=extra,
     )
+
+
+def _logprobs(data: dict[str, Any]) -> dict[str, Any]:
+    """``logprobs`` / ``top_logprobs``, for the adapters to honour or refuse (never drop)."""
+    wanted = data.get("logprobs")
+    if wanted is not None and not isinstance(wanted, bool):
+        raise InvalidRequest("'logprobs' must be a boolean.", param="logprobs")
+    top = integer_param(data, "top_logprobs", 0)
+    if top is not None and (top > 20 or not wanted):
+        raise InvalidRequest("'top_logprobs' must be an integer from 0 to 20, with 'logprobs': true.", param="top_logprobs")
+    if not wanted:
+        return {}
+    return {"logprobs": True, "top_logprobs": top or 0}
 
 
 def parse_embed_request(data: Any) -> EmbedRequest:

@@ -55,4 +55,13 @@ class Catalog:
         return out
 
     def model(self, model_id: str) -> CatalogModel | None:
-        return next((m for m in self.models() if m.id == model_id), None)
+        """A model by the name a client would chat with: its id, or what a backend resolves
+        the name to (an untagged Ollama name means ``:latest``), as chat resolves it."""
+        models = {m.id: m for m in self.models()}
+        if model_id in models:
+            return models[model_id]
+        for backend in self.registry.backends:
+            native = backend.resolve_model(model_id)
+            if native is not None and native in models:
+                return models[native]
+        return None

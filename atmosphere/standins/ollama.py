@@ -40,6 +40,7 @@ from atmosphere.standins.common import (
     split_words,
 )
 from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.ollama_logprobs import logprobs_asked, token_logprob
 from atmosphere.standins.ollama_tools import planned_tool_call, tool_result_reply
 from atmosphere.standins.state import EmulatorState, normalize_model
 
@@ -228,16 +229,23 @@ class _Api:
         if field == "response" and not body.get("raw"):
             final["context"] = list(range(1, prompt_count + len(pieces) + 1))
         final.update(_metrics(prompt_count, len(pieces)))
+        top = logprobs_asked(body, self.state.ollama_version)
         if body.get("stream", True) is False:
             final[field] = {"role": "assistant", "content": text} if field == "message" else text
+            if top is not None:
+                final["logprobs"] = [token_logprob(piece, top) for piece in pieces]
             return json_response(final)
-        return self._stream(name, created, pieces, final, field)
+        return self._stream(name, created, pieces, final, field, top)
 
-    def _stream(self, name: str, created: str, pieces: list[str], final: dict[str, Any], field: str) -> Response:
+    def _stream(
+        self, name: str, created: str, pieces: list[str], final: dict[str, Any], field: str, top: int | None = None
+    ) -> Response:
         lines = []
         for piece in pieces:
             part: Any = {"role": "assistant", "content": piece} if field == "message" else piece
             obj = {"model": name, "created_at": created, field: part, "done": False}
+            if top is not None:
+                obj["logprobs"] = [token_logprob(piece, top)]  # each line carries its own tokens'
             lines.append(orjson.dumps(obj) + b"\n")
         state = self.state
         cut_after: int | None = None
