@@ -10,7 +10,7 @@ from atmosphere.api.sse import SSE_DONE, ndjson_line, sse_comment, sse_event
 from atmosphere.domain import ChatChunk, ChatCompletion, Embeddings, ToolCall, ToolCallDelta, Usage
 
 
-def test_a_completion_without_counts_reports_zero_usage_and_tool_calls_without_an_index():
+def test_a_completion_without_counts_reports_zero_usage_and_tool_calls_with_null_content():
     answer = ChatCompletion("chatcmpl-1", 7, "llama3.2:latest", "", "tool_calls", [ToolCall("call_1", "get_weather", "{}")])
 
     body = completion_body(answer)
@@ -21,7 +21,8 @@ def test_a_completion_without_counts_reports_zero_usage_and_tool_calls_without_a
             "index": 0,
             "message": {
                 "role": "assistant",
-                "content": "",
+                "content": None,  # as OpenAI sends a reply that only calls tools
+                "refusal": None,
                 "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}],
             },
             "logprobs": None,
@@ -29,6 +30,7 @@ def test_a_completion_without_counts_reports_zero_usage_and_tool_calls_without_a
         }
     ]
     assert body["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    assert "system_fingerprint" not in body  # clients type it as a string: absent, never null
 
 
 def test_stream_chunks_carry_only_the_delta_fields_set_and_usage_null_until_the_report():
