@@ -14,8 +14,9 @@ from fastapi import FastAPI
 from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.api import anthropic, completions, dashboard, health, integrations, ollama, openai, responses, websocket
+from atmosphere.api import anthropic, completions, dashboard, docs, health, integrations, ollama, openai, responses, websocket
 from atmosphere.api import fleet as fleet_api
+from atmosphere.api.auth import ApiKeyGuard, check_exposure
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
@@ -126,7 +127,8 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await registry.aclose()
 
-    app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    check_exposure(settings)  # beyond loopback only with a key (or told to insist)
+    app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     origins = OriginPolicy(parse_origins(settings.allowed_origins))
     if origins.any:
@@ -135,7 +137,9 @@ def create_app(settings: Settings) -> FastAPI:
     # Added innermost first: the request id is outermost, so every answer carries it;
     # CORS answers preflights before anything that would ask a browser for credentials.
     app.add_middleware(OriginMiddleware)  # names the surface and client for the request log
-    app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins)
+    if settings.api_key is not None:  # inside the guard and CORS: foreign pages and preflights never need a key
+        app.add_middleware(ApiKeyGuard, key=settings.api_key.get_secret_value())
+    app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
     app.add_middleware(HeadAsGetMiddleware)
     if origins:
         app.add_middleware(CorsMiddleware, policy=origins)
@@ -145,6 +149,7 @@ def create_app(settings: Settings) -> FastAPI:
     add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)
 
     app.include_router(health.router)
+    app.include_router(docs.router)  # /docs, with Swagger UI's assets served locally
     app.include_router(fleet_api.router)  # first: /v1/models/equivalents is not a model id
     app.include_router(openai.router)
     app.include_router(completions.router)

@@ -22,7 +22,7 @@ _REPEATABLE = {"llamafarm_url", "ollama_url"}  # several hosts: the flag may rep
 # The settings each command takes (serve: every setting but the demo's own).
 _DEMO_ONLY = {"standin_ports"}
 _SCAN = {"llamafarm_url", "ollama_url", "llamafarm_runtime_url", "llamafarm_namespace", "probe_timeout", "state_dir", "ca_bundle"}
-_DEMO = {"host", "port", "state_dir", "log_level", "health_interval", "standin_ports"}
+_DEMO = {"host", "port", "state_dir", "log_level", "health_interval", "standin_ports", "api_key", "api_key_file", "allowed_hosts"}
 
 
 def _default_text(field: FieldInfo) -> str:
@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(scan(settings))
         if args.command == "demo":
             return demo(settings)
+    except ConfigError as exc:  # e.g. beyond loopback without a key: refused before binding
+        print(f"atmosphere: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     except OSError as exc:

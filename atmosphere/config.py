@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atmosphere.hosts import HostListError, HostSpec, Kind, parse_hosts, unique
@@ -67,6 +67,55 @@ class Settings(BaseSettings):
         description="demo only: ports for the stand-ins, e.g. ollama=11434,llamafarm=14345,runtime=11540 "
         "(any not named gets a free port)",
     )
+    # Exposure beyond loopback (README: "Security").
+    api_key: SecretStr | None = Field(
+        None,
+        description="key every /v1, /api, /ws and /metrics call must send (Authorization: Bearer or x-api-key); "
+        "required to bind beyond loopback",
+    )
+    api_key_file: Path | None = Field(None, description="file holding the API key (instead of --api-key)")
+    insecure_no_auth: bool = Field(
+        False, description="serve beyond loopback without an API key anyway (anyone on the network may use it)"
+    )
+    allowed_hosts: str = Field(
+        "",
+        description="comma list of extra Host names accepted off loopback ('.example.org' for its subdomains, "
+        "'*' for any); the bound address, this machine's name, localhost and IP addresses always are",
+    )
+    header_timeout: float = Field(10.0, gt=0, le=300, description="seconds a connection may take to send a request head")
+    max_connections: int = Field(
+        0, ge=0, description="open client connections at most (0: half the open-file limit less 128, at most 32768)"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _key_from_file(cls, data: Any) -> Any:
+        """Read ``api_key_file`` into ``api_key`` (a key given directly wins)."""
+        if not isinstance(data, dict) or not data.get("api_key_file") or data.get("api_key"):
+            return data
+        path = Path(data["api_key_file"]).expanduser()
+        try:
+            key = path.read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"ATMOSPHERE_API_KEY_FILE: cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+        if not key:
+            raise ValueError(f"ATMOSPHERE_API_KEY_FILE: {path} is empty")
+        return {**data, "api_key": key}
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        length = len(value.get_secret_value().strip()) if value is not None else None
+        if length is not None and length < 8:
+            # "(got …)" names the length only: a key, even a bad one, is never printed.
+            raise ValueError(
+                f"must be at least 8 characters (got {length}); "
+                "make one with: python3 -c 'import secrets; print(secrets.token_urlsafe())'"
+            )
+        return SecretStr(value.get_secret_value().strip()) if value is not None else None
+
+    def allowed_host_names(self) -> list[str]:
+        return [name.strip().lower() for name in self.allowed_hosts.split(",") if name.strip()]
 
     @field_validator("llamafarm_url", "ollama_url")
     @classmethod

@@ -22,6 +22,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from atmosphere.app import create_app
+    from atmosphere.connections import uvicorn_limits
 
     configure_logging(settings.log_level)
     app = create_app(settings)
@@ -38,5 +39,7 @@ def serve(settings: Settings) -> int:
         access_log=settings.access_log,
         ws_ping_interval=20,
         timeout_graceful_shutdown=3,
+        # Header timeout and a connection cap below the (raised) file-descriptor limit.
+        **uvicorn_limits(max_connections=settings.max_connections, header_timeout=settings.header_timeout),
     )
     return 0

@@ -1,14 +1,21 @@
-"""Keep a localhost service local: refuse other web pages and rebinding tricks.
+"""Keep the service to its own clients: refuse other web pages and rebinding tricks.
 
 A browser lets any web page send simple POSTs to 127.0.0.1 and open WebSockets to it,
 and DNS rebinding lets a page read answers as if same-origin. Ollama guards the same
 way. Clients that are not browsers (the OpenAI SDK, curl) send no ``Origin`` and a
 loopback ``Host``, so they are unaffected.
+
+The Host check stays on when the service is bound beyond loopback: a rebinding page
+reaches it under the attacker's name, so only this service's own names are accepted (the
+bound address, this machine's host name, ``localhost`` and ``ATMOSPHERE_ALLOWED_HOSTS``),
+and IP addresses, which no rebinding page can send as its Host.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -37,16 +44,45 @@ def _hostname(value: str) -> str:
     return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
 
 
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return False
+
+
+class HostAllowList:
+    """The names this service answers to (see the module docstring)."""
+
+    def __init__(self, bound_host: str, extra: Iterable[str] = ()):
+        self.on_loopback = is_loopback(bound_host)
+        names = {bound_host.strip("[]").lower(), "localhost", *(name.lower() for name in extra)}
+        if not self.on_loopback:
+            machine = socket.gethostname().lower()
+            names |= {machine, machine.split(".")[0], f"{machine.split('.')[0]}.local"}
+        self.any = "*" in names
+        self.suffixes = tuple(name for name in names if name.startswith("."))
+        self.names = frozenset(names)
+
+    def allows(self, hostname: str) -> bool:
+        hostname = hostname.strip("[]").lower().rstrip(".")
+        if self.any or hostname in self.names or is_loopback(hostname):
+            return True
+        if self.suffixes and hostname.endswith(self.suffixes):
+            return True
+        return not self.on_loopback and _is_ip(hostname)
+
+
 class LocalOnlyGuard:
     """ASGI middleware: 403 for a foreign ``Origin`` on anything but GET, and for a
-    non-loopback ``Host`` while the service is bound to loopback. Origins the user listed
-    in ``ATMOSPHERE_ALLOWED_ORIGINS`` (``allowed``) are not foreign."""
+    ``Host`` that is not one of this service's names. Origins the user listed in
+    ``ATMOSPHERE_ALLOWED_ORIGINS`` (``allowed``) are not foreign."""
 
-    def __init__(self, app: ASGIApp, *, bound_host: str, allowed: OriginPolicy | None = None):
+    def __init__(self, app: ASGIApp, *, bound_host: str, allowed: OriginPolicy | None = None, allowed_hosts: Iterable[str] = ()):
         self.app = app
         self.allowed = allowed or OriginPolicy(())
-        self.check_host = is_loopback(bound_host)
-        self.bound_host = bound_host
+        self.hosts = HostAllowList(bound_host, allowed_hosts)
         self._good_hosts: set[bytes] = set()  # Host headers already accepted: the fast path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -70,8 +106,10 @@ class LocalOnlyGuard:
         host = raw_host.decode("latin-1") if raw_host is not None else None
         origin = raw_origin.decode("latin-1") if raw_origin is not None else None
         hostname = _hostname(host) if host else ""
-        if self.check_host and host is not None and not (is_loopback(hostname) or hostname == self.bound_host):
-            return f"Host '{host}' is not this machine; Atmosphere only answers local requests."
+        if host is not None and not self.hosts.allows(hostname):
+            if self.hosts.on_loopback:
+                return f"Host '{host}' is not this machine; Atmosphere only answers local requests."
+            return f"Host '{host}' is not one of this service's names; add it to ATMOSPHERE_ALLOWED_HOSTS if it is."
         if origin is None or (scope["type"] == "http" and scope["method"] in ("GET", "HEAD", "OPTIONS")):
             return None  # not a browser, or a read that the same-origin policy already guards
         origin_host = urlsplit(origin).hostname or ""

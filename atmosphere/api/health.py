@@ -13,4 +13,10 @@ router = APIRouter()
 
 @router.get("/health", include_in_schema=False)
 async def health(request: Request) -> Response:
-    return json_response({"status": "ok", "version": __version__, "websocket_clients": request.app.state.live.client_count})
+    body = {
+        "status": "ok",
+        "version": __version__,
+        "websocket_clients": request.app.state.live.client_count,
+        "auth_required": request.app.state.settings.api_key is not None,  # the dashboard asks for a key when true
+    }
+    return json_response(body)

@@ -1,0 +1,179 @@
+"""Inbound connections: a header timeout and a cap below the file-descriptor limit.
+
+uvicorn holds a connection that never sends its request head forever, and accepts
+connections until the process runs out of file descriptors; after that every accept
+fails and so does every request, silently (measured: 1,100 idle sockets under
+``ulimit -n 1024``). This module gives uvicorn's HTTP protocol two limits:
+
+- a connection that has not sent a complete request head ``header_timeout`` seconds after
+  it opened (or after its previous response) gets a 408 and is closed;
+- at most ``max_connections`` are open: a new one beyond that closes the oldest idle one
+  (never sent a request first, then idle keep-alive), so legitimate clients get in while
+  a flood of idle sockets does not; with none idle the new one gets a 503.
+
+Each limit is logged when hit (at most once every few seconds, with a count).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import resource
+import time
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("atmosphere.connections")
+
+_FD_RESERVE = 128  # files, the listening socket, logs, the event loop's own
+_MAX_DEFAULT = 32_768
+_LOG_EVERY = 5.0  # seconds between two log lines about the same limit
+_TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+_BUSY_503 = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n"
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard one; returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit from %d to %d: %s", soft, target, exc)
+    return soft if soft != resource.RLIM_INFINITY else 1 << 20
+
+
+def default_max_connections(fd_limit: int) -> int:
+    """Half of what the descriptors allow: each client request may hold one upstream socket too."""
+    return max(16, min(_MAX_DEFAULT, (fd_limit - _FD_RESERVE) // 2))
+
+
+class _RateLimitedLog:
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+
+    def warn(self, what: str, message: str, *args: Any) -> None:
+        self._count[what] = self._count.get(what, 0) + 1
+        now = time.monotonic()
+        if now - self._last.get(what, -_LOG_EVERY) >= _LOG_EVERY:
+            log.warning(message + " (%d time(s) since the last report)", *args, self._count[what])
+            self._last[what] = now
+            self._count[what] = 0
+
+
+class ConnectionLimits:
+    """The limits shared by every connection of one server.
+
+    The header timeout is one sweep a fraction of the timeout apart, not a timer per
+    request: a request then costs two attribute writes, which the hot path can afford.
+    """
+
+    def __init__(self, *, max_connections: int, header_timeout: float):
+        self.max_connections = max_connections
+        self.header_timeout = header_timeout
+        self.open: dict[GuardedHttpProtocol, None] = {}  # insertion order: oldest first
+        self.report = _RateLimitedLog()
+        self._sweeping = False
+
+    def admit(self, newcomer: GuardedHttpProtocol) -> bool:
+        """Make room for ``newcomer``; False when every other connection is busy."""
+        self.open[newcomer] = None
+        if not self._sweeping:
+            self._sweeping = True
+            newcomer.loop.call_later(self._sweep_interval, self._sweep, newcomer.loop)
+        if len(newcomer.connections) <= self.max_connections:
+            return True
+        victim = self._idle_victim(newcomer)
+        if victim is None:
+            self.report.warn("busy", "connection limit of %d reached with none idle: refused a new one", self.max_connections)
+            return False
+        self.report.warn("evict", "connection limit of %d reached: closed the oldest idle connection", self.max_connections)
+        victim.transport.close()
+        return True
+
+    def _idle_victim(self, newcomer: GuardedHttpProtocol) -> GuardedHttpProtocol | None:
+        keep_alive = None
+        for connection in self.open:
+            if connection is newcomer or connection.transport.is_closing():
+                continue
+            if connection.cycle is None:
+                return connection  # opened and never sent a request: the cheapest to lose
+            if keep_alive is None and connection.cycle.response_complete and not connection.pipeline:
+                keep_alive = connection
+        return keep_alive
+
+    @property
+    def _sweep_interval(self) -> float:
+        return min(1.0, self.header_timeout / 4)
+
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close every connection whose request head is overdue; runs while any is open."""
+        deadline = loop.time() - self.header_timeout
+        for connection in [c for c in self.open if c.head_since is not None and c.head_since < deadline]:
+            connection.head_too_slow()
+        if self.open:
+            loop.call_later(self._sweep_interval, self._sweep, loop)
+        else:
+            self._sweeping = False
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with ``ConnectionLimits`` applied."""
+
+    limits: ConnectionLimits  # set on the subclass that ``protocol_class`` makes
+    # When the request head now awaited began (connection opened, or the next request's
+    # first byte); None while a request is being served or the connection is idle kept-alive.
+    head_since: float | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.head_since = self.loop.time()
+        if not self.limits.admit(self):
+            transport.write(_BUSY_503)
+            transport.close()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        if self.head_since is None:  # the next request on a kept-alive connection
+            self.head_since = self.loop.time()
+
+    def on_headers_complete(self) -> None:
+        self.head_since = None
+        super().on_headers_complete()
+
+    def handle_websocket_upgrade(self) -> None:
+        # The socket is the WebSocket protocol's from here on; this object is done with it.
+        self.limits.open.pop(self, None)
+        super().handle_websocket_upgrade()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.limits.open.pop(self, None)
+        super().connection_lost(exc)
+
+    def head_too_slow(self) -> None:
+        self.head_since = None
+        if self.transport.is_closing():
+            return
+        self.limits.report.warn(
+            "head", "closed a connection that sent no complete request head within %gs", self.limits.header_timeout
+        )
+        self.transport.write(_TIMEOUT_408)
+        self.transport.close()
+
+
+def protocol_class(*, max_connections: int, header_timeout: float) -> type[GuardedHttpProtocol]:
+    """A protocol class for ``uvicorn.Config(http=...)`` with these limits."""
+    limits = ConnectionLimits(max_connections=max_connections, header_timeout=header_timeout)
+    return type("AtmosphereHttpProtocol", (GuardedHttpProtocol,), {"limits": limits})
+
+
+def uvicorn_limits(*, max_connections: int, header_timeout: float) -> dict[str, Any]:
+    """uvicorn options that apply the limits; raises the fd limit first (0 = derive the cap from it)."""
+    fd_limit = raise_fd_limit()
+    cap = max_connections or default_max_connections(fd_limit)
+    log.debug("at most %d open connections (file-descriptor limit %d)", cap, fd_limit)
+    return {"http": protocol_class(max_connections=cap, header_timeout=header_timeout)}
