@@ -124,3 +124,32 @@ def test_the_key_comes_from_the_environment_flag_or_file_and_a_bad_one_is_named_
         with pytest.raises(ConfigError) as refused:
             load_settings(**bad)
         assert named in str(refused.value) and "short!" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_anthropic_and_ollama_callers_get_the_401_in_their_own_protocol(keyed):
+    with keyed.client() as client:
+        anthropic = client.post("/v1/messages", json={"model": "llama3.2", "max_tokens": 8, "messages": CHAT["messages"]})
+        assert anthropic.status_code == 401
+        body = anthropic.json()
+        assert body["type"] == "error" and body["error"]["type"] == "authentication_error" and body["error"]["message"]
+        for method, path in [("POST", "/api/chat"), ("GET", "/api/tags"), ("GET", "/api/version")]:
+            ollama = client.request(method, path, json={"model": "llama3.2", "messages": CHAT["messages"]})
+            assert ollama.status_code == 401, path
+            assert set(ollama.json()) == {"error"} and isinstance(ollama.json()["error"], str)
+
+
+def test_the_anthropic_and_ollama_clients_with_the_key_are_served(keyed):
+    import anthropic
+    import ollama
+
+    with anthropic.Anthropic(base_url=keyed.url, api_key=KEY, max_retries=0, timeout=10) as client:
+        reply = client.messages.create(model="llama3.2", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+        assert reply.content[0].text
+    with anthropic.Anthropic(base_url=keyed.url, api_key="not-the-key", max_retries=0, timeout=10) as client:
+        with pytest.raises(anthropic.AuthenticationError):
+            client.messages.create(model="llama3.2", max_tokens=16, messages=[{"role": "user", "content": "hi"}])
+    served = ollama.Client(host=keyed.url, headers={"Authorization": f"Bearer {KEY}"})
+    assert served.chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}]).message.content
+    with pytest.raises(ollama.ResponseError) as refused:
+        ollama.Client(host=keyed.url).chat(model="llama3.2", messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.status_code == 401
