@@ -104,3 +104,12 @@ def make_gateway(tmp_path: Path) -> Iterator[Any]:
 def gateway(backends: EmulatorSuite, make_gateway: Any) -> Gateway:
     """The gateway in front of healthy emulated backends."""
     return make_gateway(backends)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Debian chromium for the browser tests of a module. Not for the session: while
+    Playwright's sync API is alive, the asyncio tests that follow cannot start their event loop."""
+    from browser_support import launch_chromium
+
+    yield from launch_chromium()

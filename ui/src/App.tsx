@@ -1,8 +1,10 @@
-import { BookOpen, CloudSun, Puzzle } from 'lucide-react';
+import { Activity, BookOpen, CloudSun, MessagesSquare, Puzzle } from 'lucide-react';
 import type { ComponentType } from 'react';
 import type { LucideIcon } from 'lucide-react';
 import IntegrationPanel from './components/IntegrationPanel';
 import ApiPage from './components/ApiPage';
+import RequestsPage from './components/RequestsPage';
+import PlaygroundPage from './components/PlaygroundPage';
 import KeyDialog from './components/KeyDialog';
 import { useHashRoute } from './hooks/useHashRoute';
 import './App.css';
@@ -16,6 +18,8 @@ interface PageEntry {
 
 const pages: PageEntry[] = [
   { id: 'integrations', label: 'Integrations', icon: Puzzle, component: IntegrationPanel },
+  { id: 'requests', label: 'Requests', icon: Activity, component: RequestsPage },
+  { id: 'playground', label: 'Playground', icon: MessagesSquare, component: PlaygroundPage },
   { id: 'api', label: 'API', icon: BookOpen, component: ApiPage },
 ];
 

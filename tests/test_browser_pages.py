@@ -1,0 +1,146 @@
+"""The fleet, Requests and Playground pages end to end, in headless Chromium against the real
+gateway and the stand-ins: adding and removing a host, warming a model up, watching a request
+appear live, and a streamed chat with the backend that served it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from browser_support import ACTION_MS, CHANGE_MS, DESKTOP, HEALTH_INTERVAL, LOAD_MS, card, new_page, open_dashboard
+from playwright.sync_api import Browser, Page, expect
+
+from atmosphere.standins.ollama import create_ollama_app
+from atmosphere.standins.server import EmulatorServer
+from atmosphere.standins.state import EmulatorState
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    yield from new_page(browser, DESKTOP)
+
+
+@pytest.fixture
+def gateway(backends: Any, make_gateway: Any) -> Any:
+    return make_gateway(backends, health_interval=HEALTH_INTERVAL, probe_timeout=0.5)
+
+
+@pytest.fixture
+def spare_ollama() -> Iterator[EmulatorServer]:
+    """One more Ollama host, not in the gateway's settings: the person adds it from the dashboard."""
+    server = EmulatorServer(create_ollama_app(EmulatorState())).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def open_requests(page: Page, gateway: Any) -> None:
+    page.goto(f"{gateway.url}/#/requests")
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live", timeout=LOAD_MS)
+
+
+def open_playground(page: Page, gateway: Any) -> None:
+    """Open the Playground once the catalogue has arrived (its model list holds the Ollama models)."""
+    page.goto(f"{gateway.url}/#/playground")
+    expect(page.get_by_test_id("playground-model").locator('option[value="llama3.2:latest"]')).to_have_count(1, timeout=LOAD_MS)
+
+
+def test_a_host_added_from_the_dashboard_gets_a_live_card_and_removing_it_asks_first(page, gateway, spare_ollama):
+    open_dashboard(page, gateway)
+    page.get_by_test_id("add-host-toggle").click()
+    page.get_by_test_id("add-host-kind").select_option("ollama")
+    page.get_by_test_id("add-host-name").fill("gpu-box")
+    page.get_by_test_id("add-host-url").fill(spare_ollama.url)
+    page.get_by_test_id("add-host-submit").click()
+
+    added = page.get_by_test_id("group-ollama").locator('[data-testid^="integration-card-"]').filter(has_text="gpu-box")
+    expect(added).to_have_attribute("data-status", "healthy", timeout=CHANGE_MS)
+    expect(page.get_by_test_id("add-host-form")).to_have_count(0)
+    with gateway.client() as client:
+        hosts = {i["name"]: i for i in client.get("/v1/integrations").json()["integrations"]}
+    assert hosts["gpu-box"]["url"] == spare_ollama.url and hosts["gpu-box"]["removable"] is True
+    host_id = hosts["gpu-box"]["id"]
+    expect(card(page, "ollama").get_by_test_id("remove-button")).to_have_count(0)  # from the settings: not removable
+
+    page.reload()  # the host is kept by the service, not by the page
+    expect(card(page, host_id)).to_have_attribute("data-status", "healthy", timeout=LOAD_MS)
+
+    card(page, host_id).get_by_test_id("remove-button").click()
+    expect(card(page, host_id).get_by_test_id("remove-confirm")).to_contain_text("Remove gpu-box?")
+    with gateway.client() as client:
+        assert any(i["id"] == host_id for i in client.get("/v1/integrations").json()["integrations"])
+    card(page, host_id).get_by_test_id("remove-confirm-button").click()
+    expect(card(page, host_id)).to_have_count(0, timeout=ACTION_MS)
+    with gateway.client() as client:
+        assert all(i["id"] != host_id for i in client.get("/v1/integrations").json()["integrations"])
+
+
+def test_warm_up_on_an_ollama_card_loads_the_model_and_the_card_shows_it_loaded(page, gateway):
+    open_dashboard(page, gateway)
+    ollama = card(page, "ollama")
+    expect(ollama.get_by_test_id("loaded-models")).not_to_contain_text("llava:latest")
+    expect(card(page, "llamafarm").get_by_test_id("warmup-button")).to_have_count(0)  # 0.0.27 has no preload
+
+    ollama.get_by_test_id("warmup-select").select_option("llava:latest")
+    ollama.get_by_test_id("warmup-button").click()
+    result = ollama.get_by_test_id("warmup-result")
+    expect(result).to_have_attribute("data-success", "true", timeout=ACTION_MS)
+    expect(result).to_contain_text("llava:latest is loaded")
+    expect(ollama.get_by_test_id("loaded-models")).to_contain_text("llava:latest", timeout=CHANGE_MS)
+    expect(ollama.locator('[data-testid="model-tag"][data-model="llava:latest"] [data-testid="model-loaded"]')).to_have_count(1)
+
+
+def test_a_request_appears_live_on_the_requests_page_and_opens_to_its_timings(page, gateway):
+    open_requests(page, gateway)
+    expect(page.get_by_test_id("requests-empty")).to_be_visible(timeout=LOAD_MS)
+    page.evaluate("window.__atmosphereNoReload = true")
+
+    answer = gateway.openai().chat.completions.create(model="llama3.2:latest", messages=[{"role": "user", "content": "hi"}])
+    assert answer.choices[0].message.content
+
+    row = page.get_by_test_id("request-row").first
+    expect(row).to_have_attribute("data-outcome", "ok", timeout=ACTION_MS)
+    expect(row.get_by_test_id("request-backend")).to_have_text("ollama")
+    expect(row).to_contain_text("llama3.2:latest")
+    assert page.evaluate("window.__atmosphereNoReload === true"), "the request should arrive live, not by a reload"
+
+    row.get_by_role("button").click()
+    detail = page.get_by_test_id("request-detail")
+    expect(detail).to_contain_text("None: the first choice served it.")
+    expect(detail).to_contain_text(re.compile(r"Upstream\s*\d"))
+
+    page.get_by_test_id("filter-outcome").select_option("error")
+    expect(page.get_by_test_id("request-row")).to_have_count(0)
+    expect(page.get_by_test_id("requests-empty")).to_contain_text("No request matches")
+
+
+def test_a_streamed_chat_in_the_playground_shows_the_answer_the_backend_and_its_speed(page, gateway):
+    open_playground(page, gateway)
+    page.get_by_test_id("playground-model").select_option("llama3.2:latest")
+    page.get_by_test_id("playground-input").fill("Say hello")
+    page.get_by_test_id("playground-send").click()
+
+    answer = page.locator('[data-testid="chat-message"][data-role="assistant"]')
+    expect(answer).to_contain_text("Ollama emulator", timeout=ACTION_MS)
+    expect(page.get_by_test_id("playground-send")).to_be_visible(timeout=ACTION_MS)  # the stream ended
+    expect(page.get_by_test_id("chat-backend")).to_have_text("ollama")
+    expect(page.get_by_test_id("chat-model")).to_have_text("llama3.2:latest")
+    expect(page.get_by_test_id("chat-tps")).to_have_text(re.compile(r"^\d+(\.\d)? tokens/s$"))
+    expect(page.get_by_test_id("snippet-curl")).to_contain_text('"model":"llama3.2:latest"')
+    expect(page.get_by_test_id("snippet-python")).to_contain_text(f'base_url="{gateway.url}/v1"')
+
+
+def test_the_playground_shows_the_fallback_when_the_first_backend_is_down(page, gateway, backends):
+    open_playground(page, gateway)
+    backends.llamafarm.stop()
+    page.get_by_test_id("playground-input").fill("Who answers?")
+    page.get_by_test_id("playground-send").click()
+    answer = page.locator('[data-testid="chat-message"][data-role="assistant"]')
+    expect(answer).to_contain_text("Ollama emulator", timeout=ACTION_MS)
+    expect(page.get_by_test_id("chat-backend")).to_have_text("ollama")
+    expect(page.get_by_test_id("chat-attempts")).to_contain_text("llamafarm")

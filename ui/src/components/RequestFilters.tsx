@@ -1,0 +1,37 @@
+import { useId } from 'react';
+import type { RequestFilter } from '../api/types';
+import './RequestFilters.css';
+
+interface Props {
+  filter: RequestFilter;
+  backends: string[];
+  models: string[];
+  onChange: (filter: RequestFilter) => void;
+}
+
+const OUTCOMES = ['ok', 'fallback', 'error'];
+
+/** Backend, model and outcome choices for the request log. */
+export default function RequestFilters({ filter, backends, models, onChange }: Props) {
+  const ids = { backend: useId(), model: useId(), outcome: useId() };
+  const field = (name: keyof RequestFilter, label: string, options: string[], testId: string) => (
+    <div className="request-filter">
+      <label htmlFor={ids[name]}>{label}</label>
+      <select id={ids[name]} data-testid={testId} value={filter[name] ?? ''} onChange={(event) => onChange({ ...filter, [name]: event.target.value || undefined })}>
+        <option value="">any</option>
+        {options.map((option) => (
+          <option key={option} value={option}>
+            {option}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+  return (
+    <div className="request-filters" role="group" aria-label="Filter requests">
+      {field('backend', 'Backend', backends, 'filter-backend')}
+      {field('model', 'Model', models, 'filter-model')}
+      {field('outcome', 'Outcome', OUTCOMES, 'filter-outcome')}
+    </div>
+  );
+}
