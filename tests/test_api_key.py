@@ -21,8 +21,9 @@ def keyed(backends, make_gateway):
 
 def test_openai_calls_without_the_key_get_a_401_in_the_openai_shape(keyed):
     with keyed.client() as client:
-        for method, path in [("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/integrations"),
-                             ("POST", "/v1/integrations/ollama/disable"), ("GET", "/v1/nowhere")]:  # fmt: skip
+        guarded = [("POST", "/v1/chat/completions"), ("GET", "/v1/models"), ("GET", "/v1/integrations"),
+                   ("POST", "/v1/integrations/ollama/disable"), ("GET", "/v1/nowhere"), ("GET", "/metrics")]  # fmt: skip
+        for method, path in guarded:
             missing = client.request(method, path, json=CHAT)
             assert missing.status_code == 401, (path, missing.text)
             error = missing.json()["error"]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from atmosphere.domain import ModelInfo
+from atmosphere.registry import save_atomically
 
 log = logging.getLogger("atmosphere.equivalents")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -121,10 +122,7 @@ class Equivalents:
             lines.append(f"[models.{_toml_key(item.name)}]")
             lines.extend(f"{_toml_key(k)} = {_toml_string(v)}" for k, v in item.members.items())
             lines.append("")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("\n".join(lines), encoding="utf-8")
-        tmp.replace(self.path)
+        save_atomically(self.path, "\n".join(lines).encode())  # its own temp file: saves never share one
 
 
 def _toml_string(value: str) -> str:
