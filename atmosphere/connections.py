@@ -100,9 +100,11 @@ class ConnectionLimits:
         for connection in self.open:
             if connection is newcomer or connection.transport.is_closing():
                 continue
-            if connection.cycle is None:
+            # uvicorn types ``cycle`` as always set, but it is None until a request arrives.
+            cycle: Any = connection.cycle
+            if cycle is None:
                 return connection  # opened and never sent a request: the cheapest to lose
-            if keep_alive is None and connection.cycle.response_complete and not connection.pipeline:
+            if keep_alive is None and cycle.response_complete and not connection.pipeline:
                 keep_alive = connection
         return keep_alive
 

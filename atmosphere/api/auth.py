@@ -143,7 +143,7 @@ class ApiKeyGuard:
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
     for name, value in scope["headers"]:
         if name == wanted:
-            return value
+            return bytes(value)
     return None
 
 
