@@ -179,3 +179,21 @@ def test_a_binary_websocket_frame_is_ignored_with_an_error_message(gateway, serv
     assert "Binary frames" in binary and binary == binary_again
     assert "JSON" in not_json
     assert service_log.tracebacks() == []
+
+
+@pytest.mark.parametrize("role", [["user"], {"user": True}])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/v1/chat/completions", lambda role: chat({"role": role, "content": "hi"})),
+        ("/v1/responses", lambda role: {"model": "llama3.2", "input": [{"role": role, "content": "hi"}]}),
+        ("/v1/messages", lambda role: {"model": "llama3.2", "max_tokens": 8, "messages": [{"role": role, "content": "hi"}]}),
+        ("/api/chat", lambda role: {"model": "llama3.2", "stream": False, "messages": [{"role": role, "content": "hi"}]}),
+    ],
+)
+def test_a_role_that_is_not_a_string_is_a_4xx_on_every_surface(gateway, service_log, path, body, role):
+    with gateway.client() as client:
+        answer = client.post(path, json=body(role))
+    assert 400 <= answer.status_code < 500, answer.text
+    assert "Traceback" not in answer.text and "unhashable" not in answer.text
+    assert service_log.tracebacks() == []
