@@ -59,6 +59,8 @@ def build_backend(spec: HostSpec, settings: Settings) -> Backend:
             runtime_url=spec.runtime_url or spec.url,
             namespace=settings.llamafarm_namespace,
             embed_model=settings.llamafarm_embed_model,
+            default_model=settings.llamafarm_default_model,
+            allow_cloud=settings.allow_cloud,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
             transport_factory=transport_factory(settings),
@@ -66,6 +68,7 @@ def build_backend(spec: HostSpec, settings: Settings) -> Backend:
     else:
         backend = OllamaBackend(
             spec.url,
+            allow_cloud=settings.allow_cloud,
             probe_timeout=settings.probe_timeout,
             request_timeout=settings.request_timeout,
             transport_factory=transport_factory(settings),
@@ -113,7 +116,11 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.requests = requests
         app.state.equivalents = Equivalents(settings.models_path())
         app.state.executor = Executor(
-            registry, balancer=balancer, recorder=recorder, equivalents=app.state.equivalents
+            registry,
+            balancer=balancer,
+            recorder=recorder,
+            equivalents=app.state.equivalents,
+            allow_cloud=settings.allow_cloud,
         )
         app.state.live = websocket.LiveUpdates(registry)
         requests.add_listener(app.state.live.request_done)

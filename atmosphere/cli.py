@@ -21,7 +21,18 @@ from atmosphere.config import ConfigError, Settings, load_settings
 _REPEATABLE = {"llamafarm_url", "ollama_url"}  # several hosts: the flag may repeat
 # The settings each command takes (serve: every setting but the demo's own).
 _DEMO_ONLY = {"standin_ports"}
-_SCAN = {"llamafarm_url", "ollama_url", "llamafarm_runtime_url", "llamafarm_namespace", "probe_timeout", "state_dir", "ca_bundle"}
+_SCAN = {
+    "llamafarm_url",
+    "ollama_url",
+    "llamafarm_runtime_url",
+    "llamafarm_namespace",
+    "probe_timeout",
+    "state_dir",
+    "ca_bundle",
+} | {
+    "llamafarm_default_model",
+    "allow_cloud",
+}
 _DEMO = {"host", "port", "state_dir", "log_level", "health_interval", "standin_ports", "api_key", "api_key_file", "allowed_hosts"}
 
 
@@ -117,7 +128,7 @@ async def scan(settings: Settings) -> int:
     finally:
         await registry.aclose()
     print(format_scan_table(items))
-    return 0 if any(i["status"] == "healthy" for i in items) else 1
+    return 0 if any(i["status"] in ("healthy", "degraded") for i in items) else 1
 
 
 def format_scan_table(items: list[dict[str, Any]]) -> str:

@@ -35,7 +35,19 @@ class Settings(BaseSettings):
         "http://localhost:11434", description="Ollama server(s): url or name=url; comma list or repeat the flag"
     )
     llamafarm_runtime_url: str = Field("http://127.0.0.1:11540", description="LlamaFarm's Universal Runtime (embeddings)")
-    llamafarm_namespace: str = Field("default", min_length=1, description="LlamaFarm namespace whose projects are used")
+    llamafarm_namespace: str = Field(
+        "default",
+        min_length=1,
+        pattern=r"^\s*[\w.-]+(\s*,\s*[\w.-]+)*\s*$",
+        description="LlamaFarm namespace(s) whose projects are used; a comma list makes ids <namespace>/<project>/<model>",
+    )
+    llamafarm_default_model: str | None = Field(
+        None,
+        min_length=1,
+        description="the LlamaFarm model 'auto' uses, as /v1/models lists it (default: the first ready model "
+        "of the first valid project)",
+    )
+    allow_cloud: bool = Field(False, description="route and list cloud models (Ollama cloud models, hosted LlamaFarm providers)")
     llamafarm_embed_model: str = Field(
         "sentence-transformers/all-MiniLM-L6-v2",
         min_length=1,

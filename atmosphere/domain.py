@@ -43,6 +43,7 @@ class ModelInfo:
     unavailable_reason: str | None = None  # why not, when not ready
     locality: Literal["local", "lan", "cloud"] = "local"
     loaded: bool = False  # resident in memory on its host right now (Ollama /api/ps, runtime loaded_models)
+    aliases: list[str] = field(default_factory=list)  # other ids that reach it (LlamaFarm: `<project>/<model>`)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -56,6 +57,7 @@ class Project:
     name: str
     default_model: str | None
     models: list[str]
+    validation_error: str | None = None  # LlamaFarm lists a broken project with this; none of it routes
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -74,6 +76,18 @@ class ProbeResult:
     default_model: str | None = None
     default_embedding_model: str | None = None
     latency_ms: float | None = None
+    _index: dict[str, ModelInfo] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def model_info(self, model_id: str) -> ModelInfo | None:
+        """The model served under ``model_id`` (its id or an alias); a dict lookup, built once."""
+        index = self._index
+        if index is None:
+            index = {}
+            for info in self.models:
+                for name in (info.id, *info.aliases):
+                    index.setdefault(name, info)
+            self._index = index
+        return index.get(model_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +123,8 @@ class ChatRequest:
     # Passed through where a backend understands them (tools, response_format, ...);
     # ``extra[OLLAMA_NATIVE]`` holds native Ollama fields only the Ollama adapter sends.
     extra: dict[str, Any] = field(default_factory=dict)
+    # A client's ``X-Session-ID``: LlamaFarm then keeps the conversation server-side.
+    session_id: str | None = None
 
 
 # The ``extra`` key for fields only Ollama understands (``keep_alive``, ``think``, more

@@ -83,6 +83,12 @@ class HTTPStatusError(AtmosphereError):
         self.type = "invalid_request_error" if status < 500 else "server_error"
 
 
+class ModelNotLocal(Forbidden):
+    """The model runs on a hosted service and cloud models are not allowed (local by default)."""
+
+    code = "model_not_local"
+
+
 class PayloadTooLarge(AtmosphereError):
     status = 413
     type = "invalid_request_error"
@@ -137,12 +143,21 @@ class BackendFailure(Exception):
     reported as they are.
     """
 
-    def __init__(self, reason: str, *, kind: FailureKind = "error", retryable: bool = True, status: int | None = None):
+    def __init__(
+        self,
+        reason: str,
+        *,
+        kind: FailureKind = "error",
+        retryable: bool = True,
+        status: int | None = None,
+        rescan: bool = False,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.kind = kind
         self.retryable = retryable
         self.status = status
+        self.rescan = rescan  # what we knew of the backend is stale (e.g. a project vanished): probe now
 
     @property
     def probe_status(self) -> Literal["offline", "error"]:

@@ -142,7 +142,8 @@ class Registry:
             self._publish(new)
 
     def _snapshot(self, backend: Backend, result: ProbeResult | None) -> dict[str, Any]:
-        healthy = result if result is not None and result.status == "healthy" else None
+        # degraded: some models are not ready, the others serve
+        healthy = result if result is not None and result.status in ("healthy", "degraded") else None
         snapshot: dict[str, Any] = {
             "id": backend.id,
             "name": backend.name,
@@ -194,6 +195,12 @@ class Registry:
         for backend in self.backends:
             self._snapshots[backend.id] = self._snapshot(backend, self._results.get(backend.id))
 
+    def refresh(self, backend_id: str) -> None:
+        """Re-describe a backend whose models changed between probes (e.g. one failed and is
+        not ready until the next probe), publishing only if that changed its snapshot."""
+        backend = self._by_id.get(backend_id)
+        if backend is not None:
+            self._update(backend, self._results.get(backend_id))
 
     def request_scan(self) -> None:
         """Ask the monitor for a scan now (e.g. a client pressed Rescan, or a request failed)."""

@@ -2,20 +2,34 @@
 
 LlamaFarm is not a plain OpenAI server (see shared/reference/llamafarm-api.md):
 chat is per project at ``/v1/projects/{ns}/{project}/chat/completions``; the models
-we expose are the model aliases of the projects in one namespace; embeddings live on
-its separate Universal Runtime; and a failed stream is masked as a 200 carrying a
+we expose are the project models of the configured namespaces (``llamafarm_catalog``),
+each ready only when what serves it answers (``llamafarm_readiness``); embeddings live
+on its separate Universal Runtime; and a failed stream is masked as a 200 carrying a
 canned apology, which we detect so the executor can still fall back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.adapters.openai_wire import chunk_from_openai, completion_from_openai, usage_from_openai
+from atmosphere.adapters.llamafarm_catalog import Catalogue, Target, build_catalogue
+from atmosphere.adapters.llamafarm_readiness import (
+    Upstreams,
+    checkable_hosts,
+    host_answers,
+    locality,
+    ollama_component,
+    readiness,
+    runtime_state,
+)
+from atmosphere.adapters.llamafarm_stream import MASKED_FAILURE_PREFIX, stream_chunks
+from atmosphere.adapters.openai_wire import completion_from_openai, usage_from_openai
 from atmosphere.domain import (
     OLLAMA_NATIVE,
     ChatChunk,
@@ -26,7 +40,6 @@ from atmosphere.domain import (
     GenerateRequest,
     ModelInfo,
     ProbeResult,
-    Project,
     Usage,
     sort_capabilities,
 )
@@ -35,42 +48,31 @@ from atmosphere.http.client import (
     TransportFactory,
     failure_from_status,
     get_json,
-    iter_lines,
     make_client,
     open_answer,
-    parse_json_object,
     post_json,
     read_capped,
 )
+from atmosphere.locality import farthest, locality_of
 from atmosphere.timing import ms_since
 
-# LlamaFarm's masked stream failure begins with this text (reference §6).
-MASKED_FAILURE_PREFIX = "I notice my previous response wasn't very helpful."
+__all__ = ["MASKED_FAILURE_PREFIX", "LlamaFarmBackend", "version_label"]
+
 _NO_SESSION = {"Content-Type": "application/json", "X-No-Session": "true"}
+# LlamaFarm's answers when the project a model belongs to is broken or gone (reference O.4):
+# a server-side state, so fall back and re-read the projects.
+_PROJECT_GONE = ("ProjectConfigError", "ProjectNotFound")
+_HEALTH_TIMEOUT = 5.0  # the real /health takes ~1.2 s; it is read in the background
+_RELEASE = re.compile(r"^v?\d+\.\d+")
+_SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
-def _project_models(config: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
-    """A project's model aliases and its default, from any of the three runtime shapes.
-
-    ``runtime`` has been a list of ``{name, provider, model}`` (current docs), a dict of
-    named models, or a legacy single ``provider`` + ``model``.
-    """
-    runtime = config.get("runtime") if isinstance(config, dict) else None
-    if not isinstance(runtime, dict):
-        return [], None
-    default = runtime.get("default_model")
-    models = runtime.get("models")
-    found: list[dict[str, Any]] = []
-    if isinstance(models, list):
-        found = [m for m in models if isinstance(m, dict) and isinstance(m.get("name"), str)]
-    elif isinstance(models, dict):
-        found = [{"name": name, **(spec if isinstance(spec, dict) else {})} for name, spec in models.items()]
-    elif isinstance(runtime.get("model"), str):
-        # Legacy single model: the alias is the model itself.
-        found = [{"name": runtime["model"], "model": runtime["model"], "provider": runtime.get("provider")}]
-    if not isinstance(default, str) and found:
-        default = next((m["name"] for m in found if m.get("default")), found[0]["name"])
-    return found, default if isinstance(default, str) else None
+def version_label(version: Any) -> str | None:
+    """A release as its number; a source checkout's branch name or ``dev`` said to be one."""
+    if version is None or version == "":
+        return None
+    text = str(version)[:64]
+    return text.removeprefix("v") if _RELEASE.match(text) else f"{text} (not a release)"
 
 
 class LlamaFarmBackend:
@@ -93,66 +95,92 @@ class LlamaFarmBackend:
         embed_model: str,
         probe_timeout: float,
         request_timeout: float,
+        default_model: str | None = None,
+        allow_cloud: bool = False,
         transport_factory: TransportFactory | None = None,
     ):
         self.url = url
         self.runtime_url = runtime_url
-        self.namespace = namespace
+        self.namespaces = [n.strip() for n in namespace.split(",") if n.strip()] or ["default"]
+        self.namespace = self.namespaces[0]
         self.embed_model = embed_model
+        self.default_model = default_model
+        self.allow_cloud = allow_cloud
         self.probe_timeout = probe_timeout
         self._client = make_client(url, request_timeout, transport_factory=transport_factory)
         self._runtime = make_client(runtime_url, request_timeout, transport_factory=transport_factory)
-        self._aliases: dict[str, str] = {}  # alias → project name (first project wins)
-        self._runtime_up = False
+        self._catalogue = Catalogue()
+        self._embed: ModelInfo | None = None  # the runtime's embedding model, when listed
+        self._health: Any = None  # the last /health answer (a dict or a BackendFailure)
+        self._health_task: asyncio.Task[Any] | None = None
 
     # --- discovery -------------------------------------------------------------------
 
+    def _read_health(self) -> None:
+        """Take a finished /health read, and start the next one: the slow check never holds up a probe."""
+        task = self._health_task
+        if task is not None and task.done():
+            self._health = None if task.cancelled() else task.result()
+            self._health_task = task = None
+        if task is None:
+            read = get_json(self._client, "/health", max(_HEALTH_TIMEOUT, self.probe_timeout), "health")
+            self._health_task = asyncio.create_task(_attempt(read))
+
     async def probe(self) -> ProbeResult:
         started = time.perf_counter()
-        liveness, health, info, projects, runtime, resources = await asyncio.gather(
-            _attempt(get_json(self._client, "/health/liveness", self.probe_timeout, "liveness")),
-            _attempt(get_json(self._client, "/health", self.probe_timeout, "health")),
-            _attempt(get_json(self._client, "/info", self.probe_timeout, "info")),
-            _attempt(get_json(self._client, f"/v1/projects/{self.namespace}", self.probe_timeout, "projects")),
-            _attempt(get_json(self._runtime, "/health", self.probe_timeout, "universal runtime health")),
-            _attempt(get_json(self._runtime, "/v1/preload/resources", self.probe_timeout, "preload resources")),
+        self._read_health()
+        timeout = self.probe_timeout
+        liveness, info, runtime, cache, resources, *listings = await asyncio.gather(
+            _timed(get_json(self._client, "/health/liveness", timeout, "liveness")),
+            _attempt(get_json(self._client, "/info", timeout, "info")),
+            _attempt(get_json(self._runtime, "/health", timeout, "universal runtime health")),
+            _attempt(get_json(self._client, "/v1/models", timeout, "model cache")),
+            _attempt(get_json(self._runtime, "/v1/preload/resources", timeout, "preload resources")),
+            *(_attempt(get_json(self._client, f"/v1/projects/{ns}", timeout, f"projects of {ns}")) for ns in self.namespaces),
         )
         self._note_preload(resources)
-        latency = ms_since(started)
-        if isinstance(liveness, BackendFailure):
-            return ProbeResult(status=liveness.probe_status, error=liveness.reason, latency_ms=latency)
-        if "status" not in liveness:
+        answer, latency = liveness  # the card's latency: the liveness round trip only
+        if isinstance(answer, BackendFailure):
+            return ProbeResult(status=answer.probe_status, error=answer.reason, latency_ms=latency)
+        if "status" not in answer:
             return ProbeResult(status="error", error="liveness: answer has no status; is this LlamaFarm?", latency_ms=latency)
-        error = None
-        if isinstance(health, dict):
-            verdict = str(health.get("status", "")).lower()
-            if verdict == "unhealthy":
-                summary = health.get("summary") or "health check reports unhealthy"
-                return ProbeResult(status="error", error=f"unhealthy: {summary}", latency_ms=latency)
-            if verdict == "degraded":
-                error = f"degraded: {health.get('summary') or 'some components are unhealthy'}"
-        self._runtime_up = isinstance(runtime, dict) and str(runtime.get("status", "")).lower() == "healthy"
-        project_list, models, aliases = self._parse_projects(projects)
+        if self._health is None and self._health_task is not None:
+            # The first probe has no earlier /health to go by: give it what is left of the
+            # probe's budget. Later probes never wait; they use the last one that finished.
+            budget = self.probe_timeout * 0.9 - (time.perf_counter() - started)
+            await asyncio.wait({self._health_task}, timeout=max(0.0, budget))
+        self._read_health()  # a fast /health has finished by now
+        health = self._health if isinstance(self._health, dict) else None
+        if health is not None and str(health.get("status", "")).lower() == "unhealthy":
+            summary = health.get("summary") or "health check reports unhealthy"
+            return ProbeResult(status="error", error=f"unhealthy: {summary}", latency_ms=latency)
+        notes = [f.reason for f in listings if isinstance(f, BackendFailure)]
+        catalogue = build_catalogue(
+            [(ns, doc) for ns, doc in zip(self.namespaces, listings, strict=True) if isinstance(doc, dict)],
+            multi_namespace=len(self.namespaces) > 1,
+        )
+        up = await self._upstreams(runtime, health, catalogue)
+        models = self._models(catalogue, up)
         _mark_loaded(models, runtime.get("loaded_models") if isinstance(runtime, dict) else None)
-        if isinstance(projects, BackendFailure):
-            error = error or projects.reason
-        caps: set[str] = {"chat", "generate"} if models else set()
-        if self._runtime_up:
+        self._embed = self._embedding_model(up, cache)
+        if self._embed is not None:
+            models.append(self._embed)
+        default, note = self._default(catalogue, models)
+        self._catalogue = catalogue
+        notes += [note] if note else []
+        not_ready = _not_ready(models)
+        caps: set[str] = {"chat", "generate"} if catalogue.targets else set()
+        if self._embed is not None:
             caps.add("embeddings")
-            models.append(ModelInfo(id=self.embed_model, capabilities=["embeddings"], project="universal-runtime"))
-        self._aliases = aliases
-        default = project_list[0].default_model if project_list and project_list[0].default_model in aliases else None
-        if default is None and aliases:
-            default = next(iter(aliases))
         return ProbeResult(
-            status="healthy",
-            error=error,
-            version=str(info["version"]) if isinstance(info, dict) and info.get("version") else None,
+            status="degraded" if not_ready or catalogue.errors else "healthy",
+            error="; ".join(not_ready + catalogue.errors + notes) or None,
+            version=version_label(info.get("version")) if isinstance(info, dict) else None,
             models=models,
-            projects=project_list,
+            projects=catalogue.projects,
             capabilities=sort_capabilities(caps),
             default_model=default,
-            default_embedding_model=self.embed_model if self._runtime_up else None,
+            default_embedding_model=self._embed.id if self._embed is not None else None,
             latency_ms=latency,
         )
 
@@ -163,50 +191,106 @@ class LlamaFarmBackend:
 
     async def warm(self, model: str) -> None:
         """Preload the project that defines ``model`` (``POST /v1/models/preload/{namespace}/{project}``)."""
-        project = self._aliases.get(model)
-        if project is None:
+        target = self._catalogue.ids.get(model)
+        if target is None:
             raise BackendFailure(f"warm-up: no project defines `{model}`", kind="error", retryable=False)
-        await post_json(self._client, f"/v1/models/preload/{self.namespace}/{project}", {}, "warm-up")
+        await post_json(self._client, f"/v1/models/preload/{target.namespace}/{target.project}", {}, "warm-up")
 
-    def _parse_projects(self, doc: Any) -> tuple[list[Project], list[ModelInfo], dict[str, str]]:
-        if not isinstance(doc, dict) or not isinstance(doc.get("projects"), list):
-            return [], [], {}
-        projects, models, aliases = [], [], {}
-        for entry in sorted((p for p in doc["projects"] if isinstance(p, dict)), key=lambda p: str(p.get("name"))):
-            name = entry.get("name")
-            if not isinstance(name, str):
-                continue
-            found, default = _project_models(entry.get("config") or {})
-            projects.append(Project(self.namespace, name, default, [m["name"] for m in found]))
-            for spec in found:
-                alias = spec["name"]
-                if alias in aliases:
-                    continue  # the first project (by name) that defines an alias serves it
-                aliases[alias] = name
-                models.append(
-                    ModelInfo(
-                        id=alias,
-                        capabilities=["chat", "generate"],
-                        project=f"{self.namespace}/{name}",
-                        backend_model=spec.get("model") if isinstance(spec.get("model"), str) else None,
-                    )
+    async def _upstreams(self, runtime: Any, health: dict[str, Any] | None, catalogue: Catalogue) -> Upstreams:
+        failure = runtime.reason if isinstance(runtime, BackendFailure) else None
+        runtime_down, loaded = runtime_state(runtime, failure)
+        ollama_host, ollama_down = ollama_component(health)
+        up = Upstreams(locality_of(self.url), self.runtime_url, runtime_down, loaded, ollama_host, ollama_down)
+        hosts = checkable_hosts(catalogue.targets, up.server)
+        answers = await asyncio.gather(*(host_answers(h, min(0.5, self.probe_timeout)) for h in hosts))
+        up.hosts_down = {h: why for h, why in zip(hosts, answers, strict=True) if why}
+        return up
+
+    def _models(self, catalogue: Catalogue, up: Upstreams) -> list[ModelInfo]:
+        models = []
+        for target in catalogue.targets:
+            reason = readiness(target, up)
+            bare = catalogue.bare.get(target.id)
+            models.append(
+                ModelInfo(
+                    id=bare or target.id,
+                    aliases=[target.id] if bare else [],
+                    capabilities=["chat", "generate"],
+                    project=f"{target.namespace}/{target.project}",
+                    backend_model=target.model,
+                    provider=target.provider,
+                    ready=reason is None,
+                    unavailable_reason=reason,
+                    locality=locality(target, up),
                 )
-        return projects, models, aliases
+            )
+        return models
+
+    def _embedding_model(self, up: Upstreams, cache: Any) -> ModelInfo | None:
+        """The runtime's embedding model, listed only when the runtime has it loaded or the
+        server's model cache holds it: a configured name alone may not load (reference O.10)."""
+        if up.runtime_down:
+            return None
+        cached = {m.get("model_id") for m in cache.get("data") or [] if isinstance(m, dict)} if isinstance(cache, dict) else set()
+        loaded = self.embed_model in up.runtime_loaded
+        if not loaded and self.embed_model not in cached:
+            return None
+        return ModelInfo(
+            id=self.embed_model,
+            capabilities=["embeddings"],
+            project="universal-runtime",
+            provider="universal",
+            locality=farthest(up.server, locality_of(self.runtime_url)),
+            loaded=loaded,
+        )
+
+    def _default(self, catalogue: Catalogue, models: list[ModelInfo]) -> tuple[str | None, str | None]:
+        """The model ``auto`` uses: the configured one, else the first ready (and local,
+        unless cloud is allowed) model of the first valid project, its default first."""
+        if self.default_model:
+            if self.default_model in catalogue.ids:
+                return self.default_model, None
+            return None, f"the default model {self.default_model} is not defined by any valid project"
+        by_target = dict(zip((t.id for t in catalogue.targets), models, strict=False))
+        order: dict[tuple[str, str], int] = {}
+        for target in catalogue.targets:
+            order.setdefault((target.namespace, target.project), len(order))
+
+        def rank(t: Target) -> tuple[int, bool]:
+            key = (t.namespace, t.project)
+            return order[key], catalogue.defaults.get(key) != t.alias
+
+        for target in sorted(catalogue.targets, key=rank):
+            info = by_target[target.id]
+            if info.ready and (self.allow_cloud or info.locality != "cloud"):
+                return info.id, None
+        return None, None
 
     def resolve_model(self, model: str) -> str | None:
-        if model in self._aliases:
+        if model in self._catalogue.ids:
             return model
-        if model == self.embed_model and self._runtime_up:
+        if self._embed is not None and model == self._embed.id:
             return model
         return None
 
     # --- execution -------------------------------------------------------------------
 
-    def _chat_path(self, alias: str) -> str:
-        project = self._aliases.get(alias)
-        if project is None:
-            raise BackendFailure(f"model '{alias}' is not defined by any project in '{self.namespace}'", kind="error")
-        return f"/v1/projects/{self.namespace}/{project}/chat/completions"
+    def _target(self, model: str) -> Target:
+        target = self._catalogue.ids.get(model)
+        if target is None:
+            raise BackendFailure(f"model '{model}' is not defined by any valid project", kind="error", rescan=True)
+        return target
+
+    def _chat_path(self, target: Target) -> str:
+        return f"/v1/projects/{target.namespace}/{target.project}/chat/completions"
+
+    def _headers(self, req: ChatRequest) -> dict[str, str]:
+        """Stateless unless the client brought a session: then LlamaFarm's, as asked."""
+        if req.session_id is None:
+            return _NO_SESSION
+        if not _SESSION_ID.match(req.session_id):
+            raise BackendFailure("X-Session-ID must be 1-128 letters, digits or ._:-", kind="error", retryable=False)
+        return {"Content-Type": "application/json", "X-Session-ID": req.session_id}
 
     def _chat_body(self, req: ChatRequest, alias: str, stream: bool) -> dict[str, Any]:
         if req.extra.get("logprobs"):
@@ -219,67 +303,29 @@ class LlamaFarmBackend:
                 body[key] = value
         if stream and req.include_usage:
             body["stream_options"] = {"include_usage": True}
-        # tools, response_format, rag_enabled=True when asked, ... (never Ollama-only fields)
+        # LlamaFarm's own fields (rag_*, database, think, variables, n_ctx), tools, ... (never Ollama-only fields)
         body.update({key: value for key, value in req.extra.items() if key != OLLAMA_NATIVE})
         return body
 
     async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
-        data = await post_json(self._client, self._chat_path(model), self._chat_body(req, model, False), "chat", _NO_SESSION)
+        target = self._target(model)
+        body = self._chat_body(req, target.alias, False)
+        with _project_gone():
+            data = await post_json(self._client, self._chat_path(target), body, "chat", self._headers(req))
         return completion_from_openai(data, model, "chat")
 
     async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
-        path = self._chat_path(model)
-        request = self._client.build_request(
-            "POST", path, content=jsonfast.dumps(self._chat_body(req, model, True)), headers=_NO_SESSION
-        )
+        target = self._target(model)
+        content = jsonfast.dumps(self._chat_body(req, target.alias, True))
+        request = self._client.build_request("POST", self._chat_path(target), content=content, headers=self._headers(req))
         async with open_answer(self._client, request, "chat stream") as resp:
             if resp.status_code != 200:
-                raise failure_from_status(resp.status_code, await read_capped(resp, "chat stream"), "chat stream")
+                with _project_gone():
+                    raise failure_from_status(resp.status_code, await read_capped(resp, "chat stream"), "chat stream")
             if "text/event-stream" not in resp.headers.get("content-type", ""):
                 raise BackendFailure("chat stream: answer is not an event stream", kind="error")
-            async for chunk in self._stream_chunks(resp, model, req.include_usage):
+            async for chunk in stream_chunks(resp, model, req.include_usage):
                 yield chunk
-
-    async def _stream_chunks(self, resp: Any, model: str, include_usage: bool) -> AsyncIterator[ChatChunk]:
-        """SSE → chunks. Leading chunks are held back until real content shows, so a
-        masked failure (the canned apology) is caught before anything reaches the client."""
-        held: list[ChatChunk] = []
-        checked = False
-        finished = False
-        saw_usage = False
-        last: ChatChunk | None = None
-        async for line in iter_lines(resp, "chat stream"):
-            if not line.startswith(b"data:"):
-                continue
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                finished = True
-                break
-            data = parse_json_object(payload, "chat stream")
-            if "error" in data:
-                raise BackendFailure(f"chat stream: {data['error']}", kind="error")
-            chunk = chunk_from_openai(data, model)
-            saw_usage = saw_usage or chunk.usage is not None
-            last = chunk
-            if checked:
-                yield chunk
-                continue
-            held.append(chunk)
-            if not chunk.has_content:
-                continue
-            if (chunk.content or "").lstrip().startswith(MASKED_FAILURE_PREFIX):
-                raise BackendFailure("chat stream: LlamaFarm answered with its masked-failure apology", kind="error")
-            checked = True
-            for waiting in held:
-                yield waiting
-            held.clear()
-        if not finished:
-            raise BackendFailure("chat stream: ended without [DONE]", kind="error")
-        for waiting in held:  # a stream with no content at all
-            yield waiting
-        if include_usage and not saw_usage and last is not None:
-            # LlamaFarm counted nothing: report zeros rather than leave the client waiting for usage.
-            yield ChatChunk(id=last.id, created=last.created, model=model, usage=Usage(estimated=True))
 
     def _as_chat(self, req: GenerateRequest, model: str) -> ChatRequest:
         """LlamaFarm has no raw completion endpoint: a prompt becomes one user turn. It cannot
@@ -310,7 +356,17 @@ class LlamaFarmBackend:
 
     async def embed(self, req: EmbedRequest, model: str) -> Embeddings:
         body: dict[str, Any] = {"model": model, "input": req.inputs, "encoding_format": "float"}
-        data = await post_json(self._runtime, "/v1/embeddings", body, "embeddings (universal runtime)")
+        try:
+            data = await post_json(self._runtime, "/v1/embeddings", body, "embeddings (universal runtime)")
+        except BackendFailure as failure:
+            embed = self._embed
+            if failure.status is not None and failure.status >= 500 and embed is not None and embed.id == model:
+                # The runtime could not load it: not ready until the next probe looks again.
+                embed.ready = False
+                embed.unavailable_reason = (
+                    f"the Universal Runtime failed with it ({failure.reason}); checked again at the next probe"
+                )
+            raise
         items = data.get("data")
         if not isinstance(items, list) or len(items) != len(req.inputs):
             raise BackendFailure("embeddings: answer has no embedding for every input", kind="error")
@@ -322,12 +378,41 @@ class LlamaFarmBackend:
         return Embeddings(model=model, vectors=vectors, usage=Usage(prompt_tokens=usage.prompt_tokens))
 
     def describe(self, result: ProbeResult | None) -> dict[str, Any]:
-        """LlamaFarm's snapshot also lists the projects of its namespace."""
+        """LlamaFarm's snapshot also lists the projects of its namespaces (with validation errors)."""
         projects = result.projects if result is not None and result.projects else []
         return {"projects": [p.to_dict() for p in projects]}
 
     async def aclose(self) -> None:
+        if self._health_task is not None:
+            self._health_task.cancel()
         await asyncio.gather(self._client.aclose(), self._runtime.aclose())
+
+
+@contextlib.contextmanager
+def _project_gone() -> Iterator[None]:
+    """422 ProjectConfigError / 404 ProjectNotFound: the project broke or vanished since the
+    last probe. Not the client's fault: fall back, and have the projects read again."""
+    try:
+        yield
+    except BackendFailure as failure:
+        if failure.status in (404, 422) and any(mark in failure.reason for mark in _PROJECT_GONE):
+            raise BackendFailure(failure.reason, kind="error", status=failure.status, rescan=True) from None
+        raise
+
+
+def _not_ready(models: list[ModelInfo]) -> list[str]:
+    """ "a, b not ready: why" per distinct reason, naming the models."""
+    by_reason: dict[str, list[str]] = {}
+    for info in models:
+        if not info.ready:
+            by_reason.setdefault(info.unavailable_reason or "unavailable", []).append(info.id)
+    return [f"{', '.join(names)} not ready: {reason}" for reason, names in by_reason.items()]
+
+
+async def _timed(coro: Awaitable[Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = await _attempt(coro)
+    return result, ms_since(started)
 
 
 async def _attempt(coro: Any) -> Any:

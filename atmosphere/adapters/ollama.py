@@ -49,6 +49,7 @@ from atmosphere.http.client import (
     post_json,
     read_capped,
 )
+from atmosphere.locality import locality_of
 from atmosphere.timing import ms_since
 
 __all__ = ["OllamaBackend", "normalize_model_name"]
@@ -63,14 +64,24 @@ class OllamaBackend:
     warmup_supported = True  # a load with keep_alive (see ``warm``)
 
     def __init__(
-        self, url: str, *, probe_timeout: float, request_timeout: float, transport_factory: TransportFactory | None = None
+        self,
+        url: str,
+        *,
+        probe_timeout: float,
+        request_timeout: float,
+        allow_cloud: bool = False,
+        transport_factory: TransportFactory | None = None,
     ):
         self.url = url
         self.probe_timeout = probe_timeout
+        self.allow_cloud = allow_cloud
+        self.locality = locality_of(url)
         self._client = make_client(url, request_timeout, transport_factory=transport_factory)
         self._models: set[str] = set()
         self._version: str | None = None  # from the last good probe, to gate newer features
-        self._show_cache: dict[str, list[str]] = {}  # digest → reported capabilities
+        # digest → capabilities /api/show reported, or None when it reported none (before
+        # 0.6.4): cached either way, so an old server is not asked again every probe.
+        self._show_cache: dict[str, list[str] | None] = {}
 
     # --- discovery -------------------------------------------------------------------
 
@@ -92,8 +103,10 @@ class OllamaBackend:
         caps: set[str] = set()
         for model in models:
             caps.update(model.capabilities)
-        chat_models = [m.id for m in models if "chat" in m.capabilities]
-        embed_models = [m.id for m in models if "embeddings" in m.capabilities]
+        # `auto` never picks a cloud model unless cloud models are allowed.
+        usable = [m for m in models if self.allow_cloud or m.locality != "cloud"]
+        chat_models = [m.id for m in usable if "chat" in m.capabilities]
+        embed_models = [m.id for m in usable if "embeddings" in m.capabilities]
         return ProbeResult(
             status="healthy",
             version=str(version_doc.get("version")) if version_doc.get("version") else None,
@@ -127,7 +140,8 @@ class OllamaBackend:
             entries = []
         if not isinstance(entries, list):
             raise BackendFailure("model list: 'models' is not a list", kind="error")
-        missing = [e for e in entries if isinstance(e, dict) and "capabilities" not in e]
+        cache = self._show_cache
+        missing = [e for e in entries if isinstance(e, dict) and "capabilities" not in e and e.get("digest") not in cache]
         if missing:
             remaining = max(0.05, self.probe_timeout - (time.perf_counter() - started))
             await asyncio.gather(*(self._show_capabilities(e, remaining) for e in missing))
@@ -150,6 +164,8 @@ class OllamaBackend:
                     quantization=details.get("quantization_level"),
                     size=entry.get("size"),
                     capabilities=sort_capabilities(caps),
+                    # A cloud model (`ollama signin`) is proxied to ollama.com: the prompt leaves.
+                    locality="cloud" if entry.get("remote_host") or entry.get("remote_model") else self.locality,
                 )
             )
         return models
@@ -164,8 +180,9 @@ class OllamaBackend:
             data = parse_json_object(resp.content, "show") if resp.status_code == 200 else {}
         except Exception:  # noqa: BLE001 - capabilities are optional; guessing is the fallback
             return
-        if isinstance(data.get("capabilities"), list):
-            self._show_cache[digest] = data["capabilities"]
+        reported = data.get("capabilities") if resp.status_code == 200 else None
+        if resp.status_code == 200:
+            self._show_cache[digest] = reported if isinstance(reported, list) else None
 
     def resolve_model(self, model: str) -> str | None:
         name = normalize_model_name(model)

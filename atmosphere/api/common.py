@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from atmosphere import jsonfast
 from atmosphere.api.errors import attempts_header, header_safe
-from atmosphere.domain import ChatChunk
+from atmosphere.domain import ChatChunk, Usage
 from atmosphere.errors import AtmosphereError, BackendFailure
 from atmosphere.router.executor import Executor, Served, StartedStream
 
@@ -37,6 +37,9 @@ def served_headers(served: Served[Any]) -> dict[str, str]:
     headers = {"X-Atmosphere-Backend": served.backend, "X-Atmosphere-Model": header_safe(served.model)}
     if served.substituted:
         headers["X-Atmosphere-Substituted"] = "true"  # an equivalent of the requested model served
+    usage = getattr(served.value, "usage", None)
+    if isinstance(usage, Usage) and usage.estimated:
+        headers["X-Atmosphere-Usage"] = "estimated"  # the backend did not count (all of) it
     return {**headers, **attempts_header(served.attempts)}
 
 

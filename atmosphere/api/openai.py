@@ -29,6 +29,7 @@ router = APIRouter(prefix="/v1")
 @router.post("/chat/completions")
 async def chat_completions(request: Request) -> Response:
     req = parse_chat_request(await read_json(request, body_limit(request)))
+    req.session_id = request.headers.get("x-session-id")  # LlamaFarm keeps that conversation
     if not req.stream:
         served = await executor(request).chat(req)
         return json_response(completion_body(served.value), headers=served_headers(served))

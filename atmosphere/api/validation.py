@@ -28,7 +28,10 @@ _PASSTHROUGH = (
     "database",
     "rag_top_k",
     "rag_score_threshold",
+    "rag_queries",
+    "rag_retrieval_strategy",
     "think",
+    "thinking_budget",
     "variables",
     "n_ctx",
 )

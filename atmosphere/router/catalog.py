@@ -1,5 +1,8 @@
 """The merged model catalogue (``/v1/models``): every model an enabled, healthy integration
-serves, once, under the integration that would serve it (the first in priority order)."""
+serves, once, under the integration that would serve it (the first in priority order).
+
+A model is listed under each id that reaches it (LlamaFarm's ``<project>/<model>`` and the
+bare name while unique); cloud models only when cloud models are allowed."""
 
 from __future__ import annotations
 
@@ -9,12 +12,14 @@ from dataclasses import replace
 from atmosphere.domain import CatalogModel
 from atmosphere.registry import Registry
 from atmosphere.router.equivalents import Equivalents
+from atmosphere.router.readiness import ROUTABLE
 
 
 class Catalog:
-    def __init__(self, registry: Registry, equivalents: Equivalents | None = None):
+    def __init__(self, registry: Registry, equivalents: Equivalents | None = None, *, allow_cloud: bool = False):
         self.registry = registry
         self.equivalents = equivalents
+        self.allow_cloud = allow_cloud
         # model id → when it first appeared, so ``created`` stays put across probes.
         self._first_seen: dict[str, int] = {}
 
@@ -24,14 +29,17 @@ class Catalog:
         out: list[CatalogModel] = []
         for backend in registry.backends:
             result = registry.result(backend.id)
-            if not registry.is_enabled(backend.id) or result is None or result.status != "healthy":
+            if not registry.is_enabled(backend.id) or result is None or result.status not in ROUTABLE:
                 continue
             for info in result.models:
-                if info.id in seen:
-                    continue  # the higher-priority integration serves a shared name
-                seen.add(info.id)
-                created = self._first_seen.setdefault(info.id, int(time.time()))
-                out.append(CatalogModel(id=info.id, owned_by=backend.id, created=created, info=info))
+                if info.locality == "cloud" and not self.allow_cloud:
+                    continue
+                for model_id in (info.id, *info.aliases):
+                    if model_id in seen:
+                        continue  # the higher-priority integration serves a shared name
+                    seen.add(model_id)
+                    created = self._first_seen.setdefault(model_id, int(time.time()))
+                    out.append(CatalogModel(id=model_id, owned_by=backend.id, created=created, info=info))
         if self.equivalents is not None:
             out.extend(self._shared(seen, {m.id: m for m in out}))
         return out

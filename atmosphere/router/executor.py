@@ -1,7 +1,8 @@
 """The executor: LlamaFarm first, Ollama as the fallback, model-aware.
 
 For each request it makes a plan (which enabled, healthy backends can serve the
-model, in priority order), then tries them in turn. A failure before anything
+model, in priority order, skipping models that are not ready or not local:
+``readiness``), then tries them in turn; ``answers`` holds the rules every answer obeys. A failure before anything
 reached the client moves on to the next backend; the result records who served
 and every attempt that did not.
 """
@@ -40,10 +41,12 @@ from atmosphere.ports import Backend
 from atmosphere.registry import Registry
 from atmosphere.router import actions
 from atmosphere.router.actions import ActionRequest
+from atmosphere.router.answers import one_answer, prompt_estimate, settle_completion
 from atmosphere.router.balancer import Balancer, Lease
 from atmosphere.router.catalog import Catalog
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
+from atmosphere.router.readiness import ROUTABLE, attempts_before, not_local, screen
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -80,9 +83,11 @@ class Executor:
         balancer: Balancer | None = None,
         recorder: Recorder | None = None,
         equivalents: Equivalents | None = None,
+        allow_cloud: bool = False,
     ):
         self.registry = registry
-        self.catalog = Catalog(registry, equivalents)
+        self.allow_cloud = allow_cloud  # local by default: cloud models are neither listed nor routed
+        self.catalog = Catalog(registry, equivalents, allow_cloud=allow_cloud)
         self.balancer = balancer or Balancer()
         self.recorder = recorder or Recorder(RequestLog(), Metrics())
         self.equivalents = equivalents
@@ -112,12 +117,15 @@ class Executor:
                 if not registry.is_enabled(backend.id):
                     continue
                 result = registry.result(backend.id)
-                if result is None or result.status != "healthy":
+                if result is None or result.status not in ROUTABLE:
                     skipped.append(_unhealthy(backend, result))
                     continue
                 default = result.default_embedding_model if capability == "embeddings" else result.default_model
                 if default is None:
-                    skipped.append(Attempt(backend.id, f"has no {capability} model", "skipped"))
+                    skipped.append(Attempt(backend.id, f"has no ready {capability} model", "skipped"))
+                    continue
+                if (skip := screen(backend, result, default, self.allow_cloud)) is not None:
+                    skipped.append(skip)  # auto never picks a model that is not ready or not local
                     continue
                 candidates.append(self._candidate(backend, default, result))
             return candidates, skipped
@@ -135,11 +143,14 @@ class Executor:
                 if not registry.is_enabled(backend.id):
                     continue
                 result = registry.result(backend.id)
-                if result is None or result.status != "healthy":
+                if result is None or result.status not in ROUTABLE:
                     skipped.append(_unhealthy(backend, result))
                     continue
                 if not _supports(result, native, capability):
                     unsupported.append(backend.name)
+                    continue
+                if (skip := screen(backend, result, native, self.allow_cloud)) is not None:
+                    skipped.append(skip)  # like an unhealthy backend: skipped, and named if nothing serves
                     continue
                 candidates.append(self._candidate(backend, native, result, substituted))
         if not candidates and not skipped and unsupported:
@@ -148,6 +159,8 @@ class Executor:
             )
         if not candidates and not skipped:
             raise self.model_not_found(model)
+        if not candidates and (refusal := not_local(model, skipped)) is not None:
+            raise refusal
         return candidates, skipped
 
     def _candidate(self, backend: Backend, native: str, result: ProbeResult, substituted: bool = False) -> Candidate:
@@ -219,8 +232,9 @@ class Executor:
                 then = "" if last else "; trying the next backend"
                 log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
                 attempts.append(Attempt(backend.id, failure.reason, failure.kind))
-                if failure.kind == "unreachable":
+                if failure.kind == "unreachable" or failure.rescan:
                     self.registry.request_scan()  # be honest about state sooner than the next tick
+                self.registry.refresh(backend.id)  # a model the adapter marked not ready shows at once
         raise failure_from_attempts(attempts, what)
 
     def _failure(self, exc: BaseException, backend: Backend, what: str) -> BackendFailure:
@@ -250,21 +264,29 @@ class Executor:
             usage = getattr(value, "usage", None)
             answer = getattr(value, "content", None)
             trace.finish(backend, native, attempts, usage, substituted=substituted, answer=answer)
-        return Served(value, backend, native, attempts, substituted)
+        before = attempts_before(attempts, backend, self.registry.backends)
+        return Served(value, backend, native, before, substituted)
 
     async def chat(self, req: ChatRequest) -> Served[ChatCompletion]:
-        return await self._run(req, "chat", lambda b, m: b.chat(req, m), "chat completion")
+        prompt = prompt_estimate(req.messages)
+        return await self._run(req, "chat", lambda b, m: _settled(b.chat(req, m), prompt), "chat completion")
 
     async def chat_stream(self, req: ChatRequest) -> Served[StartedStream]:
-        return await self._run(req, "chat", lambda b, m: _start_stream(b.chat_stream(req, m)), "chat stream")
+        def start(backend: Backend, model: str) -> Awaitable[StartedStream]:
+            return _start_stream(one_answer(backend.chat_stream(req, model), req.include_usage, prompt_estimate(req.messages)))
+
+        return await self._run(req, "chat", start, "chat stream")
 
     async def generate(self, req: GenerateRequest) -> Served[ChatCompletion]:
-        return await self._run(req, "generate", lambda b, m: b.generate(req, m), "generation")
+        prompt = prompt_estimate([{"content": req.prompt}])
+        return await self._run(req, "generate", lambda b, m: _settled(b.generate(req, m), prompt), "generation")
 
     async def generate_stream(self, req: GenerateRequest) -> Served[StartedStream]:
-        return await self._run(
-            req, "generate", lambda b, m: _start_stream(b.generate_stream(req, m)), "generation stream"
-        )
+        def start(backend: Backend, model: str) -> Awaitable[StartedStream]:
+            prompt = prompt_estimate([{"content": req.prompt}])
+            return _start_stream(one_answer(backend.generate_stream(req, model), req.include_usage, prompt))
+
+        return await self._run(req, "generate", start, "generation stream")
 
     async def embed(self, req: EmbedRequest) -> Served[Embeddings]:
         return await self._run(req, "embeddings", lambda b, m: b.embed(req, m), "embeddings")
@@ -278,6 +300,11 @@ class Executor:
     async def execute(self, request: actions.ActionRequest) -> Served[ChatCompletion] | Served[Embeddings]:
         """Run a chat, generate or embeddings request (``/v1/execute``), with fallback."""
         return await actions.execute(self, request)
+
+
+async def _settled(answer: Awaitable[ChatCompletion], prompt_tokens: int) -> ChatCompletion:
+    """A buffered answer with honest usage, before anyone records or renders it."""
+    return settle_completion(await answer, prompt_tokens)
 
 
 async def _start_stream(stream: AsyncIterator[ChatChunk]) -> StartedStream:
