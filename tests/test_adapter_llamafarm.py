@@ -14,8 +14,8 @@ from atmosphere.adapters.llamafarm import MASKED_FAILURE_PREFIX, LlamaFarmBacken
 from atmosphere.domain import ChatChunk, ChatRequest, EmbedRequest, GenerateRequest, Usage
 from atmosphere.errors import BackendFailure
 
-LF = "http://lf.test"
-RT = "http://rt.test"
+LF = "http://lf.local"  # a LAN name: a public one would make every model a cloud model
+RT = "http://rt.local"
 EMBED = "sentence-transformers/all-MiniLM-L6-v2"
 
 CHATBOT = {
@@ -52,8 +52,10 @@ def serve_probe(
     *,
     health: dict[str, Any] | None = None,
     runtime: dict[str, Any] | None = None,
+    cache: tuple[str, ...] = (EMBED,),
 ) -> None:
     router.get(f"{LF}/health/liveness").respond(200, json={"status": "alive"})
+    router.get(f"{LF}/v1/models").respond(200, json={"data": [{"model_id": m, "size_bytes": 1} for m in cache]})
     router.get(f"{LF}/health").respond(200, json=health or {"status": "healthy", "summary": "server=healthy"})
     router.get(f"{LF}/info").respond(200, json={"version": "0.0.18", "data_directory": "/tmp/lf"})
     docs = [CHATBOT] if projects is None else projects
@@ -167,7 +169,7 @@ async def test_probe_reads_every_runtime_shape_llamafarm_has_used(backend, route
     assert all(backend.resolve_model(alias) == alias for alias in aliases)
 
 
-async def test_an_alias_defined_by_two_projects_is_served_by_the_first_by_name(backend, router):
+async def test_a_model_name_two_projects_define_is_reachable_through_each_project(backend, router):
     serve_probe(
         router,
         [
@@ -175,17 +177,20 @@ async def test_an_alias_defined_by_two_projects_is_served_by_the_first_by_name(b
             {"name": "alpha", "config": {"runtime": {"models": [{"name": "fast", "model": "qwen3:8b"}]}}},
         ],
     )
-    chat = router.post(f"{LF}/v1/projects/default/alpha/chat/completions").respond(
+    chat = router.post(f"{LF}/v1/projects/default/zeta/chat/completions").respond(
         200, json={"choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}]}
     )
 
     result = await backend.probe()
-    await backend.chat(hello(), "fast")
+    await backend.chat(hello(), "zeta/fast")
 
-    [fast] = [m for m in result.models if m.id == "fast"]
-    assert (fast.project, fast.backend_model) == ("default/alpha", "qwen3:8b")
+    assert [(m.id, m.project, m.backend_model) for m in result.models if m.capabilities != ["embeddings"]] == [
+        ("alpha/fast", "default/alpha", "qwen3:8b"),
+        ("zeta/fast", "default/zeta", "llama3.2:3b"),
+    ]
+    assert backend.resolve_model("fast") is None  # ambiguous: no bare name
     assert [p.name for p in result.projects] == ["alpha", "zeta"]
-    assert chat.called
+    assert json.loads(chat.calls.last.request.content)["model"] == "fast"  # the project's own name for it
 
 
 async def test_probe_without_a_healthy_runtime_offers_no_embeddings(backend, router):
@@ -194,7 +199,8 @@ async def test_probe_without_a_healthy_runtime_offers_no_embeddings(backend, rou
 
     result = await backend.probe()
 
-    assert result.status == "healthy"
+    assert result.status == "degraded"  # `smart` runs on the runtime
+    assert result.error.startswith(f"smart not ready: the Universal Runtime at {RT} is down")
     assert result.capabilities == ["chat", "generate"]
     assert EMBED not in [m.id for m in result.models]
     assert result.default_embedding_model is None

@@ -14,7 +14,7 @@ from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.domain import ChatChunk, ChatRequest, EmbedRequest, GenerateRequest, ToolCall, Usage
 from atmosphere.errors import BackendFailure
 
-URL = "http://ollama.test"
+URL = "http://ollama.local"  # a LAN name: a public one would make every model a cloud model
 
 LLAMA = {
     "name": "llama3.2:latest",
