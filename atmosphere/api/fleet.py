@@ -97,7 +97,7 @@ async def equivalent_suggestions(request: Request) -> Response:
     hosts = []
     for backend in registry.backends:
         result = registry.result(backend.id)
-        if result is not None and result.status == "healthy":
+        if result is not None and result.status in ("healthy", "degraded"):  # degraded still serves
             hosts.append((backend.id, result.models))
     return json_response({"suggestions": suggest(hosts, _equivalents(request))})
 
