@@ -29,7 +29,6 @@ _SCAN = {
     "probe_timeout",
     "state_dir",
     "ca_bundle",
-} | {
     "llamafarm_default_model",
     "allow_cloud",
 }
