@@ -72,8 +72,8 @@ def ollama_component(health: Any) -> tuple[str | None, str | None]:
         return None, None
     for component in components:
         if isinstance(component, dict) and component.get("name") == "ollama":
-            details = component.get("details") if isinstance(component.get("details"), dict) else {}
-            host = details.get("host") if isinstance(details.get("host"), str) else None
+            details = component.get("details")
+            host = details.get("host") if isinstance(details, dict) and isinstance(details.get("host"), str) else None
             if str(component.get("status", "")).lower() == "healthy":
                 return host, None
             message = component.get("message")
