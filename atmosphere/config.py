@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from atmosphere.hosts import HostListError, HostSpec, Kind, parse_hosts, unique
+from atmosphere.hosts import HostListError, HostSpec, Kind, check_url, parse_hosts, unique
 
 
 class ConfigError(Exception):
@@ -162,14 +161,10 @@ class Settings(BaseSettings):
     @field_validator("llamafarm_runtime_url")
     @classmethod
     def _must_be_http_url(cls, value: str) -> str:
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"must be an http:// or https:// URL with a host (got {value!r})")
         try:
-            parts.port  # noqa: B018 - raises ValueError on a bad port
-        except ValueError:
-            raise ValueError(f"has an invalid port (got {value!r})") from None
-        return value.strip().rstrip("/")
+            return check_url(value)
+        except HostListError as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("allowed_origins")
     @classmethod

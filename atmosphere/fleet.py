@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from atmosphere import jsonfast
+from atmosphere.domain import ModelInfo
 from atmosphere.errors import BackendFailure, InvalidRequest, NotFound, StateNotSaved
 from atmosphere.hosts import HostListError, HostSpec, new_host
 from atmosphere.observe.metrics import HostGauge
@@ -200,6 +201,17 @@ class Fleet:
             return {**body, "model": native, "latency_ms": ms_since(started), "error": failure.reason}
         registry.request_scan()  # the card shows it loaded after the next probe
         return {**body, "success": True, "model": native, "latency_ms": ms_since(started), "error": None}
+
+    # --- what the hosts serve (for model equivalents) ----------------------------------
+
+    def healthy_models(self) -> list[tuple[str, list[ModelInfo]]]:
+        """Each host's id and models while it serves (healthy or degraded), in priority order."""
+        registry = self._registry()
+        found = [(b.id, registry.result(b.id)) for b in registry.backends]
+        return [(host_id, r.models) for host_id, r in found if r is not None and r.status in ("healthy", "degraded")]
+
+    def knows(self, host_id: str) -> bool:
+        return self._registry().get(host_id) is not None
 
     # --- persistence -----------------------------------------------------------------
 

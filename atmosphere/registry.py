@@ -76,18 +76,10 @@ class Registry:
     def result(self, backend_id: str) -> ProbeResult | None:
         return self._results.get(backend_id)
 
-    def status(self, backend_id: str) -> str:
-        result = self._results.get(backend_id)
-        return result.status if result else "unknown"
-
     # --- listening -------------------------------------------------------------------
 
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
-
-    def remove_listener(self, listener: Listener) -> None:
-        with contextlib.suppress(ValueError):
-            self._listeners.remove(listener)
 
     def _publish(self, snapshot: dict[str, Any]) -> None:
         for listener in list(self._listeners):

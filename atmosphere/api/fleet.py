@@ -93,13 +93,7 @@ async def list_equivalents(request: Request) -> Response:
 
 @router.get("/v1/models/equivalents/suggestions")
 async def equivalent_suggestions(request: Request) -> Response:
-    registry = request.app.state.registry
-    hosts = []
-    for backend in registry.backends:
-        result = registry.result(backend.id)
-        if result is not None and result.status in ("healthy", "degraded"):  # degraded still serves
-            hosts.append((backend.id, result.models))
-    return json_response({"suggestions": suggest(hosts, _equivalents(request))})
+    return json_response({"suggestions": suggest(_fleet(request).healthy_models(), _equivalents(request))})
 
 
 @router.post("/v1/models/equivalents")
@@ -109,7 +103,7 @@ async def accept_equivalent(request: Request) -> Response:
         equivalent = check(data.get("name"), data.get("members"))
     except EquivalentError as exc:
         raise InvalidRequest(str(exc), param="members" if "member" in str(exc) else "name") from None
-    unknown = [k for k in equivalent.members if request.app.state.registry.get(k) is None and k not in ("ollama", "llamafarm")]
+    unknown = [k for k in equivalent.members if not _fleet(request).knows(k) and k not in ("ollama", "llamafarm")]
     if unknown:
         raise InvalidRequest(f"Unknown integration id(s) in 'members': {', '.join(unknown)}.", param="members")
     try:

@@ -90,9 +90,8 @@ def error_text(body: bytes, limit: int = 300) -> str:
 def failure_from_status(status: int, body: bytes, what: str) -> BackendFailure:
     """Classify a non-2xx answer: which ones another backend might serve better."""
     message = f"{what}: HTTP {status}: {error_text(body)}"
-    if status in (404, 405):
-        return BackendFailure(message, kind="error", status=status)
-    if status in (408, 429) or status >= 500:
+    if status in (404, 405, 408, 429) or status >= 500:
+        # Not served here (no such model or route), busy, or broken: another backend may do better.
         return BackendFailure(message, kind="error", status=status)
     # Other 4xx: the request itself is wrong; another backend would refuse it too.
     return BackendFailure(message, kind="error", retryable=False, status=status)

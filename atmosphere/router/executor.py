@@ -114,11 +114,8 @@ class Executor:
         registry = self.registry
         if model is None or model.lower() in AUTO_MODELS:
             for backend in registry.backends:
-                if not registry.is_enabled(backend.id):
-                    continue
-                result = registry.result(backend.id)
-                if result is None or result.status not in ROUTABLE:
-                    skipped.append(_unhealthy(backend, result))
+                result = self._usable(backend, skipped)
+                if result is None:
                     continue
                 default = result.default_embedding_model if capability == "embeddings" else result.default_model
                 if default is None:
@@ -140,11 +137,8 @@ class Executor:
             extra = equivalent[0] if equivalent is not None else []
         for substituted, pairs in ((False, direct), (True, extra)):
             for backend, native in pairs:
-                if not registry.is_enabled(backend.id):
-                    continue
-                result = registry.result(backend.id)
-                if result is None or result.status not in ROUTABLE:
-                    skipped.append(_unhealthy(backend, result))
+                result = self._usable(backend, skipped)
+                if result is None:
                     continue
                 if not _supports(result, native, capability):
                     unsupported.append(backend.name)
@@ -162,6 +156,17 @@ class Executor:
         if not candidates and (refusal := not_local(model, skipped)) is not None:
             raise refusal
         return candidates, skipped
+
+    def _usable(self, backend: Backend, skipped: list[Attempt]) -> ProbeResult | None:
+        """The last probe of an enabled backend that can take work (``ROUTABLE``); None otherwise
+        (one that cannot is noted in ``skipped`` with its reason; a disabled one is left out silently)."""
+        if not self.registry.is_enabled(backend.id):
+            return None
+        result = self.registry.result(backend.id)
+        if result is None or result.status not in ROUTABLE:
+            skipped.append(_unhealthy(backend, result))
+            return None
+        return result
 
     def _candidate(self, backend: Backend, native: str, result: ProbeResult, substituted: bool = False) -> Candidate:
         loaded = native in loaded_models(backend.id, result)
