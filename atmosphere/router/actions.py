@@ -1,19 +1,15 @@
-"""Atmosphere's own actions on top of routing: test one chosen integration, and run an
-intent on whichever backend fits (``/v1/integrations/test`` and ``/v1/execute``)."""
+"""Atmosphere's own actions beside routing: test one chosen integration, without fallback
+(``/v1/integrations/test``); and the requests ``/v1/execute`` may run."""
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
-from atmosphere.domain import ChatCompletion, ChatRequest, Embeddings, EmbedRequest, GenerateRequest, TestResult
+from atmosphere.domain import ChatRequest, EmbedRequest, GenerateRequest, TestResult
 from atmosphere.errors import BackendFailure, NotFound
 from atmosphere.registry import Registry
 from atmosphere.timing import ms_since
-
-if TYPE_CHECKING:
-    from atmosphere.router.executor import Executor, Served
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -43,12 +39,3 @@ async def test_one(registry: Registry, integration: str, prompt: str, model: str
         reason = f"unexpected answer ({type(exc).__name__}: {exc})"
         return TestResult(False, integration, native, error=reason, latency_ms=ms_since(started))
     return TestResult(True, integration, native, response=answer.content or "", latency_ms=ms_since(started))
-
-
-async def execute(executor: Executor, request: ActionRequest) -> Served[ChatCompletion] | Served[Embeddings]:
-    """Run a request with the capability its type names, with planning and fallback."""
-    if isinstance(request, EmbedRequest):
-        return await executor.embed(request)
-    if isinstance(request, GenerateRequest):
-        return await executor.generate(request)
-    return await executor.chat(request)

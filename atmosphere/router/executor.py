@@ -304,7 +304,11 @@ class Executor:
 
     async def execute(self, request: actions.ActionRequest) -> Served[ChatCompletion] | Served[Embeddings]:
         """Run a chat, generate or embeddings request (``/v1/execute``), with fallback."""
-        return await actions.execute(self, request)
+        if isinstance(request, EmbedRequest):
+            return await self.embed(request)
+        if isinstance(request, GenerateRequest):
+            return await self.generate(request)
+        return await self.chat(request)
 
 
 async def _settled(answer: Awaitable[ChatCompletion], prompt_tokens: int) -> ChatCompletion:
