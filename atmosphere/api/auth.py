@@ -141,7 +141,8 @@ class ApiKeyGuard:
 
 
 def _header(scope: Scope, wanted: bytes) -> bytes | None:
-    for name, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for name, value in headers:
         if name == wanted:
             return bytes(value)
     return None
