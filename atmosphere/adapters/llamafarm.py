@@ -1,6 +1,6 @@
 """LlamaFarm adapter.
 
-LlamaFarm is not a plain OpenAI server (see shared/reference/llamafarm-api.md):
+LlamaFarm (0.0.27) is not a plain OpenAI server:
 chat is per project at ``/v1/projects/{ns}/{project}/chat/completions``; the models
 we expose are the project models of the configured namespaces (``llamafarm_catalog``),
 each ready only when what serves it answers (``llamafarm_readiness``); embeddings live

@@ -1,7 +1,8 @@
 """LlamaFarm's chat stream (SSE) → domain chunks, with its masked failure caught.
 
 When the model behind a project cannot answer, LlamaFarm still answers a stream with 200
-and one canned apology (reference §6, O.8). Leading chunks are held back until real
+whose only content is a canned apology beginning with ``MASKED_FAILURE_PREFIX`` (its
+non-streaming chat answers a 500 instead). Leading chunks are held back until real
 content shows, so that apology becomes a failure the executor can fall back from.
 """
 
@@ -15,7 +16,7 @@ from atmosphere.domain import ChatChunk, Usage
 from atmosphere.errors import BackendFailure
 from atmosphere.http.client import iter_lines, parse_json_object
 
-# LlamaFarm's masked stream failure begins with this text (reference §6).
+# The text LlamaFarm's masked stream failure begins with, verbatim.
 MASKED_FAILURE_PREFIX = "I notice my previous response wasn't very helpful."
 
 
