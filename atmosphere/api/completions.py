@@ -29,6 +29,7 @@ from atmosphere.api.validation import (
     read_json,
     require_object,
     stop_param,
+    texts_param,
 )
 from atmosphere.domain import ChatChunk, ChatCompletion, GenerateRequest, Usage
 from atmosphere.errors import InvalidRequest
@@ -54,15 +55,7 @@ async def completions(request: Request) -> Response:
 def parse_completion_request(data: Any) -> tuple[list[str], GenerateRequest]:
     """The prompts, and the generation every one of them runs as."""
     data = require_object(data)
-    prompt = data.get("prompt")
-    if isinstance(prompt, str):
-        prompts = [prompt]
-    elif isinstance(prompt, list) and prompt and all(isinstance(p, str) for p in prompt):
-        prompts = prompt
-    elif isinstance(prompt, list) and prompt and all(isinstance(p, (int, list)) for p in prompt):
-        raise InvalidRequest("Token-id prompts are not supported; send 'prompt' as text.", param="prompt")
-    else:
-        raise InvalidRequest("'prompt' must be a string or a non-empty array of strings.", param="prompt")
+    prompts = texts_param(data, "prompt", tokens_refused="Token-id prompts are not supported; send 'prompt' as text.")
     if len(prompts) > MAX_PROMPTS:
         raise InvalidRequest(f"'prompt' may hold at most {MAX_PROMPTS} prompts.", param="prompt")
     if data.get("echo"):

@@ -298,22 +298,29 @@ def _logprobs(data: dict[str, Any]) -> dict[str, Any]:
     return {"logprobs": True, "top_logprobs": top or 0}
 
 
+def texts_param(data: dict[str, Any], key: str, *, tokens_refused: str) -> list[str]:
+    """``key`` as one text or a non-empty array of texts; arrays of token ids (which OpenAI
+    also takes) are refused with ``tokens_refused``, since local backends want text."""
+    raw = data.get(key)
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw:
+        if all(isinstance(item, str) for item in raw):
+            return raw
+        if all(isinstance(item, (int, list)) for item in raw):
+            raise InvalidRequest(tokens_refused, param=key)
+    raise InvalidRequest(f"'{key}' must be a non-empty string or a non-empty array of strings.", param=key)
+
+
 def parse_embed_request(data: Any) -> EmbedRequest:
     data = require_object(data)
     model = optional_model(data)
-    raw = data.get("input")
-    if isinstance(raw, str):
-        inputs = [raw]
-    elif isinstance(raw, list) and raw and all(isinstance(item, str) for item in raw):
-        inputs = raw
-    elif isinstance(raw, list) and raw and all(isinstance(item, (int, list)) for item in raw):
-        raise InvalidRequest(
-            "Token arrays are not supported; send 'input' as text. LangChain's OpenAIEmbeddings sends token ids "
-            "by default: create it with check_embedding_ctx_length=False.",
-            param="input",
-        )
-    else:
-        raise InvalidRequest("'input' must be a non-empty string or a non-empty array of strings.", param="input")
+    inputs = texts_param(
+        data,
+        "input",
+        tokens_refused="Token arrays are not supported; send 'input' as text. LangChain's OpenAIEmbeddings sends token ids "
+        "by default: create it with check_embedding_ctx_length=False.",
+    )
     if any(not item for item in inputs):
         raise InvalidRequest("'input' must not contain empty strings.", param="input")
     encoding = data.get("encoding_format") or "float"
