@@ -123,8 +123,11 @@ class LlamaFarmBackend:
             self._health = None if task.cancelled() else task.result()
             self._health_task = task = None
         if task is None:
-            read = get_json(self._client, "/health", max(_HEALTH_TIMEOUT, self.probe_timeout), "health")
-            self._health_task = asyncio.create_task(_attempt(read))
+            self._health_task = asyncio.create_task(self._fetch_health())
+
+    async def _fetch_health(self) -> Any:
+        # The request is made inside the task, so a task cancelled before it runs leaves nothing un-awaited.
+        return await _attempt(get_json(self._client, "/health", max(_HEALTH_TIMEOUT, self.probe_timeout), "health"))
 
     async def probe(self) -> ProbeResult:
         started = time.perf_counter()
