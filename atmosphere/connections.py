@@ -177,5 +177,5 @@ def uvicorn_limits(*, max_connections: int, header_timeout: float) -> dict[str, 
     """uvicorn options that apply the limits; raises the fd limit first (0 = derive the cap from it)."""
     fd_limit = raise_fd_limit()
     cap = max_connections or default_max_connections(fd_limit)
-    log.debug("at most %d open connections (file-descriptor limit %d)", cap, fd_limit)
+    log.info("at most %d open connections (open-file limit %d); request heads within %gs", cap, fd_limit, header_timeout)
     return {"http": protocol_class(max_connections=cap, header_timeout=header_timeout)}
