@@ -26,6 +26,7 @@ SURFACES: dict[str, Callable[[str], dict[str, Any]]] = {
     CHAT: lambda model: {"model": model, "messages": PROMPT},
     "/v1/messages": lambda model: {"model": model, "max_tokens": 256, "messages": PROMPT},
     "/api/chat": lambda model: {"model": model, "messages": PROMPT, "stream": False},
+    "/v1/responses": lambda model: {"model": model, "input": PROMPT, "max_output_tokens": 256},
 }
 
 
@@ -34,6 +35,7 @@ STREAMS: dict[str, tuple[Callable[[str], dict[str, Any]], bytes]] = {
     CHAT: (lambda model: {"model": model, "messages": PROMPT, "stream": True}, b"\n\n"),
     "/v1/messages": (lambda model: {"model": model, "max_tokens": 256, "messages": PROMPT, "stream": True}, b"\n\n"),
     "/api/chat": (lambda model: {"model": model, "messages": PROMPT}, b"\n"),
+    "/v1/responses": (lambda model: {"model": model, "input": PROMPT, "max_output_tokens": 256, "stream": True}, b"\n\n"),
 }
 
 

@@ -76,3 +76,11 @@ def test_log_lines_written_while_serving_carry_the_request_id(backends, make_gat
     fallback = [r for r in caplog.records if "llamafarm" in r.getMessage() and r.name.startswith("atmosphere")]
     assert fallback, "the fallback was not logged"
     assert {r.request_id for r in fallback} == {response.headers["x-request-id"]}
+
+
+def test_the_openapi_page_lists_every_openai_surface(make_gateway):
+    with make_gateway().client() as client:
+        paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/embeddings", "/v1/models"):
+        assert path in paths, path
+    assert paths["/v1/responses"]["post"]["requestBody"]["content"]["application/json"]["example"]["input"] == "Say hi"

@@ -40,7 +40,14 @@ router = APIRouter(prefix="/v1", tags=["OpenAI"])
 MAX_PROMPTS = 16  # prompts in one request; each is a generation on a local backend
 
 
-@router.post("/completions", summary="Text completion (legacy OpenAI completions)")
+_EXAMPLE = {"model": "llama3.2", "prompt": "Once upon a time", "max_tokens": 32, "stream": False}
+
+
+@router.post(
+    "/completions",
+    summary="Text completion (legacy OpenAI completions)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}, "required": True}},
+)
 async def completions(request: Request) -> Response:
     prompts, req = parse_completion_request(await read_json(request, body_limit(request)))
     run = executor(request)

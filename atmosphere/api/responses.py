@@ -35,7 +35,14 @@ from atmosphere.router.executor import StartedStream
 router = APIRouter(prefix="/v1", tags=["OpenAI Responses"])
 
 
-@router.post("/responses", summary="Create a response (stateless Responses API)")
+_EXAMPLE = {"model": "llama3.2", "instructions": "Be brief.", "input": "Say hi", "stream": False}
+
+
+@router.post(
+    "/responses",
+    summary="Create a response (stateless Responses API)",
+    openapi_extra={"requestBody": {"content": {"application/json": {"example": _EXAMPLE}}, "required": True}},
+)
 async def create_response(request: Request) -> Response:
     req = parse_responses_request(await read_json(request, body_limit(request)))
     if not req.chat.stream:
