@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from atmosphere.standins.suite import start_all_in_process
+from tests.conftest import Gateway, gateway_settings
+
 CHAT = "/v1/chat/completions"
 USER = {"role": "user", "content": "hi"}
 
@@ -41,6 +44,22 @@ class _Records(logging.Handler):
 
     def tracebacks(self) -> list[str]:
         return [r.getMessage() for r in self.records if r.exc_info or "Traceback" in r.getMessage()]
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One gateway for the module: nothing here changes its state, and each case is a request."""
+    suite = start_all_in_process()
+    urls = suite.urls
+    settings = gateway_settings(
+        tmp_path_factory.mktemp("state"), llamafarm=urls["llamafarm"], ollama=urls["ollama"], runtime=urls["runtime"]
+    )
+    served = Gateway(settings).start()
+    try:
+        yield served
+    finally:
+        served.stop()
+        suite.stop()
 
 
 @pytest.fixture

@@ -5,18 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import connect
 
+from atmosphere.standins.suite import start_all_in_process
+from tests.conftest import Gateway, gateway_settings
+
 KEY = "s3cret-key-for-the-tests"
 CHAT = {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest.fixture
-def keyed(backends, make_gateway):
-    return make_gateway(backends, api_key=KEY)
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One gateway with a key for the module: the refused calls change nothing, by design."""
+    suite = start_all_in_process()
+    urls = suite.urls
+    settings = gateway_settings(
+        tmp_path_factory.mktemp("state"), llamafarm=urls["llamafarm"], ollama=urls["ollama"], runtime=urls["runtime"], api_key=KEY
+    )
+    served = Gateway(settings).start()
+    try:
+        yield served
+    finally:
+        served.stop()
+        suite.stop()
 
 
 def test_openai_calls_without_the_key_get_a_401_in_the_openai_shape(keyed):
