@@ -52,12 +52,21 @@ def launch_chromium() -> Iterator[Browser]:
             chromium.close()
 
 
-def new_page(browser: Browser, viewport: dict[str, int]) -> Iterator[Page]:
+def new_page(browser: Browser, viewport: dict[str, int], expected: tuple[str, ...] = ()) -> Iterator[Page]:
+    """A fresh page that fails the test if it logs an error, except console errors containing one of
+    `expected` (Chromium logs every refused request, e.g. the 401 that makes the dashboard ask for a key)."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(f"uncaught: {exc}"))
-    page.on("console", lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"console.{msg.type}: {msg.text}")
+            if msg.type == "error" and not any(text in msg.text for text in expected)
+            else None
+        ),
+    )
     try:
         yield page
     finally:

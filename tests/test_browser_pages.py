@@ -144,3 +144,29 @@ def test_the_playground_shows_the_fallback_when_the_first_backend_is_down(page, 
     expect(answer).to_contain_text("Ollama emulator", timeout=ACTION_MS)
     expect(page.get_by_test_id("chat-backend")).to_have_text("ollama")
     expect(page.get_by_test_id("chat-attempts")).to_contain_text("llamafarm")
+
+
+@pytest.fixture
+def keyed_page(browser: Browser) -> Iterator[Page]:
+    yield from new_page(browser, DESKTOP, expected=("status of 401",))
+
+
+def test_with_an_api_key_the_dashboard_asks_for_it_once_and_then_works_live(keyed_page, backends, make_gateway):
+    page = keyed_page
+    gateway = make_gateway(backends, health_interval=HEALTH_INTERVAL, probe_timeout=0.5, api_key="s3cret-key")
+    page.goto(gateway.url + "/")
+    dialog = page.get_by_test_id("api-key-dialog")
+    expect(dialog).to_be_visible(timeout=LOAD_MS)
+    expect(page.get_by_test_id("api-key-dialog")).to_have_count(1)
+    dialog.get_by_test_id("api-key-input").fill("s3cret-key")
+    dialog.get_by_test_id("api-key-submit").click()
+
+    expect(page.get_by_test_id("api-key-dialog")).to_have_count(0)
+    expect(card(page, "ollama")).to_have_attribute("data-status", "healthy", timeout=LOAD_MS)
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live", timeout=LOAD_MS)
+    assert page.evaluate("sessionStorage.getItem('atmosphere.apiKey')") == "s3cret-key"
+
+    page.get_by_test_id("nav-playground").click()  # every page's calls carry it
+    expect(page.get_by_test_id("playground-model").locator('option[value="llama3.2:latest"]')).to_have_count(1, timeout=LOAD_MS)
+    expect(page.get_by_test_id("snippet-curl")).to_contain_text("Bearer $ATMOSPHERE_API_KEY")
+    expect(page.get_by_test_id("snippet-curl")).not_to_contain_text("s3cret-key")

@@ -8,6 +8,8 @@
 import { apiKey, authHeaders, keyRefused } from './auth';
 import {
   catalogFrom,
+  equivalentFrom,
+  suggestionsFrom,
   integrationListFrom,
   oneIntegrationFrom,
   requestListFrom,
@@ -16,6 +18,8 @@ import {
 } from './normalize';
 import type {
   CatalogModel,
+  Equivalent,
+  EquivalentSuggestion,
   Integration,
   IntegrationList,
   NewHost,
@@ -182,6 +186,18 @@ export async function fetchRequests({ limit, signal, ...filter }: RequestFilter 
 /** GET /v1/models: the merged catalogue. */
 export async function fetchModels(signal?: AbortSignal): Promise<CatalogModel[]> {
   return catalogFrom(await _request('/v1/models', { signal }));
+}
+
+/** GET /v1/models/equivalents/suggestions: models that look alike across hosts, for the operator to accept. */
+export async function fetchEquivalentSuggestions(signal?: AbortSignal): Promise<EquivalentSuggestion[]> {
+  return suggestionsFrom(await _request('/v1/models/equivalents/suggestions', { signal }));
+}
+
+/** POST /v1/models/equivalents: one shared name for those models (written to the models file). */
+export async function acceptEquivalent(name: string, members: Record<string, string>): Promise<Equivalent> {
+  const equivalent = equivalentFrom(await _request('/v1/models/equivalents', { method: 'POST', body: { name, members } }));
+  if (!equivalent) throw new ApiError('The Atmosphere API answered without the equivalent', { type: 'invalid_response' });
+  return equivalent;
 }
 
 /** ws:// or wss:// URL of the live socket on the page's own host, with the API key when there is one. */

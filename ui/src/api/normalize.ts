@@ -11,6 +11,8 @@ import type {
   Attempt,
   Breaker,
   CatalogModel,
+  Equivalent,
+  EquivalentSuggestion,
   Integration,
   IntegrationList,
   Locality,
@@ -250,4 +252,29 @@ export function socketMessageFrom(value: unknown): SocketMessage | null {
     default:
       return null;
   }
+}
+
+function membersFrom(value: unknown): Record<string, string> {
+  const m = obj(value) ?? {};
+  const out: Record<string, string> = {};
+  for (const [host, native] of Object.entries(m)) if (typeof native === 'string') out[host] = native;
+  return out;
+}
+
+function suggestionFrom(value: unknown): EquivalentSuggestion | null {
+  const s = obj(value);
+  const name = s && str(s.name);
+  if (!s || !name) return null;
+  const members = membersFrom(s.members);
+  return Object.keys(members).length >= 2 ? { name, members, reason: str(s.reason) } : null;
+}
+
+export function suggestionsFrom(value: unknown): EquivalentSuggestion[] {
+  return listOf(obj(value)?.suggestions, suggestionFrom);
+}
+
+export function equivalentFrom(value: unknown): Equivalent | null {
+  const e = obj(obj(value)?.equivalent);
+  const name = e && str(e.name);
+  return e && name ? { name, members: membersFrom(e.members) } : null;
 }

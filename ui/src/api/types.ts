@@ -181,3 +181,17 @@ export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';
   content: string;
 }
+
+/** Models on different hosts that look like one model (`GET /v1/models/equivalents/suggestions`). */
+export interface EquivalentSuggestion {
+  name: string;
+  /** integration id -> that host's native model name */
+  members: Record<string, string>;
+  reason: string | null;
+}
+
+/** A shared name the operator accepted (`POST /v1/models/equivalents`). */
+export interface Equivalent {
+  name: string;
+  members: Record<string, string>;
+}

@@ -8,6 +8,8 @@ import { POLL_INTERVAL_MS, useIntegrations } from '../hooks/useIntegrations';
 import { formatInterval } from '../format';
 import IntegrationGroup from './IntegrationGroup';
 import AddHostForm from './AddHostForm';
+import EquivalentSuggestions from './EquivalentSuggestions';
+import { useEquivalents } from '../hooks/useEquivalents';
 import LiveIndicator from './LiveIndicator';
 import EmptyState from './EmptyState';
 import RelativeTime from './RelativeTime';
@@ -38,6 +40,9 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
   const { integrations, phase, error, rescanning, updatedAt, liveState, rescan, retry, setEnabled, add, remove, reorder, warm } =
     useIntegrations({ pollMs, socketUrl });
   const announcement = useStatusAnnouncement(integrations);
+  // Suggestions depend on which hosts are up and what they list: ask again when that changes.
+  const modelsKey = integrations.map((i) => `${i.id}:${i.status}:${i.models.map((m) => m.id).join(',')}`).join('|');
+  const equivalents = useEquivalents(modelsKey);
   const anyHealthy = integrations.some((item) => item.status === 'healthy' || item.status === 'degraded');
   const needsKey = error instanceof ApiError && error.status === 401;
   // Features appear only where the service reports what they need (hosts it manages, a priority order).
@@ -122,6 +127,10 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
       {phase === 'ready' && !anyHealthy ? <EmptyState hasIntegrations={integrations.length > 0} /> : null}
 
       {phase === 'ready' && managesHosts ? <AddHostForm onAdd={add} /> : null}
+
+      {phase === 'ready' && equivalents.available ? (
+        <EquivalentSuggestions suggestions={equivalents.suggestions} accepted={equivalents.accepted} onAccept={equivalents.accept} />
+      ) : null}
 
       {phase === 'ready' && integrations.length ? (
         <div className="integration-groups">
