@@ -12,6 +12,7 @@ import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 
@@ -21,7 +22,7 @@ from atmosphere.standins.ollama import create_ollama_app
 from atmosphere.standins.runtime import create_runtime_app
 from atmosphere.standins.scenes import SCENES
 from atmosphere.standins.server import EmulatorServer, HangServer
-from atmosphere.standins.state import FAULTS, EmulatorState
+from atmosphere.standins.state import FAULTS, EmulatorState, normalize_model
 from harness.hostile import MODES, HostileBackend
 
 READY_PATTERN = re.compile(r"^EMULATOR (\S+) ready on (http://[\d.]+:(\d+))")
@@ -58,6 +59,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         metavar="NAME",
         help="LlamaFarm: also serve NAME (e.g. llama3.2:latest) from an extra project 'shared', so a model "
         "both backends have can be tested (repeatable)",
+    )
+    parser.add_argument(
+        "--loaded",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="Ollama: report MODEL as loaded in /api/ps from the start (repeatable; for a fleet of hosts)",
     )
     parser.add_argument(
         "--scene",
@@ -99,6 +107,8 @@ def _build(args: argparse.Namespace) -> EmulatorServer | HangServer | HostileBac
     for scene in args.scene:
         SCENES[scene](state)
     state.apply_settings(_settings(args.set))
+    for model in args.loaded:
+        state.loaded[normalize_model(model)] = time.time()
     if args.shared_alias:
         models = [ProjectModel(name, "ollama", name, base_url="http://localhost:11434/v1") for name in args.shared_alias]
         state.projects.append(Project(name="shared", default_model=args.shared_alias[0], models=models))

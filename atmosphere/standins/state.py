@@ -54,6 +54,7 @@ SETTINGS: dict[str, type] = {
     "missing_project_status": int,
     "length_loop": bool,
     "finish_usage": bool,
+    "answer_delay": float,  # Ollama: seconds each chat/generate takes (a fleet's hosts in the bench)
 }
 _NULLABLE = frozenset({"lf_ollama_url", "lf_runtime_url"})
 
