@@ -5,6 +5,7 @@ is loaded; a full host answers 503 with Retry-After."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -30,6 +31,13 @@ def ollama_hosts() -> Iterator[list[EmulatorServer]]:
     finally:
         for server in servers:
             server.stop()
+
+
+def fresh_integrations(client: httpx.Client) -> list[dict[str, Any]]:
+    """The integrations as probed after now: a refresh joins a scan already running, which may
+    have read the hosts before the change, so the second refresh is surely a later scan."""
+    client.get("/v1/integrations", params={"refresh": "true"})
+    return list(client.get("/v1/integrations", params={"refresh": "true"}).json()["integrations"])
 
 
 def fleet_urls(servers: list[EmulatorServer]) -> str:
@@ -79,7 +87,7 @@ def test_a_host_added_from_the_dashboard_is_probed_kept_across_restarts_and_remo
         added = client.post("/v1/integrations", json={"kind": "ollama", "name": "Desk", "url": ollama_hosts[1].url})
         assert added.status_code == 201
         assert added.json()["integration"]["id"] == "desk" and added.json()["integration"]["removable"] is True
-        items = client.get("/v1/integrations", params={"refresh": "true"}).json()["integrations"]
+        items = fresh_integrations(client)
         assert {i["id"]: i["status"] for i in items}["desk"] == "healthy"
         assert client.post("/v1/integrations/desk/disable").status_code == 200
         duplicate = client.post("/v1/integrations", json={"kind": "ollama", "name": "desk", "url": ollama_hosts[2].url})
@@ -137,15 +145,22 @@ def _wait_for(call: Any) -> httpx.Response:
 
 
 def test_warm_up_loads_a_model_on_an_ollama_host_and_is_not_offered_for_llamafarm(backends, make_gateway) -> None:
+    from websockets.sync.client import connect
+
     gateway = make_gateway(backends)
-    with gateway.client() as client:
+    with connect(gateway.url.replace("http://", "ws://") + "/ws") as ws, gateway.client() as client:
+        snapshot = json.loads(ws.recv(timeout=5))
+        llamafarm = next(i for i in snapshot["integrations"] if i["id"] == "llamafarm")
+        assert llamafarm["warmup_supported"] is False
         warmed = client.post("/v1/integrations/ollama/warm", json={"model": "llava"}).json()
         assert warmed["success"] is True and warmed["model"] == "llava:latest" and warmed["error"] is None
-        items = client.get("/v1/integrations", params={"refresh": "true"}).json()["integrations"]
-        ollama = next(i for i in items if i["id"] == "ollama")
-        assert [m["id"] for m in ollama["models"] if m["loaded"]] == ["llava:latest"]
-        llamafarm = next(i for i in items if i["id"] == "llamafarm")
-        assert llamafarm["warmup_supported"] is False
+        deadline = time.monotonic() + 5
+        while True:  # the scan the warm-up asked for publishes the card with the model resident
+            message = json.loads(ws.recv(timeout=max(0.01, deadline - time.monotonic())))
+            card = message.get("integration") or {}
+            if card.get("id") == "ollama" and any(m["loaded"] for m in card["models"]):
+                break
+        assert [m["id"] for m in card["models"] if m["loaded"]] == ["llava:latest"]
         refused = client.post("/v1/integrations/llamafarm/warm", json={"model": "chatbot/fast"}).json()
         assert refused["success"] is False and "preload" in refused["error"]
         assert client.post("/v1/integrations/ollama/warm", json={}).status_code == 400
@@ -158,7 +173,7 @@ def test_a_llamafarm_alias_shows_loaded_while_its_universal_runtime_holds_the_mo
     with gateway.client() as client:
 
         def loaded() -> list[str]:
-            items = client.get("/v1/integrations", params={"refresh": "true"}).json()["integrations"]
+            items = fresh_integrations(client)
             llamafarm = next(i for i in items if i["id"] == "llamafarm")
             return [m["id"] for m in llamafarm["models"] if m["loaded"]]
 
