@@ -170,3 +170,10 @@ def test_sampling_stop_sequences_and_a_base64_image_reach_ollama(gateway, backen
     sent = backends.ollama.state.recorded("/api/chat")[-1].json
     assert sent["options"] == {"temperature": 0.2, "top_p": 0.9, "stop": ["END"], "num_predict": 32, "top_k": 20}
     assert sent["messages"] == [{"role": "user", "content": "What is this?", "images": [png]}]
+
+
+def test_an_error_line_from_ollama_mid_stream_becomes_an_error_event(gateway, backends):
+    backends.ollama.state.set_fault("stream_error", cut_after=2)
+    with pytest.raises(anthropic.APIStatusError, match="unexpected EOF"):
+        with client(gateway).messages.stream(model="qwen2.5:0.5b", max_tokens=16, messages=HELLO) as stream:
+            list(stream.text_stream)

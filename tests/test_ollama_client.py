@@ -193,3 +193,12 @@ def test_a_stream_cut_mid_way_ends_with_an_error_line(shared, backends):
     assert not any(line.get("done") for line in lines)
     with pytest.raises(ollama.ResponseError):
         list(client(shared).chat(model=SHARED, messages=HELLO, stream=True))
+
+
+def test_an_error_line_from_ollama_mid_stream_is_passed_on_as_an_error_line(gateway, backends):
+    backends.ollama.state.set_fault("stream_error", cut_after=2)
+    with gateway.client() as http:
+        response = http.post("/api/chat", json={"model": "qwen2.5:0.5b", "messages": HELLO})
+    lines = [orjson.loads(line) for line in response.text.splitlines()]
+    assert [line["message"]["content"] for line in lines[:-1]] == ["Hello", " from"]
+    assert "unexpected EOF" in lines[-1]["error"]
