@@ -202,3 +202,16 @@ def test_an_error_line_from_ollama_mid_stream_is_passed_on_as_an_error_line(gate
     lines = [orjson.loads(line) for line in response.text.splitlines()]
     assert [line["message"]["content"] for line in lines[:-1]] == ["Hello", " from"]
     assert "unexpected EOF" in lines[-1]["error"]
+
+
+def test_a_tool_result_that_names_only_its_tool_reaches_llamafarm_with_the_call_id(gateway, backends):
+    call = {"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}
+    messages = [
+        *HELLO,
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_name": "get_weather", "content": "sunny"},
+    ]
+    client(gateway).chat(model="fast", messages=messages, tools=[WEATHER], stream=False)
+    sent = backends.llamafarm.state.recorded()[-1].json["messages"]
+    assert sent[1]["tool_calls"][0]["id"] == sent[2]["tool_call_id"] == "call_1_0"
+    assert sent[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city":"Paris"}'}

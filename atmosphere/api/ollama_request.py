@@ -67,7 +67,7 @@ def _data_uri(image: Any, where: str) -> str:
     return f"data:{media};base64,{image}"
 
 
-def _tool_calls(calls: Any, where: str) -> list[dict[str, Any]]:
+def _tool_calls(calls: Any, where: str, turn: int) -> list[dict[str, Any]]:
     if not isinstance(calls, list):
         raise InvalidRequest(f"{where}.tool_calls must be an array")
     out = []
@@ -77,7 +77,7 @@ def _tool_calls(calls: Any, where: str) -> list[dict[str, Any]]:
             raise InvalidRequest(f"{where}.tool_calls[{index}] needs a function name")
         arguments = function.get("arguments", {})
         text = arguments if isinstance(arguments, str) else jsonfast.dumps(arguments or {}).decode()
-        call_id = call.get("id") if isinstance(call.get("id"), str) else f"call_{index}"
+        call_id = call["id"] if isinstance(call.get("id"), str) else f"call_{turn}_{index}"  # unique in the chat
         out.append({"id": call_id, "type": "function", "function": {"name": function["name"], "arguments": text}})
     return out
 
@@ -89,6 +89,7 @@ def chat_messages(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list):
         raise InvalidRequest("messages must be an array")
     out = []
+    call_ids: dict[str, str] = {}  # tool name → id of its latest call, for results that name only the tool
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
@@ -108,13 +109,18 @@ def chat_messages(messages: Any) -> list[dict[str, Any]]:
             parts += [{"type": "image_url", "image_url": {"url": _data_uri(i, where)}} for i in images]
             converted["content"] = parts
         if message.get("tool_calls"):
-            converted["tool_calls"] = _tool_calls(message["tool_calls"], where)
+            converted["tool_calls"] = _tool_calls(message["tool_calls"], where, index)
             converted["content"] = content or None
+            call_ids.update({c["function"]["name"]: c["id"] for c in converted["tool_calls"]})
         if role == "tool":
             if isinstance(message.get("tool_name"), str):
                 converted["name"] = message["tool_name"]
-            if isinstance(message.get("tool_call_id"), str):
-                converted["tool_call_id"] = message["tool_call_id"]
+            # OpenAI-style backends (LlamaFarm) match a result to its call by id; Ollama
+            # clients often send only the tool's name.
+            call_id = message.get("tool_call_id") if isinstance(message.get("tool_call_id"), str) else None
+            call_id = call_id or call_ids.get(converted.get("name", ""))
+            if call_id:
+                converted["tool_call_id"] = call_id
         out.append(converted)
     return out
 
