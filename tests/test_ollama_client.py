@@ -12,6 +12,7 @@ import pytest
 from atmosphere.standins.catalog import Project, ProjectModel
 
 SHARED = "llama3.2:latest"
+FAST_CHAT = "/v1/projects/default/chatbot/chat/completions"  # where LlamaFarm serves "fast" (not its probes)
 HELLO = [{"role": "user", "content": "hello"}]
 WEATHER = {
     "type": "function",
@@ -105,7 +106,7 @@ def test_keep_alive_options_and_format_reach_the_ollama_backend(gateway, backend
 
 def test_keep_alive_is_not_sent_to_llamafarm(gateway, backends):
     client(gateway).chat(model="fast", messages=HELLO, stream=False, keep_alive="10m", options={"top_k": 3})
-    sent = backends.llamafarm.state.recorded()[-1].json
+    sent = backends.llamafarm.state.recorded(FAST_CHAT)[-1].json
     assert "keep_alive" not in sent and "ollama" not in sent and "options" not in sent
 
 
@@ -212,6 +213,6 @@ def test_a_tool_result_that_names_only_its_tool_reaches_llamafarm_with_the_call_
         {"role": "tool", "tool_name": "get_weather", "content": "sunny"},
     ]
     client(gateway).chat(model="fast", messages=messages, tools=[WEATHER], stream=False)
-    sent = backends.llamafarm.state.recorded()[-1].json["messages"]
+    sent = backends.llamafarm.state.recorded(FAST_CHAT)[-1].json["messages"]
     assert sent[1]["tool_calls"][0]["id"] == sent[2]["tool_call_id"] == "call_1_0"
     assert sent[1]["tool_calls"][0]["function"] == {"name": "get_weather", "arguments": '{"city":"Paris"}'}
