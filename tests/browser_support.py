@@ -82,12 +82,12 @@ def model_tag(the_card: Any, model_id: str) -> Any:
     return the_card.locator(f'[data-testid="model-tag"][data-model="{model_id}"]')
 
 
-def open_dashboard(page: Page, gateway: Any) -> None:
-    """Open `/` and wait for both healthy cards and the live socket."""
+def open_dashboard(page: Page, gateway: Any, expect_status: dict[str, str] | None = None) -> None:
+    """Open `/` and wait for the live socket and the cards' status (both healthy unless told)."""
     page.goto(gateway.url + "/")
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live", timeout=LOAD_MS)
-    for integration_id in ("ollama", "llamafarm"):
-        expect(card(page, integration_id)).to_have_attribute("data-status", "healthy", timeout=LOAD_MS)
+    for integration_id, status in (expect_status or {"ollama": "healthy", "llamafarm": "healthy"}).items():
+        expect(card(page, integration_id)).to_have_attribute("data-status", status, timeout=LOAD_MS)
 
 
 def run_test(page: Page, integration_id: str, expected_text: str) -> None:

@@ -13,6 +13,7 @@ from browser_support import ACTION_MS, CHANGE_MS, DESKTOP, HEALTH_INTERVAL, LOAD
 from playwright.sync_api import Browser, Page, expect
 
 from atmosphere.standins.ollama import create_ollama_app
+from atmosphere.standins.scenes import INVALID_PROVIDER_ERROR, real_world_projects
 from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.state import EmulatorState
 
@@ -170,3 +171,39 @@ def test_with_an_api_key_the_dashboard_asks_for_it_once_and_then_works_live(keye
     expect(page.get_by_test_id("playground-model").locator('option[value="llama3.2:latest"]')).to_have_count(1, timeout=LOAD_MS)
     expect(page.get_by_test_id("snippet-curl")).to_contain_text("Bearer $ATMOSPHERE_API_KEY")
     expect(page.get_by_test_id("snippet-curl")).not_to_contain_text("s3cret-key")
+
+
+def test_with_its_runtime_down_the_llamafarm_card_turns_amber_and_says_which_model_and_why(page, gateway, backends):
+    open_dashboard(page, gateway)
+    llamafarm = card(page, "llamafarm")
+    expect(llamafarm.get_by_test_id("model-unavailable")).to_have_count(0)
+
+    backends.runtime.stop()
+    expect(llamafarm).to_have_attribute("data-status", "degraded", timeout=CHANGE_MS)
+    expect(llamafarm.get_by_test_id("status-badge")).to_have_class(re.compile(r"\bdegraded\b"))
+    expect(llamafarm.get_by_test_id("status-reason")).to_contain_text("not ready")
+    with gateway.client() as client:
+        snapshot = next(i for i in client.get("/v1/integrations").json()["integrations"] if i["id"] == "llamafarm")
+    unready = [m for m in snapshot["models"] if m["ready"] is False]
+    assert unready, "the API names the models the dead runtime serves"
+    for model in unready:
+        tag = llamafarm.locator(f'[data-testid="model-tag"][data-model="{model["id"]}"]')
+        expect(tag).to_have_attribute("data-ready", "false")
+        reason = llamafarm.locator(f'[data-testid="model-unavailable"][data-model="{model["id"]}"]')
+        expect(reason).to_contain_text("Universal Runtime")
+    expect(llamafarm.get_by_test_id("model-unavailable")).to_have_count(len(unready))
+
+    backends.runtime.start()
+    expect(llamafarm).to_have_attribute("data-status", "healthy", timeout=CHANGE_MS)
+    expect(llamafarm.get_by_test_id("model-unavailable")).to_have_count(0)
+
+
+def test_a_llamafarm_project_with_a_validation_error_is_shown_with_its_error(page, backends, make_gateway):
+    backends.llamafarm.state.projects[:] = real_world_projects(backends.runtime.url + "/v1")
+    gateway = make_gateway(backends, health_interval=HEALTH_INTERVAL, probe_timeout=0.5)
+    open_dashboard(page, gateway, expect_status={"llamafarm": "degraded", "ollama": "healthy"})
+    broken = card(page, "llamafarm").locator('[data-testid="project"][data-valid="false"]')
+    expect(broken).to_have_count(1)
+    expect(broken).to_contain_text("default/aaa-broken")
+    expect(broken.get_by_test_id("project-error")).to_contain_text(INVALID_PROVIDER_ERROR[:40])
+    expect(card(page, "llamafarm").get_by_test_id("locality-badge").first).to_be_visible()
