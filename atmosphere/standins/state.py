@@ -115,7 +115,7 @@ class EmulatorState:
     chat_failure_delay: float = 0.0  # the real 500 for a dead provider came after ~1.6 s
     missing_project_status: int = 404  # chat to a missing project: 0.0.27 says 422 ProjectConfigError
     length_loop: bool = True  # 0.0.27's stream repeats a `length` generation ten times
-    finish_usage: bool = False  # 0.0.27: an `ollama` provider's finish chunk carries usage
+    finish_usage: bool = True  # 0.0.27: an `ollama` provider's finish chunk carries usage
     hf_cache: list[CachedModel] | None = field(default_factory=default_hf_cache)  # None: no cache dir
     sessions: dict[str, int] = field(default_factory=dict)  # session id -> prompt words kept
     # --- Universal Runtime ----------------------------------------------------------
