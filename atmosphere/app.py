@@ -139,7 +139,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     origins = OriginPolicy(parse_origins(settings.allowed_origins))
     if origins.any:
-        log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page you visit can use this API")
+        log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page may call this API (each call still needs the key)")
     install_log_tag()
     # Added innermost first: the request id is outermost, so every answer carries it;
     # CORS answers preflights before anything that would ask a browser for credentials.

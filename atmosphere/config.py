@@ -174,6 +174,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"each entry must be an origin such as https://app.example, or * (got {item!r})")
         return value
 
+    @model_validator(mode="after")
+    def _any_origin_needs_a_key(self) -> Settings:
+        """``*`` lets every page a user visits run prompts; only with a key does that stay theirs."""
+        if "*" in (part.strip() for part in self.allowed_origins.split(",")) and self.api_key is None:
+            raise ValueError(
+                "ATMOSPHERE_ALLOWED_ORIGINS: '*' lets any web page use the API, so it needs ATMOSPHERE_API_KEY too "
+                "(or list the pages' origins)"
+            )
+        return self
+
     @field_validator("standin_ports")
     @classmethod
     def _standin_ports(cls, value: str) -> str:

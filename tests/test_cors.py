@@ -80,13 +80,21 @@ def test_an_origin_not_listed_is_refused_while_others_are_allowed(make_gateway):
     assert write.status_code == 403
 
 
-def test_star_allows_any_page(make_gateway):
-    gateway = make_gateway(allowed_origins="*")
+def test_star_allows_any_page_but_each_call_still_needs_the_key(make_gateway):
+    gateway = make_gateway(allowed_origins="*", api_key="a-long-enough-key")
+    page = {"Origin": "https://anything.example"}
     with gateway.client() as client:
-        preflight = _preflight(client, "https://anything.example")
-        models = client.get("/v1/models", headers={"Origin": "https://anything.example"})
+        preflight = _preflight(client, "https://anything.example")  # browsers send no key on these
+        refused = client.get("/v1/models", headers=page)
+        models = client.get("/v1/models", headers={**page, "Authorization": "Bearer a-long-enough-key"})
     assert preflight.status_code == 204
-    assert models.headers["access-control-allow-origin"] == "*"
+    assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == "*"  # the page can read why
+    assert models.status_code == 200 and models.headers["access-control-allow-origin"] == "*"
+
+
+def test_star_without_an_api_key_stops_start_up_naming_both_settings():
+    with pytest.raises(ConfigError, match="ATMOSPHERE_ALLOWED_ORIGINS: '\\*' lets any web page use the API.*ATMOSPHERE_API_KEY"):
+        load_settings(allowed_origins="*")
 
 
 def test_the_live_socket_accepts_an_allowed_origin_and_refuses_others(make_gateway):
