@@ -16,7 +16,7 @@ from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api import anthropic, completions, dashboard, docs, health, integrations, ollama, openai, responses, websocket
 from atmosphere.api import fleet as fleet_api
-from atmosphere.api.auth import ApiKeyGuard, check_exposure
+from atmosphere.api.auth import ApiKeyGuard
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
@@ -134,7 +134,6 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             await registry.aclose()
 
-    check_exposure(settings)  # beyond loopback only with a key (or told to insist)
     app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     origins = OriginPolicy(parse_origins(settings.allowed_origins))

@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"atmosphere: {exc}", file=sys.stderr)
         return 2
     try:
+        if args.command in ("serve", "demo"):
+            from atmosphere.api.auth import check_exposure
+
+            check_exposure(settings)  # beyond loopback only with a key (or told to insist), before anything starts
         if args.command == "serve":
             from atmosphere.server import serve
 

@@ -21,10 +21,12 @@ def serve(settings: Settings) -> int:
     """Serve the gateway and dashboard until interrupted."""
     import uvicorn
 
+    from atmosphere.api.auth import warn_if_open
     from atmosphere.app import create_app
     from atmosphere.connections import uvicorn_limits
 
     configure_logging(settings.log_level)
+    warn_if_open(settings)
     app = create_app(settings)
     # Everything imported so far lives as long as the process: move it out of the
     # collector's sight, so full collections under load stop walking it (they were

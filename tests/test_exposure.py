@@ -27,7 +27,14 @@ NOWHERE = "http://127.0.0.1:9"
 class ServeProcess:
     """``atmosphere serve`` as a child process, its log lines collected as they come."""
 
-    def __init__(self, *args: str, port: int, env: dict[str, str] | None = None, nofile: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        port: int,
+        env: dict[str, str] | None = None,
+        nofile: tuple[int, int] | None = None,
+        command: str = "serve",
+    ) -> None:
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("ATMOSPHERE_")}
         full_env.update({"ATMOSPHERE_OLLAMA_URL": NOWHERE, "ATMOSPHERE_LLAMAFARM_URL": NOWHERE, **(env or {})})
         limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
@@ -35,7 +42,7 @@ class ServeProcess:
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), *args],
+            [sys.executable, "-m", "atmosphere", command, "--port", str(port), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -98,8 +105,9 @@ def serve(tmp_path: Path, unused_tcp_port_factory: Any) -> Iterator[Any]:
 
 
 def test_serving_beyond_loopback_without_a_key_is_refused_in_one_line(serve):
-    for args, env in [(["--host", "0.0.0.0"], {}), ([], {"ATMOSPHERE_HOST": "0.0.0.0"})]:
-        process = serve(*args, env=env)
+    cases = [("serve", ["--host", "0.0.0.0"], {}), ("serve", [], {"ATMOSPHERE_HOST": "0.0.0.0"}), ("demo", ["--host", "::"], {})]
+    for command, args, env in cases:
+        process = serve(*args, env=env, command=command)
         assert process.proc.wait(20) == 2
         process.wait_for("<exited>")
         lines = [line for line in process.lines if line != "<exited>"]

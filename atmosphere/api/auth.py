@@ -37,15 +37,27 @@ _WRONG = "The API key is not valid."
 
 
 def check_exposure(settings: Settings) -> None:
-    """Refuse to serve beyond loopback without a key, unless told to insist (then warn)."""
-    if is_loopback(settings.host) or settings.api_key is not None:
+    """Refuse to serve beyond loopback without a key, unless told to insist.
+
+    Called by the command line before anything starts (``serve`` and ``demo``); the warning
+    for insisting is ``warn_if_open``'s, once logging is set up.
+    """
+    if not _open_beyond_loopback(settings) or settings.insecure_no_auth:
         return
-    if not settings.insecure_no_auth:
-        raise ConfigError(
-            f"refusing to serve on {settings.host} without an API key: set ATMOSPHERE_API_KEY "
-            "(or --api-key, or ATMOSPHERE_API_KEY_FILE), or pass --insecure-no-auth to serve it open anyway"
-        )
-    log.warning("serving on %s WITHOUT an API key (--insecure-no-auth): anyone who can reach it can use it", settings.host)
+    raise ConfigError(
+        f"refusing to serve on {settings.host} without an API key: set ATMOSPHERE_API_KEY "
+        "(or --api-key, or ATMOSPHERE_API_KEY_FILE), or pass --insecure-no-auth to serve it open anyway"
+    )
+
+
+def warn_if_open(settings: Settings) -> None:
+    """The warning at every start of a service that was told to serve the network without a key."""
+    if _open_beyond_loopback(settings):
+        log.warning("serving on %s WITHOUT an API key (--insecure-no-auth): anyone who can reach it can use it", settings.host)
+
+
+def _open_beyond_loopback(settings: Settings) -> bool:
+    return not is_loopback(settings.host) and settings.api_key is None
 
 
 class _RedactKeys(logging.Filter):
