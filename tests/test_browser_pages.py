@@ -9,7 +9,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from browser_support import ACTION_MS, CHANGE_MS, DESKTOP, HEALTH_INTERVAL, LOAD_MS, card, new_page, open_dashboard
+from browser_support import (
+    ACTION_MS,
+    CHANGE_MS,
+    DESKTOP,
+    HEALTH_INTERVAL,
+    LOAD_MS,
+    PHONE,
+    assert_no_horizontal_scroll,
+    card,
+    new_page,
+    open_dashboard,
+)
 from playwright.sync_api import Browser, Page, expect
 
 from atmosphere.standins.ollama import create_ollama_app
@@ -207,3 +218,32 @@ def test_a_llamafarm_project_with_a_validation_error_is_shown_with_its_error(pag
     expect(broken).to_contain_text("default/aaa-broken")
     expect(broken.get_by_test_id("project-error")).to_contain_text(INVALID_PROVIDER_ERROR[:40])
     expect(card(page, "llamafarm").get_by_test_id("locality-badge").first).to_be_visible()
+
+
+@pytest.fixture
+def phone_page(browser: Browser) -> Iterator[Page]:
+    yield from new_page(browser, PHONE)
+
+
+def test_at_phone_width_the_fleet_form_the_request_log_and_the_playground_fit(phone_page, gateway):
+    page = phone_page
+    open_dashboard(page, gateway)
+    page.get_by_test_id("add-host-toggle").click()
+    page.get_by_test_id("add-host-kind").select_option("llamafarm")
+    expect(page.get_by_test_id("add-host-runtime-url")).to_be_visible()
+    assert_no_horizontal_scroll(page, PHONE["width"])
+
+    gateway.openai().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    page.get_by_test_id("nav-requests").click()
+    row = page.get_by_test_id("request-row").first
+    expect(row).to_be_visible(timeout=ACTION_MS)
+    row.get_by_role("button").click()
+    expect(page.get_by_test_id("request-detail")).to_be_visible()
+    assert_no_horizontal_scroll(page, PHONE["width"])
+
+    page.get_by_test_id("nav-playground").click()
+    expect(page.get_by_test_id("playground-model").locator('option[value="llama3.2:latest"]')).to_have_count(1, timeout=LOAD_MS)
+    page.get_by_test_id("playground-input").fill("A long question " * 20)
+    page.get_by_test_id("playground-send").click()
+    expect(page.get_by_test_id("chat-backend")).to_be_visible(timeout=ACTION_MS)
+    assert_no_horizontal_scroll(page, PHONE["width"])

@@ -6,7 +6,8 @@ import { formatRelative, toDate } from '../format';
  * the exact time is in the tooltip. `fallback` is shown when there is none.
  */
 export default function RelativeTime({ seconds, fallback = null }: { seconds: number | null; fallback?: React.ReactNode }) {
-  const now = useNow(5000);
+  // The tick may be up to 5 s old; a moment stamped since then must not read as "in the future".
+  const now = Math.max(useNow(5000), Date.now());
   const date = toDate(seconds);
   if (!date) return <>{fallback}</>;
   return (
