@@ -26,6 +26,8 @@ from atmosphere.api.request_id import RequestIdMiddleware, install_log_tag
 from atmosphere.config import Settings
 from atmosphere.fleet import Fleet
 from atmosphere.hosts import HostSpec
+from atmosphere.http.budget import BufferBudget
+from atmosphere.http.client import BUDGET_EXTENSION
 from atmosphere.http.transport import PooledTransport, tls_context
 from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder
@@ -33,8 +35,10 @@ from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
 from atmosphere.registry import Registry
 from atmosphere.router.balancer import Balancer
+from atmosphere.router.breaker import Breakers
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.executor import Executor
+from atmosphere.router.streams import StreamLimits
 
 log = logging.getLogger("atmosphere")
 
@@ -45,9 +49,17 @@ def _tls(ca_bundle: Path | None) -> Callable[[], ssl.SSLContext]:
     return functools.cache(lambda: tls_context(ca_bundle))
 
 
+@functools.cache
+def _budget(limit: int) -> BufferBudget:
+    """The process-wide budget of buffered answer bytes (one per limit, so one in practice)."""
+    return BufferBudget(limit)
+
+
 def transport_factory(settings: Settings) -> Callable[[], PooledTransport]:
-    """A keep-alive pool per backend client, all verifying TLS the same way."""
-    return functools.partial(PooledTransport, ssl_context=_tls(settings.ca_bundle))
+    """A keep-alive pool per backend client, all verifying TLS the same way and sharing
+    one budget for buffered answers."""
+    extensions = {BUDGET_EXTENSION: _budget(settings.max_buffered_bytes)}
+    return functools.partial(PooledTransport, ssl_context=_tls(settings.ca_bundle), extensions=extensions)
 
 
 def build_backend(spec: HostSpec, settings: Settings) -> Backend:
@@ -115,12 +127,18 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.metrics = metrics
         app.state.requests = requests
         app.state.equivalents = Equivalents(settings.models_path())
+        breakers = Breakers(on_change=registry.publish, on_trip=metrics.breaker_tripped)
+        fleet_fields = registry.live_fields
+        registry.live_fields = lambda host: {**fleet_fields(host), "breaker": breakers.state(host)}
+        limits = StreamLimits(settings.first_token_timeout, settings.stream_idle_timeout)
         app.state.executor = Executor(
             registry,
             balancer=balancer,
             recorder=recorder,
             equivalents=app.state.equivalents,
             allow_cloud=settings.allow_cloud,
+            limits=limits,
+            breakers=breakers,
         )
         app.state.live = websocket.LiveUpdates(registry)
         requests.add_listener(app.state.live.request_done)

@@ -53,10 +53,25 @@ class Settings(BaseSettings):
         description="embedding model asked of LlamaFarm's Universal Runtime (a Hugging Face encoder id)",
     )
     probe_timeout: float = Field(2.0, gt=0, le=60, description="seconds for one discovery probe")
-    request_timeout: float = Field(120.0, gt=0, description="seconds for an upstream call")
+    request_timeout: float = Field(120.0, gt=0, description="deadline in seconds for a non-streamed upstream call, head and body")
     health_interval: float = Field(10.0, gt=0, description="seconds between background scans")
     state_dir: Path = Field(Path.home() / ".atmosphere", description="where enable/disable choices and added hosts persist")
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted, in bytes")
+    first_token_timeout: float = Field(
+        120.0, gt=0, description="seconds a stream may wait for its first content before the next backend is tried"
+    )
+    stream_idle_timeout: float = Field(
+        60.0, gt=0, description="longest gap between content chunks of a started stream before it ends with an error"
+    )
+    stream_heartbeat: float = Field(
+        2.0, gt=0, description="seconds of waiting for a stream's first chunk before the response starts with keep-alives"
+    )
+    shutdown_grace: float = Field(
+        30.0, ge=0, description="seconds in-flight requests and streams get to finish after SIGTERM"
+    )
+    max_buffered_bytes: int = Field(
+        128 * 1024 * 1024, ge=1024 * 1024, description="bytes of upstream answers held in memory at once, process-wide"
+    )
     ca_bundle: Path | None = Field(
         None, description="PEM file of extra CA certificates trusted for https:// backends (beside the system's)"
     )

@@ -140,7 +140,8 @@ class BackendFailure(Exception):
 
     ``retryable`` failures (nothing reached the client yet and another backend may
     do better) make the executor fall back; others are the caller's fault and are
-    reported as they are.
+    reported as they are. ``retry_after`` is the backend's own ``Retry-After`` (seconds),
+    which the circuit breaker honours.
     """
 
     def __init__(
@@ -151,6 +152,7 @@ class BackendFailure(Exception):
         retryable: bool = True,
         status: int | None = None,
         rescan: bool = False,
+        retry_after: float | None = None,
     ):
         super().__init__(reason)
         self.reason = reason
@@ -158,6 +160,7 @@ class BackendFailure(Exception):
         self.retryable = retryable
         self.status = status
         self.rescan = rescan  # what we knew of the backend is stale (e.g. a project vanished): probe now
+        self.retry_after = retry_after
 
     @property
     def probe_status(self) -> Literal["offline", "error"]:

@@ -78,6 +78,11 @@ class Registry:
 
     # --- listening -------------------------------------------------------------------
 
+    def publish(self, backend_id: str) -> None:
+        """Tell listeners about a change in a live field (e.g. a circuit breaker opened)."""
+        if backend_id in self._snapshots:
+            self._publish(self.integration(backend_id))
+
     def add_listener(self, listener: Listener) -> None:
         self._listeners.append(listener)
 

@@ -101,7 +101,7 @@ def _build(args: argparse.Namespace) -> EmulatorServer | HangServer | HostileBac
     if args.kind == "hang":
         return HangServer(args.port)
     if args.kind == "hostile":
-        return HostileBackend(args.dialect, args.mode, port=args.port)
+        return HostileBackend(args.dialect, args.mode, port=args.port, shared_alias=args.shared_alias)
     state = EmulatorState()
     state.set_fault(args.fault, delay=args.delay, chunk_delay=args.chunk_delay, cut_after=args.cut_after)
     for scene in args.scene:

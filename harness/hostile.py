@@ -24,6 +24,7 @@ from typing import Any, Self
 
 import httpx
 
+from atmosphere.standins.catalog import Project, ProjectModel
 from atmosphere.standins.llamafarm import create_llamafarm_app
 from atmosphere.standins.ollama import create_ollama_app
 from atmosphere.standins.server import EmulatorServer
@@ -38,6 +39,7 @@ MODES: dict[str, str] = {
     "huge_headers": "work answers start a header that grows to 100 MB",
     "busy503": "work answers are an instant 503 `server busy` (with Retry-After when `retry_after` is set)",
     "hang": "work requests are accepted and never answered",
+    "hang_all": "every request hangs, probes too (the monitor sees it go offline)",
     "huge_body": "work answers are a valid answer of `body_mib` MiB",
 }
 _OLLAMA_BUSY = "server busy, please try again.  maximum pending requests exceeded"
@@ -56,13 +58,22 @@ class HostileBackend:
     """A stand-in of ``dialect`` ("ollama" or "llamafarm") behind the hostile front, in a thread."""
 
     def __init__(
-        self, dialect: str = "ollama", mode: str = "none", *, ssl_context: ssl.SSLContext | None = None, port: int = 0
+        self,
+        dialect: str = "ollama",
+        mode: str = "none",
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        port: int = 0,
+        shared_alias: list[str] | None = None,
     ) -> None:
         if dialect not in ("ollama", "llamafarm"):
             raise ValueError(f"unknown dialect {dialect!r}")
         self.dialect = dialect
         self.state = HostileState(mode=mode)
         emulator = EmulatorState()
+        if shared_alias:  # LlamaFarm: also serve these names (e.g. llama3.2:latest), to fall back between kinds
+            models = [ProjectModel(name, "ollama", name, base_url="http://localhost:11434/v1") for name in shared_alias]
+            emulator.projects.append(Project(name="shared", default_model=shared_alias[0], models=models))
         app = create_ollama_app(emulator) if dialect == "ollama" else create_llamafarm_app(emulator, "default")
         self.inner = EmulatorServer(app)
         self._ssl = ssl_context
@@ -122,6 +133,8 @@ class HostileBackend:
     async def _handle(self, request: RawRequest, writer: asyncio.StreamWriter) -> bool | None:
         if request.path == "/_hostile":
             return self._control(request, writer)
+        if self.state.mode == "hang_all":
+            return await _hang(self, request, writer)
         if not _is_work(request):
             return await self._forward(request, writer)
         self.state.work_requests += 1

@@ -87,17 +87,22 @@ class RawServer:
         the handler's verdict and the first byte of the next request (None: the client left)."""
         handling = asyncio.ensure_future(self.handler(request, writer))
         watching = asyncio.ensure_future(reader.read(1))
-        await asyncio.wait({handling, watching}, return_when=asyncio.FIRST_COMPLETED)
-        if not handling.done() and watching.result() == b"":
-            handling.cancel()
-            await asyncio.gather(handling, return_exceptions=True)
-            return False, None
-        keep = await handling
-        await writer.drain()
-        if keep is False:
-            watching.cancel()
-            return False, None
-        return keep, await watching or None
+        try:
+            await asyncio.wait({handling, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if not handling.done() and watching.result() == b"":
+                handling.cancel()
+                await asyncio.gather(handling, return_exceptions=True)
+                return False, None
+            keep = await handling
+            await writer.drain()
+            if keep is False:
+                return False, None
+            return keep, await watching or None
+        finally:
+            for task in (handling, watching):
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(handling, watching, return_exceptions=True)
 
     async def _notify(self) -> None:
         async with self._changed:

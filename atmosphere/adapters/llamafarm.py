@@ -46,12 +46,11 @@ from atmosphere.domain import (
 from atmosphere.errors import BackendFailure
 from atmosphere.http.client import (
     TransportFactory,
-    failure_from_status,
+    failure_from_response,
     get_json,
     make_client,
     open_answer,
     post_json,
-    read_capped,
 )
 from atmosphere.locality import farthest, locality_of
 from atmosphere.timing import ms_since
@@ -324,7 +323,7 @@ class LlamaFarmBackend:
         async with open_answer(self._client, request, "chat stream") as resp:
             if resp.status_code != 200:
                 with _project_gone():
-                    raise failure_from_status(resp.status_code, await read_capped(resp, "chat stream"), "chat stream")
+                    raise await failure_from_response(resp, "chat stream")
             if "text/event-stream" not in resp.headers.get("content-type", ""):
                 raise BackendFailure("chat stream: answer is not an event stream", kind="error")
             async for chunk in stream_chunks(resp, model, req.include_usage):

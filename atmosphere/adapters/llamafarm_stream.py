@@ -22,7 +22,8 @@ MASKED_FAILURE_PREFIX = "I notice my previous response wasn't very helpful."
 
 async def stream_chunks(resp: Any, model: str, include_usage: bool) -> AsyncIterator[ChatChunk]:
     """SSE → chunks. Leading chunks are held back until real content shows, so a
-    masked failure (the canned apology) is caught before anything reaches the client."""
+    masked failure (the canned apology) is caught before anything reaches the client;
+    of the empty ones only the first is kept (bounded, whatever the backend sends)."""
     held: list[ChatChunk] = []
     checked = False
     finished = False
@@ -48,9 +49,13 @@ async def stream_chunks(resp: Any, model: str, include_usage: bool) -> AsyncIter
         if checked:
             yield chunk
             continue
-        held.append(chunk)
         if not chunk.has_content:
+            # Held: the first only (it carries the role). Later empty deltas are dropped, so a
+            # backend that sends nothing else cannot fill memory while we wait for content.
+            if not held:
+                held.append(chunk)
             continue
+        held.append(chunk)
         if (chunk.content or "").lstrip().startswith(MASKED_FAILURE_PREFIX):
             raise BackendFailure("chat stream: LlamaFarm answered with its masked-failure apology", kind="error")
         checked = True

@@ -40,14 +40,13 @@ from atmosphere.http.client import (
     JSON_HEADERS,
     TransportFactory,
     completion_id,
-    failure_from_status,
+    failure_from_response,
     get_json,
     iter_lines,
     make_client,
     open_answer,
     parse_json_object,
     post_json,
-    read_capped,
 )
 from atmosphere.locality import locality_of
 from atmosphere.timing import ms_since
@@ -229,7 +228,15 @@ class OllamaBackend:
         calls_sent = 0  # tool calls arrive on non-final lines; OpenAI indexes them across the stream
         async for line in self._ndjson("/api/chat", self._chat_body(req, model, True), "chat stream"):
             message = line.get("message") or {}
-            chunk = ChatChunk(chunk_id, created, model, content=message.get("content") or "", logprobs=logprobs_of(line))
+            thinking = message.get("thinking")  # reasoning models: content, forwarded as reasoning
+            chunk = ChatChunk(
+                chunk_id,
+                created,
+                model,
+                content=message.get("content") or "",
+                reasoning=thinking if isinstance(thinking, str) and thinking else None,
+                logprobs=logprobs_of(line),
+            )
             for call in tool_calls(message):
                 chunk.tool_calls.append(ToolCallDelta(calls_sent, call.id, call.name, call.arguments))
                 calls_sent += 1
@@ -238,7 +245,7 @@ class OllamaBackend:
             if not line.get("done"):
                 yield chunk
                 continue
-            if chunk.content or chunk.tool_calls or chunk.role:
+            if chunk.content or chunk.reasoning or chunk.tool_calls or chunk.role:
                 yield chunk
             reason = "tool_calls" if calls_sent else finish(line.get("done_reason"))
             yield ChatChunk(chunk_id, created, model, finish_reason=reason)
@@ -252,7 +259,7 @@ class OllamaBackend:
         request = self._client.build_request("POST", path, content=jsonfast.dumps(body), headers=JSON_HEADERS)
         async with open_answer(self._client, request, what) as resp:
             if resp.status_code != 200:
-                raise failure_from_status(resp.status_code, await read_capped(resp, what), what)
+                raise await failure_from_response(resp, what)
             async for raw in iter_lines(resp, what):
                 if not raw:
                     continue

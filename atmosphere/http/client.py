@@ -7,6 +7,7 @@ with a readable reason.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +17,7 @@ import httpx
 
 from atmosphere import jsonfast
 from atmosphere.errors import BackendFailure
+from atmosphere.http.budget import BudgetExceeded, BufferBudget
 from atmosphere.http.transport import ExplainedError
 
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
@@ -87,14 +89,19 @@ def error_text(body: bytes, limit: int = 300) -> str:
     return str(data)[:limit]
 
 
-def failure_from_status(status: int, body: bytes, what: str) -> BackendFailure:
+def failure_from_status(status: int, body: bytes, what: str, retry_after: float | None = None) -> BackendFailure:
     """Classify a non-2xx answer: which ones another backend might serve better."""
     message = f"{what}: HTTP {status}: {error_text(body)}"
     if status in (404, 405, 408, 429) or status >= 500:
         # Not served here (no such model or route), busy, or broken: another backend may do better.
-        return BackendFailure(message, kind="error", status=status)
+        return BackendFailure(message, kind="error", status=status, retry_after=retry_after)
     # Other 4xx: the request itself is wrong; another backend would refuse it too.
     return BackendFailure(message, kind="error", retryable=False, status=status)
+
+
+async def failure_from_response(resp: httpx.Response, what: str) -> BackendFailure:
+    """``failure_from_status`` for an answer still open (a stream that did not start)."""
+    return failure_from_status(resp.status_code, await read_capped(resp, what, MAX_PROBE_BYTES), what, retry_after(resp))
 
 
 def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
@@ -107,6 +114,8 @@ def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
         raise BackendFailure(f"{what}: answered JSON that is not an object", kind="error")
     return data
 
+
+BUDGET_EXTENSION = "atmosphere.buffer_budget"  # how the pool hands the process-wide budget on
 
 # A backend that babbles (an endless or huge body) must not fill the gateway's memory.
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -132,30 +141,71 @@ async def open_answer(client: httpx.AsyncClient, request: httpx.Request, what: s
 
 
 async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_BYTES) -> bytes:
-    """The whole answer body, refusing one over ``limit`` bytes."""
+    """The whole answer body, refusing one over ``limit`` bytes or over the process-wide
+    buffer budget (which the pool hands on with its responses, see budget.py)."""
+    budget: BufferBudget | None = resp.extensions.get(BUDGET_EXTENSION)
     declared = resp.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) <= limit:
-        return await resp.aread()  # the common case: one read, no accounting
-    parts, size = [], 0
-    async for part in resp.aiter_bytes():
-        size += len(part)
-        if size > limit:
-            raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
-        parts.append(part)
-    return b"".join(parts)
+    known = int(declared) if declared is not None and declared.isdigit() else None
+    if known is not None and known > limit:
+        raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
+    held = 0
+    try:
+        if known is not None:
+            if budget is not None:
+                budget.reserve(known)
+                held = known
+            return await resp.aread()  # the common case: one read, no accounting per part
+        parts, size = [], 0
+        async for part in resp.aiter_bytes():
+            size += len(part)
+            if size > limit:
+                raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
+            if budget is not None:
+                budget.reserve(len(part))
+                held += len(part)
+            parts.append(part)
+        return b"".join(parts)
+    except BudgetExceeded as exc:
+        raise BackendFailure(f"{what}: {exc}", kind="error") from None
+    finally:
+        if budget is not None and held:
+            budget.release(held)
 
 
 async def _exchange(
     client: httpx.AsyncClient, request: httpx.Request, what: str, limit: int = MAX_ANSWER_BYTES
-) -> tuple[int, bytes]:
-    async with open_answer(client, request, what) as resp:
-        return resp.status_code, await read_capped(resp, what, limit)
+) -> tuple[int, bytes, float | None]:
+    """Status, body and Retry-After of one exchange, within one deadline for all of it.
+
+    The pool's read timeout restarts with every byte; a backend trickling a byte a second
+    would hold the request forever without this deadline (the request's read timeout,
+    ``ATMOSPHERE_REQUEST_TIMEOUT`` for work, the probe timeout for probes).
+    """
+    deadline = request.extensions.get("timeout", {}).get("read")
+    try:
+        async with asyncio.timeout(deadline):
+            async with open_answer(client, request, what) as resp:
+                return resp.status_code, await read_capped(resp, what, limit), retry_after(resp)
+    except TimeoutError:
+        raise BackendFailure(f"{what}: no complete answer within {deadline:g}s", kind="timeout") from None
+
+
+def retry_after(resp: httpx.Response) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds form; a date is ignored)."""
+    value = resp.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds <= 3600 else None
 
 
 async def get_json(client: httpx.AsyncClient, path: str, timeout: float, what: str) -> dict[str, Any]:
     """GET a JSON object for a probe, with its own timeout."""
     try:
-        status, body = await _exchange(client, client.build_request("GET", path, timeout=timeout), what, MAX_PROBE_BYTES)
+        status, body, _ = await _exchange(client, client.build_request("GET", path, timeout=timeout), what, MAX_PROBE_BYTES)
     except BackendFailure as failure:
         if failure.kind == "timeout":
             raise BackendFailure(f"{what}: no answer within {timeout:g}s", kind="timeout") from None
@@ -170,9 +220,9 @@ async def post_json(
 ) -> dict[str, Any]:
     """POST a JSON body, expect a 200 with a JSON object; anything else is a BackendFailure."""
     request = client.build_request("POST", path, content=jsonfast.dumps(body), headers=headers or JSON_HEADERS)
-    status, answer = await _exchange(client, request, what)
+    status, answer, wait = await _exchange(client, request, what)
     if status != 200:
-        raise failure_from_status(status, answer, what)
+        raise failure_from_status(status, answer, what, wait)
     return parse_json_object(answer, what)
 
 

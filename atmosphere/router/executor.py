@@ -43,10 +43,12 @@ from atmosphere.router import actions
 from atmosphere.router.actions import ActionRequest
 from atmosphere.router.answers import one_answer, prompt_estimate, settle_completion
 from atmosphere.router.balancer import Balancer, Lease
+from atmosphere.router.breaker import Breakers
 from atmosphere.router.catalog import Catalog
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
 from atmosphere.router.readiness import ROUTABLE, attempts_before, not_local, screen
+from atmosphere.router.streams import OfflineWatch, StartedStream, StreamLimits, start_stream
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -65,14 +67,6 @@ class Served(Generic[T]):
     substituted: bool = False  # an equivalent of the requested model served (X-Atmosphere-Substituted)
 
 
-@dataclass(slots=True)
-class StartedStream:
-    """A stream whose first chunk has already arrived, so the backend is committed."""
-
-    first: ChatChunk
-    rest: AsyncIterator[ChatChunk]
-
-
 class Executor:
     """The one way every face reaches a backend: plan, try in order, report attempts."""
 
@@ -84,9 +78,14 @@ class Executor:
         recorder: Recorder | None = None,
         equivalents: Equivalents | None = None,
         allow_cloud: bool = False,
+        limits: StreamLimits | None = None,
+        breakers: Breakers | None = None,
     ):
         self.registry = registry
         self.allow_cloud = allow_cloud  # local by default: cloud models are neither listed nor routed
+        self.limits = limits or StreamLimits()
+        self.breakers = breakers or Breakers()
+        self.watch = OfflineWatch(registry)
         self.catalog = Catalog(registry, equivalents, allow_cloud=allow_cloud)
         self.balancer = balancer or Balancer()
         self.recorder = recorder or Recorder(RequestLog(), Metrics())
@@ -211,7 +210,7 @@ class Executor:
         balancer = self.balancer
         groups = pools(candidates)
         for number, pool in enumerate(groups, 1):
-            remaining = balancer.rank(pool, session)
+            remaining = self._admitted(balancer.rank(pool, session), attempts)
             while remaining:
                 try:
                     lease = await balancer.acquire([c.host_id for c in remaining])
@@ -224,14 +223,22 @@ class Executor:
                 candidate = next(c for c in remaining if c.host_id == lease.host)
                 remaining.remove(candidate)
                 backend, native = candidate.backend, candidate.native
+                refused = self.breakers.admit(backend.id, native)
+                if refused is not None:  # another request took the half-open trial meanwhile
+                    lease.release()
+                    attempts.append(Attempt(backend.id, refused, "skipped"))
+                    continue
                 trace.upstream_begins()
                 try:
-                    value = await call(backend, native)
+                    async with self.watch.released(backend.id):
+                        value = await call(backend, native)
                 except BaseException as exc:  # noqa: BLE001 - the slot is freed whatever happened; _failure re-raises
                     lease.release()
-                    failure = self._failure(exc, backend, what)
+                    failure = self._judged(exc, backend, native, what)
                 else:
                     balancer.remember(session, backend.id)
+                    if not isinstance(value, StartedStream):
+                        self.breakers.succeeded(backend.id, native)
                     return self._served(value, candidate, attempts, lease, trace)
                 last = number == len(groups) and not remaining
                 then = "" if last else "; trying the next backend"
@@ -241,6 +248,27 @@ class Executor:
                     self.registry.request_scan()  # be honest about state sooner than the next tick
                 self.registry.refresh(backend.id)  # a model the adapter marked not ready shows at once
         raise failure_from_attempts(attempts, what)
+
+    def _admitted(self, ranked: list[Candidate], attempts: list[Attempt]) -> list[Candidate]:
+        """The plan step of the circuit breaker: hosts whose circuit is open are skipped, with why."""
+        admitted = []
+        for candidate in ranked:
+            refused = self.breakers.admit(candidate.host_id, candidate.native, take=False)
+            if refused is None:
+                admitted.append(candidate)
+            else:
+                attempts.append(Attempt(candidate.host_id, refused, "skipped"))
+        return admitted
+
+    def _judged(self, exc: BaseException, backend: Backend, native: str, what: str) -> BackendFailure:
+        """``_failure``, with the outcome told to the breaker (a client error or a cancellation is no verdict)."""
+        try:
+            failure = self._failure(exc, backend, what)
+        except BaseException:
+            self.breakers.abandoned(backend.id, native)
+            raise
+        self.breakers.failed(backend.id, native, failure)
+        return failure
 
     def _failure(self, exc: BaseException, backend: Backend, what: str) -> BackendFailure:
         """A retryable failure to record, or the exception itself when it must not fall back."""
@@ -263,7 +291,7 @@ class Executor:
                 lease.release()
                 trace.finish(backend, native, attempts, usage, substituted=substituted, answer=text)
 
-            value.rest = traced_stream(value.first, value.rest, trace, done)
+            value.rest = traced_stream(value.first, self._judged_stream(value.rest, backend, native), trace, done)
         else:
             lease.release()
             usage = getattr(value, "usage", None)
@@ -272,13 +300,31 @@ class Executor:
         before = attempts_before(attempts, backend, self.registry.backends)
         return Served(value, backend, native, before, substituted)
 
+    async def _judged_stream(self, rest: AsyncIterator[ChatChunk], backend: str, native: str) -> AsyncIterator[ChatChunk]:
+        """A committed stream's verdict for the breaker: cut or failed mid-way counts against it."""
+        try:
+            async for chunk in rest:
+                yield chunk
+        except BackendFailure as failure:
+            self.breakers.failed(backend, native, failure)
+            raise
+        except Exception as exc:
+            self.breakers.failed(backend, native, BackendFailure(f"unexpected answer ({type(exc).__name__})"))
+            raise
+        except BaseException:
+            self.breakers.abandoned(backend, native)
+            raise
+        self.breakers.succeeded(backend, native)
+
     async def chat(self, req: ChatRequest) -> Served[ChatCompletion]:
         prompt = prompt_estimate(req.messages)
         return await self._run(req, "chat", lambda b, m: _settled(b.chat(req, m), prompt), "chat completion")
 
     async def chat_stream(self, req: ChatRequest) -> Served[StartedStream]:
         def start(backend: Backend, model: str) -> Awaitable[StartedStream]:
-            return _start_stream(one_answer(backend.chat_stream(req, model), req.include_usage, prompt_estimate(req.messages)))
+            return start_stream(
+                one_answer(backend.chat_stream(req, model), req.include_usage, prompt_estimate(req.messages)), self.limits
+            )
 
         return await self._run(req, "chat", start, "chat stream")
 
@@ -289,7 +335,7 @@ class Executor:
     async def generate_stream(self, req: GenerateRequest) -> Served[StartedStream]:
         def start(backend: Backend, model: str) -> Awaitable[StartedStream]:
             prompt = prompt_estimate([{"content": req.prompt}])
-            return _start_stream(one_answer(backend.generate_stream(req, model), req.include_usage, prompt))
+            return start_stream(one_answer(backend.generate_stream(req, model), req.include_usage, prompt), self.limits)
 
         return await self._run(req, "generate", start, "generation stream")
 
@@ -314,16 +360,6 @@ class Executor:
 async def _settled(answer: Awaitable[ChatCompletion], prompt_tokens: int) -> ChatCompletion:
     """A buffered answer with honest usage, before anyone records or renders it."""
     return settle_completion(await answer, prompt_tokens)
-
-
-async def _start_stream(stream: AsyncIterator[ChatChunk]) -> StartedStream:
-    """Wait for the first chunk: until it arrives, a failure can still fall back."""
-    iterator = aiter(stream)
-    try:
-        first = await anext(iterator)
-    except StopAsyncIteration:
-        raise BackendFailure("stream ended before its first chunk", kind="error") from None
-    return StartedStream(first, iterator)
 
 
 def _supports(result: ProbeResult, native: str, capability: str) -> bool:

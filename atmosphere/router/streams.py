@@ -1,0 +1,167 @@
+"""Time limits on upstream work, in one place: what a backend may keep a request waiting for.
+
+- A stream is committed at its first *content* chunk (text, reasoning, a tool call or a
+  finish), which must come within ``first_token_timeout``; until then a failure, a
+  timeout or an endless run of empty deltas still falls back. Empty chunks before it are
+  not kept (only the role they announce), so they cost no memory however many come.
+- Once committed, ``idle_timeout`` is the longest gap between content chunks; empty
+  deltas and keep-alives in between are dropped and do not count as progress.
+- ``OfflineWatch`` releases work waiting on a backend the monitor has just marked
+  offline, so it moves to the next backend at once instead of waiting out its timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from atmosphere.domain import ChatChunk
+from atmosphere.errors import BackendFailure
+from atmosphere.registry import Registry
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLimits:
+    first_token_timeout: float = 120.0
+    idle_timeout: float = 60.0
+    # Empty chunks tolerated before the first content: a backend that sends nothing else
+    # is babbling, and fails over long before the first-token timeout.
+    max_empty_before_content: int = 10_000
+
+
+@dataclass(slots=True)
+class StartedStream:
+    """A stream whose first content chunk has already arrived, so the backend is committed."""
+
+    first: ChatChunk
+    rest: AsyncIterator[ChatChunk]
+
+
+async def start_stream(stream: AsyncIterator[ChatChunk], limits: StreamLimits) -> StartedStream:
+    """Wait for the first content chunk: until it arrives, a failure can still fall back."""
+    iterator = aiter(stream)
+    role: str | None = None
+    empty = 0
+    last: ChatChunk | None = None
+    try:
+        async with asyncio.timeout(limits.first_token_timeout):
+            while True:
+                chunk = await anext(iterator)
+                if chunk.has_content:
+                    break
+                if chunk.usage is not None:  # a usage report with no answer before it
+                    last = chunk
+                    continue
+                role = role or chunk.role
+                last = chunk
+                empty += 1
+                if empty > limits.max_empty_before_content:
+                    raise BackendFailure(f"sent {empty - 1} empty chunks and no content", kind="error")
+    except StopAsyncIteration:
+        await _close(iterator)
+        if last is None:
+            raise BackendFailure("stream ended before its first chunk", kind="error") from None
+        last.role = last.role or role
+        return StartedStream(last, _nothing())  # an answer with no content at all: as it came
+    except TimeoutError:
+        await _close(iterator)
+        raise BackendFailure(
+            f"no content within the first-token timeout ({limits.first_token_timeout:g}s)", kind="timeout"
+        ) from None
+    except BaseException:
+        await _close(iterator)
+        raise
+    if role and not chunk.role:
+        chunk.role = role
+    return StartedStream(chunk, paced(iterator, limits.idle_timeout))
+
+
+async def paced(iterator: AsyncIterator[ChatChunk], idle_timeout: float) -> AsyncIterator[ChatChunk]:
+    """The rest of a committed stream: content and usage chunks, each within ``idle_timeout``
+    of the last content; empty deltas are dropped and do not reset the clock."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + idle_timeout
+    try:
+        while True:
+            try:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise BackendFailure(f"no new content for {idle_timeout:g}s (stream idle timeout)", kind="timeout") from None
+            if chunk.has_content:
+                deadline = loop.time() + idle_timeout
+                yield chunk
+            elif chunk.usage is not None:
+                yield chunk
+    finally:
+        await _close(iterator)
+
+
+async def _nothing() -> AsyncIterator[ChatChunk]:
+    return
+    yield  # pragma: no cover - makes this an async generator
+
+
+async def _close(iterator: AsyncIterator[Any]) -> None:
+    closer = getattr(iterator, "aclose", None)
+    if closer is not None:
+        try:
+            await closer()
+        except Exception:  # noqa: BLE001, S110 - closing a broken stream may fail again; the reason is already known
+            pass
+
+
+class OfflineWatch:
+    """Cancels work waiting on a backend as soon as the monitor reports it offline.
+
+    Use ``async with watch.released(backend_id):`` around a call that has sent nothing to
+    the client yet; when the backend goes offline meanwhile, the call is cancelled and a
+    retryable ``BackendFailure`` leaves the block (the pattern of ``asyncio.timeout``: a
+    cancellation of our own becomes an error, anyone else's stays a cancellation).
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self._waiting: dict[str, set[_Released]] = {}
+        registry.add_listener(self._on_change)
+
+    def released(self, backend_id: str) -> _Released:
+        return _Released(self, backend_id)
+
+    def _on_change(self, snapshot: dict[str, Any]) -> None:
+        if snapshot.get("status") != "offline":
+            return
+        for scope in list(self._waiting.get(str(snapshot.get("id")), ())):
+            scope.fire(str(snapshot.get("error") or "offline"))
+
+
+class _Released:
+    def __init__(self, watch: OfflineWatch, backend_id: str) -> None:
+        self._watch = watch
+        self._backend = backend_id
+        self._task: asyncio.Task[Any] | None = None
+        self._reason: str | None = None
+
+    def fire(self, reason: str) -> None:
+        if self._task is not None and self._reason is None:
+            self._reason = reason
+            self._task.cancel()
+
+    async def __aenter__(self) -> _Released:
+        self._task = asyncio.current_task()
+        self._watch._waiting.setdefault(self._backend, set()).add(self)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        waiting = self._watch._waiting.get(self._backend)
+        if waiting is not None:
+            waiting.discard(self)
+            if not waiting:
+                del self._watch._waiting[self._backend]
+        if self._reason is not None and exc_type is asyncio.CancelledError and self._task is not None:
+            if self._task.uncancel() == 0:
+                raise BackendFailure(f"went offline while we waited ({self._reason})", kind="unreachable") from None
