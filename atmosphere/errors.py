@@ -101,6 +101,14 @@ class StateNotSaved(AtmosphereError):
     code = "state_not_saved"
 
 
+class ClientClosedRequest(AtmosphereError):
+    """The client left before its answer: the upstream call was cancelled (nginx's 499)."""
+
+    status = 499
+    type = "client_closed_request"
+    code = "client_closed_request"
+
+
 class _AttemptsError(AtmosphereError):
     """An error after trying backends: it keeps every attempt for the caller."""
 

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import fleet, ops, scenarios, surfaces
+from bench import fleet, ops, resilience, scenarios, surfaces
 from bench.loadgen import loop_factory
 from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
 from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
@@ -172,11 +172,40 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     mem.append(Row("idle, 2 s after start", result=f"{idle_rss:.1f} MB", budget=budget, ok=idle_rss <= IDLE_RSS_MB))
     mem.append(Row("after the load (sections 1-4)", result=f"{loaded_rss:.1f} MB"))
     await _fleet(children, plan, report)
+    await _resilience(children, ollama, plan, report)
     report.notes += _notes(plan, targets, gateway)
     if args.peers:
         from bench.peers import measure_peers
 
         await measure_peers(args.peers, children, ollama, plan, report)
+
+
+async def _resilience(children: Children, ollama: StandIn, plan: Plan, report: Report) -> None:
+    section = report.section("9. resilience: a hostile LlamaFarm (green health) in front of the Ollama stand-in")
+    br = await resilience.breaker(children, ollama)
+    outcome = f"{br.clean} of {br.sent} clean; {br.failed_attempts} with a failed attempt; {br.errors} errors"
+    section.append(
+        Row(
+            "instant 503 on every request: served by Ollama, no failed attempt",
+            result=outcome,
+            budget="≥ 95 of 100",
+            ok=br.clean >= 95,
+        )
+    )
+    _log(f"breaker: {outcome}")
+    mem = await resilience.memory(children, ollama, plan.quick)
+    for case, peak in mem.peaks.items():
+        section.append(Row(f"RSS peak: {case}", result=f"{peak:.1f} MB", budget="< 300 MB", ok=peak < 300))
+    back = mem.after_mb - mem.idle_mb
+    section.append(
+        Row(
+            "RSS after the load vs idle",
+            result=f"{mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f}, +{back:.1f})",
+            budget="within 40 MB of idle",
+            ok=back <= 40,
+        )
+    )
+    _log(f"memory: peaks {mem.peaks}; after {mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f})")
 
 
 async def _fleet(children: Children, plan: Plan, report: Report) -> None:

@@ -138,8 +138,10 @@ class Gateway(Child):
         runtime_url: str | None = None,
         probe_timeout: float = 1.0,
         health_interval: float = 5.0,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
+        self.env = env or {}  # extra ATMOSPHERE_* settings
         self.workdir = Path(tempfile.mkdtemp(prefix="atmosphere-bench-"))
         self.log_path = self.workdir / "gateway.log"
         self.args = [
@@ -157,7 +159,7 @@ class Gateway(Child):
 
     async def start(self) -> Self:
         with open(self.log_path, "wb") as log:
-            proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=_env(), cwd=ROOT)
+            proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env={**_env(), **self.env}, cwd=ROOT)
         self.proc = proc
         try:
             await wait_http(self.port)

@@ -52,6 +52,7 @@ class HostileState:
     retry_after: int | None = None
     body_mib: int = 60
     work_requests: int = 0  # how many work requests reached it (whatever the mode)
+    working: int = 0  # work requests being answered now (a hang ends when its client leaves)
 
 
 class HostileBackend:
@@ -134,14 +135,18 @@ class HostileBackend:
         if request.path == "/_hostile":
             return self._control(request, writer)
         if self.state.mode == "hang_all":
-            return await _hang(self, request, writer)
+            await asyncio.Event().wait()  # cancelled when the client leaves
         if not _is_work(request):
             return await self._forward(request, writer)
         self.state.work_requests += 1
-        behave = _BEHAVIOURS.get(self.state.mode)
-        if behave is None:
-            return await self._forward(request, writer)
-        return await behave(self, request, writer)
+        self.state.working += 1
+        try:
+            behave = _BEHAVIOURS.get(self.state.mode)
+            if behave is None:
+                return await self._forward(request, writer)
+            return await behave(self, request, writer)
+        finally:
+            self.state.working -= 1
 
     def _control(self, request: RawRequest, writer: asyncio.StreamWriter) -> bool:
         try:

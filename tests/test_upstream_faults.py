@@ -63,7 +63,7 @@ def test_a_trickled_response_head_is_abandoned_at_the_deadline_too(hostile, make
 
 def test_a_stream_of_empty_deltas_is_not_progress_and_falls_back(hostile, backends, make_gateway):
     hostile.set_mode("empty_deltas")
-    gateway = _gateway(make_gateway, hostile, backends, first_token_timeout=3.0)
+    gateway = _gateway(make_gateway, hostile, backends, first_token_timeout=3.0, stream_heartbeat=30.0)
     with (
         gateway.client(timeout=15) as client,
         client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as resp,
@@ -173,3 +173,70 @@ def test_the_breaker_state_reaches_websocket_clients(hostile, backends, make_gat
                 if message["integration"]["breaker"]["state"] == "open":
                     return
     pytest.fail("no /ws message showed the open breaker")
+
+
+# --- cancellation and the heartbeat -----------------------------------------------------
+
+
+def _wait_until(condition: Any, timeout: float) -> bool:
+    """Poll a condition owned by another thread (the hostile backend's loop) until it holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["non-streamed", "streamed"])
+def test_a_client_that_leaves_before_the_first_byte_cancels_the_upstream_call_within_a_second(hostile, make_gateway, stream):
+    import socket
+
+    hostile.set_mode("hang")
+    gateway = make_gateway(llamafarm_url=hostile.url, request_timeout=60.0, stream_heartbeat=30.0)
+    body = json.dumps({**CHAT, "model": "fast", "stream": stream}).encode()
+    head = (
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", gateway.port)) as client:
+        client.sendall(head.encode() + body)
+        assert _wait_until(lambda: hostile.state.working == 1, 5.0)
+    left = time.monotonic()
+    assert _wait_until(lambda: hostile.state.working == 0, 1.0), "the upstream call outlived the client"
+    assert time.monotonic() - left < 1.0
+
+
+def test_a_slow_start_gets_its_head_and_keep_alives_while_fallback_goes_on_unseen(hostile, backends, make_gateway):
+    hostile.set_mode("hang")
+    gateway = _gateway(make_gateway, hostile, backends, first_token_timeout=1.5, stream_heartbeat=0.3)
+    with (
+        gateway.client(timeout=15) as client,
+        client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as resp,
+    ):
+        assert resp.status_code == 200  # the head left at the heartbeat, before any backend answered
+        body = resp.read().decode()
+    assert body.startswith(": waiting for LlamaFarm\n\n")
+    assert '"content":"' in body and body.rstrip().endswith("data: [DONE]")
+    assert "x-atmosphere-backend" not in resp.headers  # documented: the head left before the choice
+
+
+def test_after_the_heartbeat_a_stream_no_backend_could_start_ends_with_the_error_event_and_done(hostile, make_gateway):
+    hostile.set_mode("hang")
+    gateway = make_gateway(llamafarm_url=hostile.url, first_token_timeout=1.0, stream_heartbeat=0.3)
+    with gateway.client(timeout=15) as client:
+        resp = client.post("/v1/chat/completions", json={**CHAT, "model": "fast", "stream": True})
+    assert resp.status_code == 200
+    events = [e for e in resp.text.split("\n\n") if e]
+    assert events[0] == ": waiting for LlamaFarm"
+    error = json.loads(events[-2].removeprefix("data: "))["error"]
+    assert error["code"] == "upstream_timeout" and "first-token timeout" in error["message"]
+    assert events[-1] == "data: [DONE]"
+
+
+def test_before_the_heartbeat_a_stream_that_cannot_start_gets_its_proper_status(hostile, make_gateway):
+    hostile.set_mode("busy503")
+    gateway = make_gateway(llamafarm_url=hostile.url)
+    with gateway.client(timeout=15) as client:
+        resp = client.post("/v1/chat/completions", json={**CHAT, "model": "fast", "stream": True})
+    assert resp.status_code == 502 and resp.json()["error"]["code"] == "upstream_error"

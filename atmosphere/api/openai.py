@@ -17,10 +17,11 @@ from starlette.responses import Response
 from atmosphere import jsonfast
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
 from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
-from atmosphere.api.sse import SSE_DONE, sse_event, stream_response
+from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event, stream_response
 from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
+from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import UpstreamError
-from atmosphere.router.executor import Served
+from atmosphere.router.executor import Served, StartedStream
 
 log = logging.getLogger("atmosphere.api")
 router = APIRouter(prefix="/v1")
@@ -31,15 +32,22 @@ async def chat_completions(request: Request) -> Response:
     req = parse_chat_request(await read_json(request, body_limit(request)))
     req.session_id = request.headers.get("x-session-id")  # LlamaFarm keeps that conversation
     if not req.stream:
-        served = await executor(request).chat(req)
+        served = await until_disconnected(request, executor(request).chat(req))
         return json_response(completion_body(served.value), headers=served_headers(served))
-    started = await executor(request).chat_stream(req)
-    return openai_stream((chunk_body(c, req.include_usage) async for c in chunks_of(started.value)), started)
+
+    def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
+        return _events(chunk_body(c, req.include_usage) async for c in chunks_of(started.value))
+
+    return await stream_with_heartbeat(request, executor(request).chat_stream(req), events, OPENAI_STREAM)
 
 
 def openai_stream(bodies: AsyncIterator[dict[str, Any]], served: Served[Any]) -> Response:
     """OpenAI's SSE framing for chat and text completions: ``data:`` events, ``[DONE]``."""
     return stream_response(_events(bodies), headers=served_headers(served))
+
+
+# After the heartbeat: ": waiting for <backend>" comments, then a failure as the error event and [DONE].
+OPENAI_STREAM = StreamForm(keepalive=sse_comment, failure=lambda error: sse_event(error.body()) + SSE_DONE)
 
 
 async def _events(bodies: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
@@ -66,5 +74,5 @@ async def get_model(model_id: str, request: Request) -> Response:
 @router.post("/embeddings")
 async def embeddings(request: Request) -> Response:
     req = parse_embed_request(await read_json(request, body_limit(request)))
-    served = await executor(request).embed(req)
+    served = await until_disconnected(request, executor(request).embed(req))
     return json_response(embeddings_body(served.value, served.model, req.encoding_format), headers=served_headers(served))

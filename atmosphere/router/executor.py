@@ -48,7 +48,7 @@ from atmosphere.router.catalog import Catalog
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
 from atmosphere.router.readiness import ROUTABLE, attempts_before, not_local, screen
-from atmosphere.router.streams import OfflineWatch, StartedStream, StreamLimits, start_stream
+from atmosphere.router.streams import OfflineWatch, StartedStream, StreamLimits, attempting, start_stream
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -229,6 +229,7 @@ class Executor:
                     attempts.append(Attempt(backend.id, refused, "skipped"))
                     continue
                 trace.upstream_begins()
+                attempting(backend.name)
                 try:
                     async with self.watch.released(backend.id):
                         value = await call(backend, native)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -21,6 +22,23 @@ from typing import Any
 from atmosphere.domain import ChatChunk
 from atmosphere.errors import BackendFailure
 from atmosphere.registry import Registry
+
+
+@dataclass(slots=True)
+class Progress:
+    """Which backend a request is waiting on now, for a face that keeps its client company."""
+
+    backend: str | None = None
+
+
+PROGRESS: ContextVar[Progress | None] = ContextVar("atmosphere_progress", default=None)
+
+
+def attempting(backend: str) -> None:
+    """Record the backend being tried (read by ``api.waiting`` for its keep-alive lines)."""
+    progress = PROGRESS.get()
+    if progress is not None:
+        progress.backend = backend
 
 
 @dataclass(frozen=True, slots=True)

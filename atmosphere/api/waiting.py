@@ -1,0 +1,136 @@
+"""Waiting for the upstream on the client's behalf, for every face.
+
+Two things a face cannot do alone while the executor is still choosing a backend:
+
+- **Notice the client leaving.** Nothing is sent yet, so nothing fails: ``until_disconnected``
+  watches the connection and cancels the upstream call the moment the client goes (the
+  transport then closes its socket, and the backend stops working on it).
+- **Keep a slow start alive.** Cold model loads take tens of seconds before the first
+  token, and clients with short read timeouts give up. ``stream_with_heartbeat`` waits
+  ``ATMOSPHERE_STREAM_HEARTBEAT`` seconds; if the stream has not started by then it sends
+  the response head and the face's keep-alive (an SSE comment ``: waiting for <backend>``,
+  Anthropic's ``ping`` event) every few seconds while fallback goes on unseen.
+
+  Documented consequence: before the heartbeat a request whose every backend fails gets
+  its proper status (502/503/504, or 404 for an unknown model); after it the status is
+  already 200, so the failure comes in-band as the face's error event and terminator,
+  and the ``X-Atmosphere-Backend`` headers are not sent (the head left before the choice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from atmosphere.api.common import served_headers
+from atmosphere.api.sse import SSE_MEDIA_TYPE, stream_response
+from atmosphere.errors import AtmosphereError, ClientClosedRequest, UpstreamError
+from atmosphere.router.executor import Served, StartedStream
+from atmosphere.router.streams import PROGRESS, Progress
+
+T = TypeVar("T")
+KEEPALIVE_EVERY = 5.0  # seconds between keep-alives once the head is sent
+
+
+@dataclass(frozen=True, slots=True)
+class StreamForm:
+    """How one face frames a stream whose head left before its backend answered."""
+
+    keepalive: Callable[[str], bytes]  # given "waiting for Ollama"
+    failure: Callable[[AtmosphereError], bytes]  # the in-band error event and the terminator
+    media_type: str = SSE_MEDIA_TYPE
+
+
+async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
+    """``await work``, cancelled as soon as the client disconnects (then ``ClientClosedRequest``)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        await _cancel(task)
+        raise
+    finally:
+        await _cancel(watcher)
+    if not task.done():
+        await _cancel(task)
+        raise ClientClosedRequest("The client closed the connection before the answer.")
+    return task.result()
+
+
+async def stream_with_heartbeat(
+    request: Request,
+    starting: Awaitable[Served[StartedStream]],
+    events: Callable[[Served[StartedStream]], AsyncIterator[bytes]],
+    form: StreamForm,
+) -> Response:
+    """The response for a stream: proper errors before the heartbeat, keep-alives after it."""
+    heartbeat: float = request.app.state.settings.stream_heartbeat
+    progress = Progress()
+    token = PROGRESS.set(progress)
+    try:
+        task = asyncio.ensure_future(starting)  # the task copies the context: it reports to `progress`
+    finally:
+        PROGRESS.reset(token)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({task, watcher}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        await _cancel(task)
+        raise
+    finally:
+        await _cancel(watcher)
+    if task.done():
+        served = task.result()  # a failure raises here, with its own status
+        return stream_response(events(served), form.media_type, served_headers(served))
+    if watcher.done() and not watcher.cancelled():
+        await _cancel(task)
+        raise ClientClosedRequest("The client closed the connection before the stream started.")
+    return stream_response(_late(task, events, form, progress), form.media_type)
+
+
+async def _late(
+    task: asyncio.Future[Served[StartedStream]],
+    events: Callable[[Served[StartedStream]], AsyncIterator[bytes]],
+    form: StreamForm,
+    progress: Progress,
+) -> AsyncIterator[bytes]:
+    try:
+        while True:
+            yield form.keepalive(f"waiting for {progress.backend or 'a backend'}")
+            done, _ = await asyncio.wait({task}, timeout=KEEPALIVE_EVERY)
+            if done:
+                break
+        try:
+            served = task.result()
+        except AtmosphereError as error:
+            yield form.failure(error)
+            return
+        except Exception as exc:  # noqa: BLE001 - the head is sent: whatever broke goes in-band
+            yield form.failure(UpstreamError(f"The stream failed before it started: {type(exc).__name__}", []))
+            return
+        async for part in events(served):
+            yield part
+    finally:
+        await _cancel(task)  # the client left (Starlette cancels us) or we are done
+
+
+async def _disconnected(request: Request) -> None:
+    """Until the client disconnects; the body has been read, so nothing else can arrive."""
+    while True:
+        message: dict[str, Any] = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def _cancel(task: asyncio.Future[Any]) -> None:
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(BaseException):
+        await task

@@ -1,0 +1,118 @@
+"""Resilience measures: the circuit breaker's target and memory under hostile backends.
+
+Each runs its own gateway in front of a hostile LlamaFarm (``python -m harness hostile``:
+green health, poisonous answers) and the Ollama stand-in, so nothing here disturbs the
+request-path numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from bench.procs import Children, Gateway, StandIn, rss_mb
+
+SHARED = "llama3.2:latest"
+CHAT = {"model": SHARED, "messages": [{"role": "user", "content": "Say hello."}]}
+
+
+@dataclass
+class BreakerResult:
+    sent: int
+    clean: int  # served by the healthy backend with no failed attempt in X-Atmosphere-Attempts
+    failed_attempts: int
+    errors: int
+
+
+async def _hostile_pair(children: Children, ollama: StandIn, mode: str, **env: str) -> tuple[StandIn, Gateway]:
+    hostile = await children.add(StandIn("hostile", "--dialect", "llamafarm", "--mode", mode, "--shared-alias", SHARED))
+    gateway = await children.add(Gateway(llamafarm_url=hostile.url, ollama_url=ollama.url, env=env))
+    return hostile, gateway
+
+
+async def breaker(children: Children, ollama: StandIn, requests: int = 100) -> BreakerResult:
+    """One backend answers every request with an instant 503 while its health stays green."""
+    hostile, gateway = await _hostile_pair(children, ollama, "busy503")
+    result = BreakerResult(requests, 0, 0, 0)
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{gateway.port}", timeout=30) as client:
+        for _ in range(requests):
+            resp = await client.post("/v1/chat/completions", json=CHAT)
+            attempts = [a for a in resp.headers.get("x-atmosphere-attempts", "").split("; ") if a]
+            failed = [a for a in attempts if "circuit" not in a]
+            result.failed_attempts += bool(failed)
+            if resp.status_code != 200:
+                result.errors += 1
+            elif resp.headers.get("x-atmosphere-backend") == "ollama" and not failed:
+                result.clean += 1
+    gateway.stop()
+    hostile.stop()
+    return result
+
+
+@dataclass
+class MemoryResult:
+    idle_mb: float
+    peaks: dict[str, float] = field(default_factory=dict)  # case → peak RSS during it
+    after_mb: float = 0.0
+
+
+async def _peak(pid: int, load: Awaitable[object]) -> float:
+    """The highest RSS sampled every 20 ms while ``load`` runs."""
+    task = asyncio.ensure_future(load)
+    peak = rss_mb(pid)
+    while not task.done():
+        await asyncio.wait({task}, timeout=0.02)
+        peak = max(peak, rss_mb(pid))
+    task.result()
+    return peak
+
+
+async def memory(children: Children, ollama: StandIn, quick: bool) -> MemoryResult:
+    """RSS while hostile answers arrive 16 at a time, then under 64 concurrent chats, then after."""
+    hostile, gateway = await _hostile_pair(
+        children, ollama, "none", ATMOSPHERE_FIRST_TOKEN_TIMEOUT="3", ATMOSPHERE_REQUEST_TIMEOUT="3"
+    )
+    base = f"http://127.0.0.1:{gateway.port}"
+    control = f"http://127.0.0.1:{hostile.port}/_hostile"
+    await asyncio.sleep(1.0)
+    result = MemoryResult(rss_mb(gateway.pid))
+    limits = httpx.Limits(max_connections=128, max_keepalive_connections=128)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+
+        async def many(count: int, body: dict[str, object]) -> None:
+            await asyncio.gather(*(client.post("/v1/chat/completions", json=body) for _ in range(count)))
+
+        cases: list[tuple[str, dict[str, object], Callable[[], Awaitable[None]]]] = [
+            ("huge_body", {"mode": "huge_body", "body_mib": 60}, lambda: many(16, CHAT)),
+            ("empty_deltas", {"mode": "empty_deltas"}, lambda: many(16, {**CHAT, "stream": True})),
+            ("huge_headers", {"mode": "huge_headers"}, lambda: many(16, CHAT)),
+            ("trickle", {"mode": "trickle", "interval": 0.05}, lambda: many(16, CHAT)),
+        ]
+        rounds = 1 if quick else 3
+        for name, params, load in cases:
+            await client.post(control, json=params)
+            peak = 0.0
+            for _ in range(rounds):
+                peak = max(peak, await _peak(gateway.pid, load()))
+            result.peaks[f"hostile {name}, 16 at once"] = peak
+        await client.post(control, json={"mode": "none"})
+        chats = 5 if quick else 20
+        result.peaks["64 concurrent chats"] = await _peak(gateway.pid, _rounds(many, chats))
+    await asyncio.sleep(1.5)  # the delayed malloc_trim runs, idle connections settle
+    result.after_mb = rss_mb(gateway.pid)
+    gateway.stop()
+    hostile.stop()
+    return result
+
+
+async def _rounds(many: Callable[[int, dict[str, object]], Awaitable[None]], rounds: int) -> None:
+    for _ in range(rounds):
+        await many(64, CHAT)
+
+
+def elapsed(started: float) -> str:
+    return f"{time.monotonic() - started:.1f} s"
