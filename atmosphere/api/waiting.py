@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -124,7 +124,7 @@ async def _late(
 async def _disconnected(request: Request) -> None:
     """Until the client disconnects; the body has been read, so nothing else can arrive."""
     while True:
-        message: dict[str, Any] = await request.receive()
+        message: MutableMapping[str, Any] = await request.receive()
         if message["type"] == "http.disconnect":
             return
 

@@ -48,7 +48,8 @@ from atmosphere.router.catalog import Catalog
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
 from atmosphere.router.readiness import ROUTABLE, attempts_before, not_local, screen
-from atmosphere.router.streams import OfflineWatch, StartedStream, StreamLimits, attempting, start_stream
+from atmosphere.router.streams import OfflineWatch, StreamLimits, attempting, start_stream
+from atmosphere.router.streams import StartedStream as StartedStream  # faces import it from here
 
 log = logging.getLogger("atmosphere.executor")
 
