@@ -18,6 +18,7 @@ from atmosphere.api import anthropic, completions, dashboard, docs, health, inte
 from atmosphere.api import fleet as fleet_api
 from atmosphere.api.auth import ApiKeyGuard
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
+from atmosphere.api.drain import Drain
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
@@ -154,6 +155,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.drain = Drain()  # SIGTERM: open streams end with their error event (api/drain.py)
     origins = OriginPolicy(parse_origins(settings.allowed_origins))
     if origins.any:
         log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page may call this API (each call still needs the key)")

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
+import math
+from types import FrameType
+from typing import Any
 
+from atmosphere.api.drain import Drain
 from atmosphere.config import Settings
+
+
+def uvicorn_server() -> type:
+    """uvicorn's Server class, imported only when serving (the CLI's other verbs skip it)."""
+    import uvicorn
+
+    return uvicorn.Server
 
 
 def configure_logging(level: str) -> None:
@@ -33,15 +45,36 @@ def serve(settings: Settings) -> int:
     # most of the p99 at 32 concurrent requests: bench/NOTES.md).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,
         access_log=settings.access_log,
         ws_ping_interval=20,
-        timeout_graceful_shutdown=3,
+        # SIGTERM: listeners close at once; in-flight work gets the grace (streams end well, api/drain.py).
+        timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_grace)),
         # Header timeout and a connection cap below the (raised) file-descriptor limit.
         **uvicorn_limits(max_connections=settings.max_connections, header_timeout=settings.header_timeout),
     )
+    _DrainingServer(config, app.state.drain, settings.shutdown_grace).run()
     return 0
+
+
+class _DrainingServer(uvicorn_server()):  # type: ignore[misc]
+    """uvicorn's server, which also tells the app's ``Drain`` when SIGTERM (or ^C) arrives."""
+
+    def __init__(self, config: Any, drain: Drain, grace: float) -> None:
+        super().__init__(config)
+        self._drain = drain
+        self._grace = grace
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: Any = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._drain.begin, self._grace)
+        super().handle_exit(sig, frame)

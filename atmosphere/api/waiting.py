@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from atmosphere.api.common import served_headers
+from atmosphere.api.drain import Drain
 from atmosphere.api.sse import SSE_MEDIA_TYPE, stream_response
 from atmosphere.errors import AtmosphereError, ClientClosedRequest, UpstreamError
 from atmosphere.router.executor import Served, StartedStream
@@ -86,13 +87,18 @@ async def stream_with_heartbeat(
         raise
     finally:
         await _cancel(watcher)
+    drain: Drain | None = getattr(request.app.state, "drain", None)
+
+    def drained(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        return drain.guarded(body, form.failure) if drain is not None else body
+
     if task.done():
         served = task.result()  # a failure raises here, with its own status
-        return stream_response(events(served), form.media_type, served_headers(served))
+        return stream_response(drained(events(served)), form.media_type, served_headers(served))
     if watcher.done() and not watcher.cancelled():
         await _cancel(task)
         raise ClientClosedRequest("The client closed the connection before the stream started.")
-    return stream_response(_late(task, events, form, progress), form.media_type)
+    return stream_response(drained(_late(task, events, form, progress)), form.media_type)
 
 
 async def _late(

@@ -1,0 +1,92 @@
+"""SIGTERM while streams are open: the real `atmosphere serve` process, a slow Ollama stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from harness.processes import ROOT, EmulatorProcess, terminate_process
+
+WORDS = " ".join(f"word{i}" for i in range(40))  # the stand-in echoes it: ~50 chunks, 0.3 s apart
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_health(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "the gateway exited during start-up"
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("the gateway did not start")
+
+
+async def _ten_streams(port: int, proc: subprocess.Popen[bytes]) -> tuple[list[str], Exception | None]:
+    started = asyncio.Event()
+    begun = 0
+    body = {"model": "qwen2.5:0.5b", "stream": True, "messages": [{"role": "user", "content": WORDS}]}
+
+    async def one(client: httpx.AsyncClient) -> str:
+        nonlocal begun
+        text = ""
+        async with client.stream("POST", "/v1/chat/completions", json=body) as resp:
+            assert resp.status_code == 200
+            async for part in resp.aiter_text():
+                if not text:
+                    begun += 1
+                    if begun == 10:
+                        started.set()
+                text += part
+        return text
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        streams = [asyncio.ensure_future(one(client)) for _ in range(10)]
+        await asyncio.wait_for(started.wait(), 15)
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.2)  # let the signal reach the listener: the refusal is what we check next
+        refused: Exception | None = None
+        try:
+            await httpx.AsyncClient(timeout=2).get(f"http://127.0.0.1:{port}/health")
+        except httpx.TransportError as exc:
+            refused = exc
+        return list(await asyncio.gather(*streams)), refused
+
+
+def test_sigterm_during_ten_streams_leaves_ten_well_ended_streams_and_refuses_new_connections(tmp_path: Path):
+    ollama = EmulatorProcess("ollama", extra_args=["--chunk-delay", "0.3"]).start()
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATMOSPHERE_SHUTDOWN_GRACE": "2"}
+    cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), "--ollama-url", ollama.url,
+           "--llamafarm-url", "http://127.0.0.1:9", "--max-inflight", "16",
+           "--state-dir", str(tmp_path), "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_health(port, proc)
+        bodies, refused = asyncio.run(_ten_streams(port, proc))
+        assert proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
+    finally:
+        terminate_process(proc)
+        ollama.terminate()
+    assert refused is not None, "a new connection was accepted after SIGTERM"
+    for text in bodies:  # each read to its end: a cut chunked body would have raised
+        events = [e for e in text.split("\n\n") if e]
+        assert events[-1] == "data: [DONE]"
+        assert '"code":"shutting_down"' in events[-2]
+        assert '"content":"' in text
