@@ -113,7 +113,9 @@ class _Connection(asyncio.Protocol):
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
-            if self.error is None:
+            if self.error is None and not self.headers_done and self._head_bytes > MAX_HEADER_BYTES:
+                self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
+            elif self.error is None:
                 self.error = httpx.RemoteProtocolError(f"invalid HTTP response from the backend: {exc}")
         if self.error is None and not self.headers_done and self._head_bytes > MAX_HEADER_BYTES:
             self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
