@@ -63,7 +63,10 @@ def test_a_trickled_response_head_is_abandoned_at_the_deadline_too(hostile, make
 
 def test_a_stream_of_empty_deltas_is_not_progress_and_falls_back(hostile, backends, make_gateway):
     hostile.set_mode("empty_deltas")
-    gateway = _gateway(make_gateway, hostile, backends, first_token_timeout=3.0, stream_heartbeat=30.0)
+    # The flood shares this process's GIL with the gateway: a slow probe must not flap Ollama offline.
+    gateway = _gateway(
+        make_gateway, hostile, backends, first_token_timeout=3.0, stream_heartbeat=30.0, probe_timeout=5.0, health_interval=30.0
+    )
     with (
         gateway.client(timeout=15) as client,
         client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as resp,
