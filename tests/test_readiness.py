@@ -81,8 +81,11 @@ def test_a_named_model_whose_runtime_is_down_is_skipped_and_503_names_why(backen
 def test_models_on_the_ollama_llamafarm_uses_follow_its_health_components(backends, make_gateway):
     gateway = make_gateway(backends, health_interval=60)
     backends.ollama.stop()
-    integrations(gateway)  # this probe starts a /health read that sees Ollama down ...
-    card = integrations(gateway)["llamafarm"]  # ... and the next one uses it
+    # A probe starts a /health read that sees Ollama down; a later probe uses it (bounded).
+    for _ in range(10):
+        card = integrations(gateway)["llamafarm"]
+        if not next(m for m in card["models"] if m["id"] == "fast")["ready"]:
+            break
 
     models = {m["id"]: m for m in card["models"]}
     assert models["fast"]["provider"] == "ollama" and models["fast"]["ready"] is False
@@ -99,7 +102,7 @@ def test_a_slow_llamafarm_health_check_holds_up_neither_the_scan_nor_the_card_la
     card = integrations(gateway)["llamafarm"]
 
     assert card["status"] == "healthy"
-    assert card["latency_ms"] < 500  # the liveness round trip, not the 1.2 s health check
+    assert card["latency_ms"] < 1000  # the liveness round trip, not the 1.2 s health check
     assert chat(gateway, "fast").headers["x-atmosphere-backend"] == "llamafarm"
 
 
