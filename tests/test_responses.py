@@ -208,6 +208,7 @@ def test_store_false_is_fine_and_stored_responses_cannot_be_fetched(gateway):
         ({"input": "x", "tools": [{"type": "web_search"}]}, "tools[0]"),
         ({"input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),
         ({"input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"input": "x", "top_logprobs": 3}, "top_logprobs"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_parameter(gateway, body, param):
@@ -255,3 +256,46 @@ def test_an_ollama_error_line_mid_stream_ends_with_response_failed(gateway, back
     events, _ = _events(gateway, {"model": "llama3.2", "input": "tell me more"})
     assert events[-1]["type"] == "response.failed"
     assert events[-1]["response"]["error"]["code"] == "server_error"
+
+
+async def test_text_then_a_call_in_fragments_become_two_output_items_in_order():
+    """As an OpenAI-style backend streams it: some text, then a call whose arguments arrive in pieces."""
+    from atmosphere.api.responses import ResponseEvents
+    from atmosphere.domain import ChatChunk, ToolCallDelta, Usage
+    from atmosphere.router.executor import StartedStream
+
+    def chunk(**fields):
+        return ChatChunk("c", 7, "m", **fields)
+
+    async def rest():
+        yield chunk(content="Let me check.")
+        yield chunk(tool_calls=[ToolCallDelta(0, "call_1", "get_weather", "")])
+        yield chunk(tool_calls=[ToolCallDelta(0, None, None, '{"city": ')])
+        yield chunk(tool_calls=[ToolCallDelta(0, None, None, '"Paris"}')])
+        yield chunk(finish_reason="tool_calls")
+        yield chunk(usage=Usage(5, 9))
+
+    raw = b"".join([e async for e in ResponseEvents(StartedStream(chunk(role="assistant"), rest()), {}).events()])
+    events = [json.loads(block.split(b"\n", 1)[1][6:]) for block in raw.strip().split(b"\n\n")]
+    kinds = [e["type"] for e in events]
+    assert kinds == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+        "response.output_text.delta",
+        "response.output_text.done",
+        "response.content_part.done",
+        "response.output_item.done",
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.delta",
+        "response.function_call_arguments.done",
+        "response.output_item.done",
+        "response.completed",
+    ]
+    assert [e["output_index"] for e in events if e["type"] == "response.output_item.added"] == [0, 1]
+    final = events[-1]["response"]
+    assert [item["type"] for item in final["output"]] == ["message", "function_call"]
+    assert final["output"][1]["arguments"] == '{"city": "Paris"}' and final["output"][1]["call_id"] == "call_1"
+    assert final["usage"]["input_tokens"] == 5 and final["usage"]["output_tokens"] == 9

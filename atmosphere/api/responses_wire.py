@@ -44,6 +44,8 @@ def parse_responses_request(data: Any) -> ResponsesRequest:
     for key in ("store", "background"):
         if data.get(key) is True:
             raise InvalidRequest(_NOT_STORED.format(f"{key}: true") + f" Send '{key}': false or leave it out.", param=key)
+    if data.get("top_logprobs"):
+        raise InvalidRequest("'top_logprobs' is not supported on /v1/responses; use /v1/chat/completions.", param="top_logprobs")
     instructions = data.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise InvalidRequest("'instructions' must be a string.", param="instructions")
