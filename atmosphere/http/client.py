@@ -116,6 +116,7 @@ def parse_json_object(body: bytes, what: str) -> dict[str, Any]:
 
 
 BUDGET_EXTENSION = "atmosphere.buffer_budget"  # how the pool hands the process-wide budget on
+_PARSED_TOO = 2
 
 # A backend that babbles (an endless or huge body) must not fill the gateway's memory.
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
@@ -144,6 +145,7 @@ async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_B
     """The whole answer body, refusing one over ``limit`` bytes or over the process-wide
     buffer budget (which the pool hands on with its responses, see budget.py)."""
     budget: BufferBudget | None = resp.extensions.get(BUDGET_EXTENSION)
+    # Bytes become parsed objects about as large right after the read: each counts twice.
     declared = resp.headers.get("content-length")
     known = int(declared) if declared is not None and declared.isdigit() else None
     if known is not None and known > limit:
@@ -152,8 +154,8 @@ async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_B
     try:
         if known is not None:
             if budget is not None:
-                budget.reserve(known)
-                held = known
+                budget.reserve(_PARSED_TOO * known)
+                held = _PARSED_TOO * known
             return await resp.aread()  # the common case: one read, no accounting per part
         parts, size = [], 0
         async for part in resp.aiter_bytes():
@@ -161,8 +163,8 @@ async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_B
             if size > limit:
                 raise BackendFailure(f"{what}: answer is larger than {limit} bytes", kind="error")
             if budget is not None:
-                budget.reserve(len(part))
-                held += len(part)
+                budget.reserve(_PARSED_TOO * len(part))
+                held += _PARSED_TOO * len(part)
             parts.append(part)
         return b"".join(parts)
     except BudgetExceeded as exc:
