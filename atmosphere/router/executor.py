@@ -53,6 +53,10 @@ from atmosphere.router.streams import StartedStream as StartedStream  # faces im
 
 log = logging.getLogger("atmosphere.executor")
 
+# OpenAI's own per-request limit; it also keeps an answer of 2,048 vectors of up to ~1,500
+# dimensions under the 64 MiB result cap.
+MAX_EMBED_INPUTS = 2048
+
 T = TypeVar("T")
 AUTO_MODELS = frozenset({"", "auto", "default"})
 
@@ -342,6 +346,14 @@ class Executor:
         return await self._run(req, "generate", start, "generation stream")
 
     async def embed(self, req: EmbedRequest) -> Served[Embeddings]:
+        if len(req.inputs) > MAX_EMBED_INPUTS:
+            # The answer would outgrow the result cap (and OpenAI refuses the same): the
+            # caller asked too much, so say the limit instead of failing upstream.
+            raise InvalidRequest(
+                f"Too many embedding inputs: {len(req.inputs)}; at most {MAX_EMBED_INPUTS} per request. "
+                "Split the input into batches.",
+                param="input",
+            )
         return await self._run(req, "embeddings", lambda b, m: b.embed(req, m), "embeddings")
 
     # --- Atmosphere's own actions ----------------------------------------------------
