@@ -151,6 +151,7 @@ class Fleet:
                 self.specs[host_id] = spec
                 raise
             backend = registry.remove(host_id)
+        await registry.forget(host_id)
         self.balancer.forget(host_id)
         self.requests.forget(host_id)
         await backend.aclose()

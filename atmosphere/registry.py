@@ -95,8 +95,17 @@ class Registry:
 
     # --- scanning --------------------------------------------------------------------
 
-    async def scan(self) -> list[dict[str, Any]]:
-        """Probe every backend concurrently; concurrent callers share one scan."""
+    async def scan(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """Probe every backend concurrently; concurrent callers share one scan.
+
+        ``fresh``: the answer comes from a scan that began after this call. A scan already
+        running may predate a change the caller just made (a host added, a backend back),
+        so it is waited out and a new one shared instead.
+        """
+        running = self._scan_task
+        if fresh and running is not None and not running.done():
+            with contextlib.suppress(Exception):
+                await asyncio.shield(running)
         if self._scan_task is None or self._scan_task.done():
             self._scan_task = asyncio.create_task(self._scan_all())
         await asyncio.shield(self._scan_task)
@@ -225,6 +234,17 @@ class Registry:
             if disabled != self._disabled:
                 await asyncio.to_thread(self._save_disabled, sorted(disabled))
                 self._disabled = disabled
+
+    async def forget(self, backend_id: str) -> None:
+        """Drop the saved choice of a host that was removed, so adding it again starts enabled."""
+        if backend_id not in self._disabled:
+            return
+        commit = asyncio.ensure_future(self._commit_enabled(backend_id, True))
+        commit.add_done_callback(_retrieve_exception)
+        try:
+            await asyncio.shield(commit)
+        except StateNotSaved as exc:  # the host is gone either way; only a re-add would notice
+            log.warning("could not forget the choice for removed host %s: %s", backend_id, exc)
 
     def _load_disabled(self) -> set[str]:
         """The saved choices; a file that is unreadable or holds wrong types is a warning, not a crash."""

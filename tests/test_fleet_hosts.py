@@ -102,9 +102,14 @@ def test_a_host_added_from_the_dashboard_is_probed_kept_across_restarts_and_remo
         assert refused.status_code == 400 and "settings" in refused.json()["error"]["message"]
         assert client.delete("/v1/integrations/desk").json() == {"removed": "desk"}
         assert client.delete("/v1/integrations/desk").status_code == 404
+        # Added again, the host starts fresh: its old "disabled" went with its removal.
+        again = client.post("/v1/integrations", json={"kind": "ollama", "name": "Desk", "url": ollama_hosts[1].url})
+        assert again.json()["integration"]["enabled"] is True
+        assert client.delete("/v1/integrations/desk").status_code == 200
     gateway.restart()
-    ids = [i["id"] for i in gateway.client().get("/v1/integrations").json()["integrations"]]
-    assert ids == ["llamafarm", "ollama"]
+    with gateway.client() as client:
+        ids = [i["id"] for i in client.get("/v1/integrations").json()["integrations"]]
+        assert ids == ["llamafarm", "ollama"]
 
 
 def test_the_operators_order_decides_priority_and_survives_a_restart(backends, make_gateway) -> None:

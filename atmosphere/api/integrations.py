@@ -40,7 +40,7 @@ def _registry(request: Request) -> Registry:
 @router.get("/integrations")
 async def integrations(request: Request, refresh: bool = False) -> Response:
     registry = _registry(request)
-    items = await registry.scan() if refresh else registry.integrations()
+    items = await registry.scan(fresh=True) if refresh else registry.integrations()
     return json_response({"integrations": items, "timestamp": time.time()})
 
 
