@@ -90,9 +90,17 @@ def build_backend(spec: HostSpec, settings: Settings) -> Backend:
     return backend
 
 
-def build_backends(settings: Settings) -> list[Backend]:
-    """Backends of the configured hosts in routing priority order: LlamaFarm first, then Ollama."""
-    return [build_backend(spec, settings) for spec in settings.hosts()]
+def build_fleet(settings: Settings) -> Fleet:
+    """The hosts: those the settings name plus those added from the dashboard (``hosts.json``),
+    for ``serve`` and ``scan`` alike."""
+    balancer = Balancer(queue_size=settings.queue_size, queue_timeout=settings.queue_timeout, max_inflight=settings.max_inflight)
+    return Fleet(
+        settings.hosts(),
+        state_dir=settings.state_dir,
+        build=lambda spec: build_backend(spec, settings),
+        balancer=balancer,
+        requests=RequestLog(),
+    )
 
 
 def build_registry(settings: Settings, backends: list[Backend]) -> Registry:
@@ -108,17 +116,8 @@ def build_registry(settings: Settings, backends: list[Backend]) -> Registry:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        balancer = Balancer(
-            queue_size=settings.queue_size, queue_timeout=settings.queue_timeout, max_inflight=settings.max_inflight
-        )
-        requests = RequestLog()
-        fleet = Fleet(
-            settings.hosts(),
-            state_dir=settings.state_dir,
-            build=lambda spec: build_backend(spec, settings),
-            balancer=balancer,
-            requests=requests,
-        )
+        fleet = build_fleet(settings)
+        balancer, requests = fleet.balancer, fleet.requests
         registry = build_registry(settings, fleet.backends())
         fleet.attach(registry)
         metrics = Metrics(fleet.gauges)

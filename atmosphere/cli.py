@@ -123,9 +123,11 @@ def demo(settings: Settings) -> int:
 
 async def scan(settings: Settings) -> int:
     """Print a table of integrations; exit 1 when none is healthy."""
-    from atmosphere.app import build_backends, build_registry
+    from atmosphere.app import build_fleet, build_registry
 
-    registry = build_registry(settings, build_backends(settings))
+    fleet = build_fleet(settings)
+    registry = build_registry(settings, fleet.backends())
+    fleet.attach(registry)
     try:
         items = await registry.scan()
     finally:

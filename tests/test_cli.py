@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -49,6 +50,17 @@ def test_scan_prints_a_table_and_succeeds_when_a_backend_is_healthy(backends, tm
     assert lines[0].split()[:4] == ["INTEGRATION", "STATUS", "VERSION", "LATENCY"]
     assert "llamafarm" in lines[1] and "healthy" in lines[1] and "0.0.27" in lines[1] and "fast" in lines[1]
     assert "ollama" in lines[2] and "healthy" in lines[2] and "llama3.2:latest" in lines[2]
+
+
+def test_scan_also_probes_the_hosts_added_from_the_dashboard(backends, tmp_path):
+    desk = {"id": "desk", "kind": "ollama", "name": "Desk", "url": backends.ollama.url, "removable": True}
+    (tmp_path / "hosts.json").write_text(json.dumps({"added": [desk], "order": []}))
+    result = run_cli("scan", "--state-dir", str(tmp_path), env={
+        "ATMOSPHERE_LLAMAFARM_URL": "http://127.0.0.1:9", "ATMOSPHERE_OLLAMA_URL": "http://127.0.0.1:9",
+    })  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    desk_row = next(line for line in result.stdout.splitlines() if line.startswith("desk "))
+    assert "healthy" in desk_row and "llama3.2:latest" in desk_row
 
 
 def test_scan_fails_when_nothing_is_healthy(tmp_path):
