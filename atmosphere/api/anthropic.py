@@ -25,10 +25,11 @@ from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_a
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
 from atmosphere.api.errors import error_headers
 from atmosphere.api.request_id import current_request_id, new_request_id
-from atmosphere.api.sse import sse_event, stream_response
+from atmosphere.api.sse import sse_event
 from atmosphere.api.validation import read_json
+from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import AtmosphereError, BackendFailure
-from atmosphere.router.executor import StartedStream
+from atmosphere.router.executor import Served, StartedStream
 
 log = logging.getLogger("atmosphere.api.anthropic")
 router = APIRouter(prefix="/v1", tags=["Anthropic Messages"])
@@ -65,13 +66,21 @@ async def create_message(request: Request) -> Response:
     req = parse_messages_request(data)
     headers = {"request-id": _request_id()}
     if not req.stream:
-        served = await executor(request).chat(req)
+        served = await until_disconnected(request, executor(request).chat(req))
         body = message_body(served.value, served.model)
         return json_response(body, headers={**headers, **served_headers(served)})
     input_tokens = estimate_tokens(req.messages, req.extra.get("tools"))
-    started = await executor(request).chat_stream(req)
-    events = MessageEvents(started.model, input_tokens)
-    return stream_response(_message_events(started.value, events), headers={**headers, **served_headers(started)})
+
+    def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
+        return _message_events(started.value, MessageEvents(started.model, input_tokens))
+
+    response = await stream_with_heartbeat(request, executor(request).chat_stream(req), events, ANTHROPIC_STREAM)
+    response.headers.update(headers)
+    return response
+
+
+# After the heartbeat: ``ping`` events (the SDK skips them), then a failure as the ``error`` event.
+ANTHROPIC_STREAM = StreamForm(keepalive=lambda _waiting: _PING, failure=lambda error: _frame([stream_error(error.message)]))
 
 
 @router.post("/messages/count_tokens")

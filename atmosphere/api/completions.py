@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers
-from atmosphere.api.openai import openai_stream
+from atmosphere.api.openai import OPENAI_STREAM, openai_events
 from atmosphere.api.openai_shapes import usage_body
 from atmosphere.api.validation import (
     integer_param,
@@ -31,9 +31,10 @@ from atmosphere.api.validation import (
     stop_param,
     texts_param,
 )
+from atmosphere.api.waiting import stream_with_heartbeat, until_disconnected
 from atmosphere.domain import ChatChunk, ChatCompletion, GenerateRequest, Usage
 from atmosphere.errors import InvalidRequest
-from atmosphere.router.executor import Executor, StartedStream
+from atmosphere.router.executor import Executor, Served, StartedStream
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
 
@@ -52,10 +53,14 @@ async def completions(request: Request) -> Response:
     prompts, req = parse_completion_request(await read_json(request, body_limit(request)))
     run = executor(request)
     if req.stream:
-        started = await run.generate_stream(req)
-        chunks = _prompts_in_turn(run, req, prompts, started.value)
-        return openai_stream((completion_chunk_body(c, i, req.include_usage) async for c, i in chunks), started)
-    served = await asyncio.gather(*(run.generate(dataclasses.replace(req, prompt=p)) for p in prompts))
+
+        def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
+            chunks = _prompts_in_turn(run, req, prompts, started.value)
+            return openai_events(completion_chunk_body(c, i, req.include_usage) async for c, i in chunks)
+
+        return await stream_with_heartbeat(request, run.generate_stream(req), events, OPENAI_STREAM)
+    answers = asyncio.gather(*(run.generate(dataclasses.replace(req, prompt=p)) for p in prompts))
+    served = await until_disconnected(request, answers)
     return json_response(completion_body([s.value for s in served]), headers=served_headers(served[0]))
 
 

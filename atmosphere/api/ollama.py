@@ -23,8 +23,9 @@ from atmosphere.api import ollama_request as parse
 from atmosphere.api import ollama_shapes as shapes
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
 from atmosphere.api.errors import error_headers
-from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line, stream_response
+from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.validation import read_json
+from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import CatalogModel, ChatRequest, EmbedRequest, GenerateRequest
 from atmosphere.errors import AtmosphereError, BackendFailure, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
@@ -117,10 +118,10 @@ async def chat(request: Request) -> Response:
         _lookup(ex, model)
         return json_response(shapes.load_body(model, "message", _unloads(data)))
     if not req.stream:
-        served = await _untagged_retry(ex.chat, req)
+        served = await until_disconnected(request, _untagged_retry(ex.chat, req))
         body = shapes.chat_body(model, served.value, time.perf_counter_ns() - started_ns)
         return json_response(body, headers=served_headers(served))
-    return await _stream(await _untagged_retry(ex.chat_stream, req), shapes.ChatLines(model, "message", started_ns))
+    return await _stream(request, _untagged_retry(ex.chat_stream, req), shapes.ChatLines(model, "message", started_ns))
 
 
 @router.post("/generate")
@@ -137,18 +138,29 @@ async def generate(request: Request) -> Response:
         _lookup(ex, model)
         return json_response(shapes.load_body(model, "response", _unloads(data)))
     if not req.stream:
-        served = await _untagged_retry(ex.generate, req)
+        served = await until_disconnected(request, _untagged_retry(ex.generate, req))
         body = shapes.generate_body(model, served.value, time.perf_counter_ns() - started_ns)
         return json_response(body, headers=served_headers(served))
-    return await _stream(await _untagged_retry(ex.generate_stream, req), shapes.ChatLines(model, "response", started_ns))
+    return await _stream(request, _untagged_retry(ex.generate_stream, req), shapes.ChatLines(model, "response", started_ns))
 
 
 def _unloads(data: dict[str, Any]) -> bool:
     return data.get("keep_alive") in (0, "0", "0s", "0m")
 
 
-async def _stream(started: Served[StartedStream], lines: shapes.ChatLines) -> Response:
-    return stream_response(_ndjson(started.value, lines), media_type=NDJSON_MEDIA_TYPE, headers=served_headers(started))
+# No heartbeat: NDJSON has no comment line, and the ollama clients read line by line and
+# parse each as JSON (an empty line is not), so the head waits for the first chunk while
+# the client's leaving is still watched; the drain ends a stream with an ``{"error"}`` line.
+OLLAMA_STREAM = StreamForm(
+    keepalive=None, failure=lambda error: ndjson_line({"error": error.message}), media_type=NDJSON_MEDIA_TYPE
+)
+
+
+async def _stream(request: Request, starting: Awaitable[Served[StartedStream]], lines: shapes.ChatLines) -> Response:
+    def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
+        return _ndjson(started.value, lines)
+
+    return await stream_with_heartbeat(request, starting, events, OLLAMA_STREAM)
 
 
 def _frame(objects: Iterable[dict[str, Any]]) -> bytes:

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from atmosphere import jsonfast
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
 from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
-from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event, stream_response
+from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event
 from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import UpstreamError
@@ -36,22 +36,19 @@ async def chat_completions(request: Request) -> Response:
         return json_response(completion_body(served.value), headers=served_headers(served))
 
     def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
-        return _events(chunk_body(c, req.include_usage) async for c in chunks_of(started.value))
+        return openai_events(chunk_body(c, req.include_usage) async for c in chunks_of(started.value))
 
     return await stream_with_heartbeat(request, executor(request).chat_stream(req), events, OPENAI_STREAM)
-
-
-def openai_stream(bodies: AsyncIterator[dict[str, Any]], served: Served[Any]) -> Response:
-    """OpenAI's SSE framing for chat and text completions: ``data:`` events, ``[DONE]``."""
-    return stream_response(_events(bodies), headers=served_headers(served))
 
 
 # After the heartbeat: ": waiting for <backend>" comments, then a failure as the error event and [DONE].
 OPENAI_STREAM = StreamForm(keepalive=sse_comment, failure=lambda error: sse_event(error.body()) + SSE_DONE)
 
 
-async def _events(bodies: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
-    """Forward chunks as they arrive. The backend is committed now: a failure ends the
+async def openai_events(bodies: AsyncIterator[dict[str, Any]]) -> AsyncIterator[bytes]:
+    """OpenAI's SSE framing for chat and text completions (``data:`` events, ``[DONE]``).
+
+    Forward chunks as they arrive. The backend is committed now: a failure ends the
     stream with an OpenAI error event and [DONE] rather than switching backends."""
     try:
         async for body in bodies:

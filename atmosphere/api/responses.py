@@ -9,6 +9,7 @@ deleting a response by id is a 404 that says so.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -26,11 +27,12 @@ from atmosphere.api.responses_wire import (
     parse_responses_request,
     response_body,
 )
-from atmosphere.api.sse import sse_event, stream_response
+from atmosphere.api.sse import sse_comment, sse_event
 from atmosphere.api.validation import read_json
+from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import ChatChunk, ToolCall, Usage
-from atmosphere.errors import NotFound
-from atmosphere.router.executor import StartedStream
+from atmosphere.errors import AtmosphereError, NotFound
+from atmosphere.router.executor import Served, StartedStream
 
 router = APIRouter(prefix="/v1", tags=["OpenAI Responses"])
 
@@ -46,10 +48,28 @@ _EXAMPLE = {"model": "llama3.2", "instructions": "Be brief.", "input": "Say hi",
 async def create_response(request: Request) -> Response:
     req = parse_responses_request(await read_json(request, body_limit(request)))
     if not req.chat.stream:
-        served = await executor(request).chat(req.chat)
+        served = await until_disconnected(request, executor(request).chat(req.chat))
         return json_response(answer_body(served.value, req.echo), headers=served_headers(served))
-    started = await executor(request).chat_stream(req.chat)
-    return stream_response(ResponseEvents(started.value, req.echo).events(), headers=served_headers(started))
+
+    def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
+        return ResponseEvents(started.value, req.echo).events()
+
+    def failure(error: AtmosphereError) -> bytes:
+        """No backend started (after the heartbeat) or the drain ended it: ``response.failed``."""
+        body = response_body(
+            new_id("resp"),
+            int(time.time()),
+            req.chat.model or "",
+            req.echo,
+            status="failed",
+            output=[],
+            error={"code": error.code or "server_error", "message": error.message},
+        )
+        return sse_event({"type": "response.failed", "sequence_number": 0, "response": body}, event="response.failed")
+
+    # After the heartbeat: ": waiting for <backend>" comments (SSE clients skip them), then the events.
+    form = StreamForm(keepalive=sse_comment, failure=failure)
+    return await stream_with_heartbeat(request, executor(request).chat_stream(req.chat), events, form)
 
 
 @router.get("/responses/{response_id}", summary="Responses are not stored: always 404")

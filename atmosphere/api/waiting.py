@@ -43,7 +43,8 @@ KEEPALIVE_EVERY = 5.0  # seconds between keep-alives once the head is sent
 class StreamForm:
     """How one face frames a stream whose head left before its backend answered."""
 
-    keepalive: Callable[[str], bytes]  # given "waiting for Ollama"
+    # given "waiting for Ollama"; None = no heartbeat (NDJSON has no comment line: wait, watching the client)
+    keepalive: Callable[[str], bytes] | None
     failure: Callable[[AtmosphereError], bytes]  # the in-band error event and the terminator
     media_type: str = SSE_MEDIA_TYPE
 
@@ -81,7 +82,8 @@ async def stream_with_heartbeat(
         PROGRESS.reset(token)
     watcher = asyncio.ensure_future(_disconnected(request))
     try:
-        await asyncio.wait({task, watcher}, timeout=heartbeat, return_when=asyncio.FIRST_COMPLETED)
+        timeout = heartbeat if form.keepalive is not None else None
+        await asyncio.wait({task, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     except BaseException:
         await _cancel(task)
         raise
@@ -107,6 +109,7 @@ async def _late(
     form: StreamForm,
     progress: Progress,
 ) -> AsyncIterator[bytes]:
+    assert form.keepalive is not None  # only a form with a keep-alive sends its head early
     try:
         while True:
             yield form.keepalive(f"waiting for {progress.backend or 'a backend'}")
