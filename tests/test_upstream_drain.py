@@ -90,3 +90,55 @@ def test_sigterm_during_ten_streams_leaves_ten_well_ended_streams_and_refuses_ne
         assert events[-1] == "data: [DONE]"
         assert '"code":"shutting_down"' in events[-2]
         assert '"content":"' in text
+
+
+# path, body, what the drain's ending looks like on that face. The generation faces
+# (/v1/completions, /api/generate) share the same wrapper and forms, but the stand-in's
+# generate answer is too short to still be open at SIGTERM.
+FACE_STREAMS = {
+    "/v1/responses": ({"input": WORDS}, "event: response.failed"),
+    "/v1/messages": ({"messages": [{"role": "user", "content": WORDS}], "max_tokens": 200}, "event: error"),
+    "/api/chat": ({"messages": [{"role": "user", "content": WORDS}]}, '{"error":"The gateway is shutting down'),
+}
+
+
+async def _one_stream_per_face(port: int, proc: subprocess.Popen[bytes]) -> dict[str, str]:
+    started = asyncio.Event()
+    begun: set[str] = set()
+
+    async def one(client: httpx.AsyncClient, path: str) -> str:
+        text = ""
+        body = {**FACE_STREAMS[path][0], "model": "qwen2.5:0.5b", "stream": True}
+        async with client.stream("POST", path, json=body) as resp:
+            assert resp.status_code == 200, path
+            async for part in resp.aiter_text():
+                begun.add(path)
+                if len(begun) == len(FACE_STREAMS):
+                    started.set()
+                text += part
+        return text
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        streams = {path: asyncio.ensure_future(one(client, path)) for path in FACE_STREAMS}
+        await asyncio.wait_for(started.wait(), 15)
+        proc.send_signal(signal.SIGTERM)
+        return {path: await stream for path, stream in streams.items()}
+
+
+def test_sigterm_ends_an_open_stream_on_every_face_with_that_face_s_error_ending(tmp_path: Path):
+    ollama = EmulatorProcess("ollama", extra_args=["--chunk-delay", "0.3"]).start()
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATMOSPHERE_SHUTDOWN_GRACE": "2"}
+    cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), "--ollama-url", ollama.url,
+           "--llamafarm-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_health(port, proc)
+        bodies = asyncio.run(_one_stream_per_face(port, proc))
+        assert proc.wait(10) in (0, -signal.SIGTERM)
+    finally:
+        terminate_process(proc)
+        ollama.terminate()
+    for path, text in bodies.items():  # each read to its end: a cut chunked body would have raised
+        ending = [e for e in text.replace("\n\n", "\n").split("\n") if e][-2:]
+        assert FACE_STREAMS[path][1] in "\n".join(ending), (path, ending)
