@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -37,6 +38,7 @@ from atmosphere.router.streams import PROGRESS, Progress
 
 T = TypeVar("T")
 KEEPALIVE_EVERY = 5.0  # seconds between keep-alives once the head is sent
+WATCH_AFTER = 0.02  # seconds before the disconnect watcher starts; a client gone sooner is noticed then
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,20 +52,21 @@ class StreamForm:
 
 
 async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
-    """``await work``, cancelled as soon as the client disconnects (then ``ClientClosedRequest``)."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    """``await work``, cancelled as soon as the client disconnects (then ``ClientClosedRequest``).
+
+    The work runs in the request's own task, and the watcher starts only if it is still
+    running after ``WATCH_AFTER``: most answers come sooner, and then cost no task at all."""
+    current = asyncio.current_task()
+    assert current is not None  # noqa: S101 - always called from a request's task
+    watch = _Watch(request, current.cancel)
     try:
-        await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        await _cancel(task)
+        return await work
+    except asyncio.CancelledError:
+        if watch.fired and current.uncancel() == 0:
+            raise ClientClosedRequest("The client closed the connection before the answer.") from None
         raise
     finally:
-        await _cancel(watcher)
-    if not task.done():
-        await _cancel(task)
-        raise ClientClosedRequest("The client closed the connection before the answer.")
-    return task.result()
+        await watch.stop()
 
 
 async def stream_with_heartbeat(
@@ -80,15 +83,17 @@ async def stream_with_heartbeat(
         task = asyncio.ensure_future(starting)  # the task copies the context: it reports to `progress`
     finally:
         PROGRESS.reset(token)
-    watcher = asyncio.ensure_future(_disconnected(request))
+    left: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    watch = _Watch(request, functools.partial(left.set_result, None))  # fires once at most
     try:
         timeout = heartbeat if form.keepalive is not None else None
-        await asyncio.wait({task, watcher}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        waited: set[asyncio.Future[Any]] = {task, left}
+        await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     except BaseException:
         await _cancel(task)
         raise
     finally:
-        await _cancel(watcher)
+        await watch.stop()
     drain: Drain | None = getattr(request.app.state, "drain", None)
 
     def drained(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
@@ -97,7 +102,7 @@ async def stream_with_heartbeat(
     if task.done():
         served = task.result()  # a failure raises here, with its own status
         return stream_response(drained(events(served)), form.media_type, served_headers(served))
-    if watcher.done() and not watcher.cancelled():
+    if watch.fired:
         await _cancel(task)
         raise ClientClosedRequest("The client closed the connection before the stream started.")
     return stream_response(drained(_late(task, events, form, progress)), form.media_type)
@@ -128,6 +133,33 @@ async def _late(
             yield part
     finally:
         await _cancel(task)  # the client left (Starlette cancels us) or we are done
+
+
+class _Watch:
+    """Calls ``on_leave`` when the client disconnects, watching from ``WATCH_AFTER`` on
+    (a timer until then, not a task: a quick answer never pays for the watcher)."""
+
+    __slots__ = ("_request", "_on_leave", "_timer", "_task", "fired")
+
+    def __init__(self, request: Request, on_leave: Callable[[], object]) -> None:
+        self._request = request
+        self._on_leave = on_leave
+        self._task: asyncio.Task[None] | None = None
+        self.fired = False
+        self._timer = asyncio.get_running_loop().call_later(WATCH_AFTER, self._start)
+
+    def _start(self) -> None:
+        self._task = asyncio.ensure_future(self._watch())
+
+    async def _watch(self) -> None:
+        await _disconnected(self._request)
+        self.fired = True
+        self._on_leave()
+
+    async def stop(self) -> None:
+        self._timer.cancel()
+        if self._task is not None:
+            await _cancel(self._task)
 
 
 async def _disconnected(request: Request) -> None:
