@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.hostile import HostileBackend
+from harness.polling import wait_until
 
 SHARED = "llama3.2:latest"  # served by the hostile LlamaFarm (first priority) and the healthy Ollama
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -37,16 +38,6 @@ def hostile() -> Iterator[HostileBackend]:
         backend.stop()
 
 
-def _wait_until(condition: Any, timeout: float) -> bool:
-    """Poll a condition owned by another thread (the hostile backend's loop) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["non-streamed", "streamed"])
 @pytest.mark.parametrize("face", list(FACES))
 def test_a_client_that_leaves_before_the_first_byte_cancels_the_upstream_call_on_every_face(hostile, make_gateway, face, stream):
@@ -57,9 +48,9 @@ def test_a_client_that_leaves_before_the_first_byte_cancels_the_upstream_call_on
     head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
     with socket.create_connection(("127.0.0.1", gateway.port)) as client:
         client.sendall(head.encode() + payload)
-        assert _wait_until(lambda: hostile.state.working == 1, 5.0), "the request never reached the backend"
+        assert wait_until(lambda: hostile.state.working == 1, 5.0), "the request never reached the backend"
     left = time.monotonic()
-    assert _wait_until(lambda: hostile.state.working == 0, 1.0), "the upstream call outlived the client"
+    assert wait_until(lambda: hostile.state.working == 0, 1.0), "the upstream call outlived the client"
     assert time.monotonic() - left < 1.0
 
 

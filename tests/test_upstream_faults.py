@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from harness.hostile import HostileBackend
+from harness.polling import wait_until
 
 SHARED = "llama3.2:latest"  # served by the hostile LlamaFarm (first priority) and the healthy Ollama
 CHAT = {"model": SHARED, "messages": [{"role": "user", "content": "hi"}]}
@@ -181,16 +182,6 @@ def test_the_breaker_state_reaches_websocket_clients(hostile, backends, make_gat
 # --- cancellation and the heartbeat -----------------------------------------------------
 
 
-def _wait_until(condition: Any, timeout: float) -> bool:
-    """Poll a condition owned by another thread (the hostile backend's loop) until it holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.parametrize("stream", [False, True], ids=["non-streamed", "streamed"])
 def test_a_client_that_leaves_before_the_first_byte_cancels_the_upstream_call_within_a_second(hostile, make_gateway, stream):
     import socket
@@ -204,9 +195,9 @@ def test_a_client_that_leaves_before_the_first_byte_cancels_the_upstream_call_wi
     )
     with socket.create_connection(("127.0.0.1", gateway.port)) as client:
         client.sendall(head.encode() + body)
-        assert _wait_until(lambda: hostile.state.working == 1, 5.0)
+        assert wait_until(lambda: hostile.state.working == 1, 5.0)
     left = time.monotonic()
-    assert _wait_until(lambda: hostile.state.working == 0, 1.0), "the upstream call outlived the client"
+    assert wait_until(lambda: hostile.state.working == 0, 1.0), "the upstream call outlived the client"
     assert time.monotonic() - left < 1.0
 
 
