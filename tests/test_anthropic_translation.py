@@ -82,6 +82,35 @@ def test_consecutive_turns_of_one_role_are_merged():
     assert req.messages == [{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}]
 
 
+def test_claude_codes_mid_conversation_system_turn_is_kept_in_place_and_its_extra_fields_ignored():
+    # What Claude Code 2.1 sends for a model name it does not know as a Claude model
+    # (the mid-conversation-system beta): a system turn after the user turn.
+    req = wire.parse_messages_request(
+        {
+            **BASE,
+            "system": [{"type": "text", "text": "You are Claude Code."}],
+            "messages": [
+                {"role": "user", "content": [{"type": "text", "text": "say"}, {"type": "text", "text": " hi"}]},
+                {"role": "system", "content": "Reminder: be brief."},
+                {"role": "user", "content": "now"},
+                {"role": "system", "content": [{"type": "text", "text": "Block form."}]},
+            ],
+            "thinking": {"type": "adaptive"},
+            "context_management": {"edits": [{"type": "clear_tool_uses_20250919", "keep": {"type": "tool_uses", "value": 3}}]},
+            "output_config": {"effort": "medium"},
+            "metadata": {"user_id": "u"},
+            "stream": True,
+        }
+    )
+    assert req.messages == [
+        {"role": "system", "content": "You are Claude Code."},
+        {"role": "user", "content": [{"type": "text", "text": "say"}, {"type": "text", "text": " hi"}]},
+        {"role": "system", "content": "Reminder: be brief."},
+        {"role": "user", "content": "now"},
+        {"role": "system", "content": "Block form."},
+    ]
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -90,7 +119,8 @@ def test_consecutive_turns_of_one_role_are_merged():
         ({"model": None}, "model: field required"),
         ({"messages": []}, "messages: must be a non-empty array"),
         ({"temperature": 1.5}, "temperature: must be a number between 0 and 1"),
-        ({"messages": [{"role": "system", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "tool", "content": "x"}]}, "messages.0.role"),
+        ({"messages": [{"role": "system", "content": [{"type": "image"}]}]}, "messages.0.content.0: must be a text block"),
         ({"messages": [{"role": "user", "content": [{"type": "document", "source": {}}]}]}, "'document' are not supported"),
     ],
 )

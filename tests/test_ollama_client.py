@@ -159,11 +159,11 @@ def test_model_management_is_refused_with_a_501_that_says_where_to_do_it(gateway
     assert "on the backend itself" in response.json()["error"]
 
 
-def test_version_is_atmosphere_own_in_ollama_shape(gateway):
+def test_version_answers_an_ollama_version_codex_accepts_and_names_atmosphere(gateway):
     from atmosphere import __version__
 
     with gateway.client() as http:
-        assert http.get("/api/version").json() == {"version": __version__}
+        assert http.get("/api/version").json() == {"version": "0.13.4", "atmosphere": __version__}
 
 
 def test_an_error_body_is_ollama_shaped(gateway):

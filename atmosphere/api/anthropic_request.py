@@ -50,7 +50,7 @@ def _positive_int(data: dict[str, Any], key: str, *, required: bool = False) -> 
     return value
 
 
-def _system_text(system: Any) -> str | None:
+def _system_text(system: Any, where: str = "system") -> str | None:
     if system is None:
         return None
     if isinstance(system, str):
@@ -59,10 +59,10 @@ def _system_text(system: Any) -> str | None:
         texts = []
         for index, block in enumerate(system):
             if not isinstance(block, dict) or block.get("type") != "text" or not isinstance(block.get("text"), str):
-                raise InvalidRequest(f"system.{index}: must be a text block")
+                raise InvalidRequest(f"{where}.{index}: must be a text block")
             texts.append(block["text"])
         return "\n\n".join(t for t in texts if t) or None
-    raise InvalidRequest("system: must be a string or an array of text blocks")
+    raise InvalidRequest(f"{where}: must be a string or an array of text blocks")
 
 
 def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
@@ -171,8 +171,14 @@ def _merged_turns(messages: Any) -> list[tuple[str, list[dict[str, Any]], str]]:
         if not isinstance(message, dict):
             raise InvalidRequest(f"{where}: must be an object")
         role = message.get("role")
+        if role == "system":
+            # Claude Code's mid-conversation-system beta (sent for every model name it does
+            # not know as a Claude model): a system turn kept at its place, never merged.
+            text = _system_text(message.get("content"), f"{where}.content")
+            turns.append(("system", [{"type": "text", "text": text or ""}], where))
+            continue
         if role not in ("user", "assistant"):
-            raise InvalidRequest(f"{where}.role: must be 'user' or 'assistant' (got {role!r})")
+            raise InvalidRequest(f"{where}.role: must be 'user', 'assistant' or 'system' (got {role!r})")
         blocks = _blocks(message.get("content"), where)
         if turns and turns[-1][0] == role:
             turns[-1][1].extend(blocks)
@@ -189,7 +195,10 @@ def chat_messages(system: Any, messages: Any) -> list[dict[str, Any]]:
         out.append({"role": "system", "content": text})
     tool_names: dict[str, str] = {}
     for role, blocks, where in _merged_turns(messages):
-        if role == "user":
+        if role == "system":
+            if blocks[0]["text"]:
+                out.append({"role": "system", "content": blocks[0]["text"]})
+        elif role == "user":
             out.extend(_user_messages(blocks, where, tool_names))
         else:
             out.append(_assistant_message(blocks, where, tool_names))

@@ -80,9 +80,16 @@ def _lookup(ex: Executor, name: str) -> CatalogModel:
 # --- the catalogue --------------------------------------------------------------------
 
 
+# The Ollama API version this face answers as: clients gate features on it (Codex's
+# ``--oss`` mode refuses anything older than 0.13.4). The face implements the /api/* calls
+# the ollama client, CLI and Codex make at that version; Atmosphere's own version is a
+# separate field so a person can still tell what they are talking to.
+OLLAMA_API_VERSION = "0.13.4"
+
+
 @router.api_route("/version", methods=["GET", "HEAD"])
 async def version() -> Response:
-    return json_response({"version": __version__})
+    return json_response({"version": OLLAMA_API_VERSION, "atmosphere": __version__})
 
 
 @router.api_route("/tags", methods=["GET", "HEAD"])
