@@ -8,9 +8,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UI_DEPS := ui/node_modules/.installed
 UI_BUNDLE := atmosphere/static/index.html
+AGENT_CLIS := agents/node_modules/.installed
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json
 
-.PHONY: help venv ui chromium serve demo test test-python test-ui test-browser bench lint format clean screenshot
+.PHONY: help venv ui agents chromium serve demo test test-python test-ui test-browser bench lint format clean screenshot
 
 help:
 	@echo "make serve   - set up, build the dashboard, serve on http://127.0.0.1:8000"
@@ -36,6 +37,14 @@ $(UI_BUNDLE): $(UI_DEPS) $(UI_SOURCES)
 	cd ui && npm run build
 
 ui: $(UI_BUNDLE)
+
+# The coding-agent CLIs (Claude Code, Codex) the agent tests run as real binaries,
+# pinned in agents/package-lock.json.
+$(AGENT_CLIS): agents/package-lock.json
+	cd agents && npm ci --no-audit --no-fund
+	touch $@
+
+agents: $(AGENT_CLIS)
 
 # Browser tests drive Debian's chromium; never a downloaded browser.
 chromium:
@@ -70,7 +79,7 @@ test-ui: $(UI_DEPS)
 test-browser: venv ui chromium
 	$(BIN)/pytest -q -m browser
 
-test: venv ui chromium lint
+test: venv ui agents chromium lint
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory test-ui
 	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md
