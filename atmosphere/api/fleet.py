@@ -108,6 +108,8 @@ async def accept_equivalent(request: Request) -> Response:
         raise InvalidRequest(f"Unknown integration id(s) in 'members': {', '.join(unknown)}.", param="members")
     try:
         _equivalents(request).add(equivalent)
+    except EquivalentError as exc:  # the models file is full
+        raise InvalidRequest(str(exc), param="name") from None
     except OSError as exc:
         raise StateNotSaved(f"Could not write the models file: {exc.strerror or exc}. Nothing was changed.") from None
     return json_response({"equivalent": equivalent.to_dict()})

@@ -6,7 +6,11 @@ gauges (in flight, queue depth, probe latency and status) are read from the bala
 the registry at scrape time, so a request pays nothing for them.
 
 Labels take only bounded values: the surface, the integration id, the *native* model that
-served (what the backends list, never what a client typed) and the outcome.
+served (what the backends list, never what a client typed) and the outcome. A backend
+chooses what it lists, so that is bounded here too: the first ``MAX_MODEL_LABELS`` models
+seen keep their names (each cut at ``LABEL_CHARS``), any later one counts as ``other``;
+surfaces likewise past ``MAX_SURFACE_LABELS`` (one is a path when the origin middleware
+does not know it).
 """
 
 from __future__ import annotations
@@ -19,11 +23,31 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from atmosphere.observe.requestlog import RequestEntry
+from atmosphere.observe.requestlog import RequestEntry, clip
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 _ADDED_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 _UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+MAX_MODEL_LABELS = 100  # distinct model label values; later ones are "other"
+MAX_SURFACE_LABELS = 32
+LABEL_CHARS = 128
+OTHER = "other"
+
+
+class BoundedLabels:
+    """The first ``limit`` distinct values keep their (clipped) names; later ones are ``other``."""
+
+    def __init__(self, limit: int):
+        self._limit = limit
+        self._labels: dict[str, str] = {}
+
+    def __call__(self, value: str) -> str:
+        label = self._labels.get(value)
+        if label is None:
+            if len(self._labels) >= self._limit:
+                return OTHER
+            label = self._labels[value] = clip(value, LABEL_CHARS)
+        return label
 
 
 @dataclass(slots=True)
@@ -92,13 +116,16 @@ class Metrics:
         self.breaker_trips = Counter("atmosphere_breaker_trips", "Times a host's circuit breaker opened", ["backend"], registry=r)
         self.registry.register(_Hosts(hosts))
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._model_label = BoundedLabels(MAX_MODEL_LABELS)
+        self._surface_label = BoundedLabels(MAX_SURFACE_LABELS)
 
     def observe(self, entry: RequestEntry) -> None:
         backend = entry.backend or "none"
-        model = entry.model or "none"
-        self._child(self.requests, entry.surface, backend, model, entry.outcome).inc()
+        model = self._model_label(entry.model or "none")
+        surface = self._surface_label(entry.surface)
+        self._child(self.requests, surface, backend, model, entry.outcome).inc()
         if entry.added_ms is not None:
-            self._child(self.added, entry.surface).observe(entry.added_ms / 1000)
+            self._child(self.added, surface).observe(entry.added_ms / 1000)
         if entry.backend is not None:
             if entry.upstream_ms is not None:
                 self._child(self.upstream, backend).observe(entry.upstream_ms / 1000)

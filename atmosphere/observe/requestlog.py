@@ -4,6 +4,12 @@ An entry says what happened to one request: who served it, every attempt before,
 and token counts. It never holds the prompt or the answer unless the operator set
 ``ATMOSPHERE_LOG_PROMPTS=true``. Memory is bounded: the ring holds ``size`` entries and each
 host keeps at most 15 one-minute buckets with a capped sample of latencies.
+
+An entry is bounded too, since a client chooses what most of its fields say (the model it
+asked for, the surface's path, and the text with prompt logging on): every string field is
+cut at ``FIELD_CHARS`` characters (the prompt and answer at ``TEXT_CHARS``), ending in
+``TRUNCATED``, and at most ``MAX_ATTEMPTS`` attempts are kept. On top of the count, the
+ring holds at most ``max_bytes`` (about, in characters) and drops its oldest entries past it.
 """
 
 from __future__ import annotations
@@ -18,6 +24,12 @@ from typing import Any, Literal
 Outcome = Literal["ok", "fallback", "error"]
 WINDOW_MINUTES = 15
 _SAMPLES_PER_MINUTE = 512  # latencies kept per host-minute for p50/p95 (a fair sample beyond)
+FIELD_CHARS = 256  # any string field of an entry (model names, ids, reasons), marker included
+TEXT_CHARS = 4096  # the prompt and the answer (ATMOSPHERE_LOG_PROMPTS=true only)
+MAX_ATTEMPTS = 16  # attempts kept per entry (hosts tried before the one that served)
+MAX_LOG_BYTES = 4 * 1024 * 1024  # the whole ring, in characters of its strings plus a fixed cost per entry
+TRUNCATED = "…[truncated]"
+_ENTRY_OVERHEAD = 400  # the JSON of an entry's numbers, flags and keys
 
 
 @dataclass(slots=True)
@@ -95,6 +107,41 @@ class HostStats:
         }
 
 
+def clip(value: str, limit: int = FIELD_CHARS) -> str:
+    """``value`` at most ``limit`` characters, the cut marked with ``TRUNCATED``."""
+    return value if len(value) <= limit else value[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def bound(entry: RequestEntry) -> int:
+    """Cut ``entry``'s strings to their bounds, in place; returns what it counts in the ring's total.
+
+    Cheap for the usual entry: each field is one length check unless it is over."""
+    size = _ENTRY_OVERHEAD
+    for name in ("id", "surface", "requested_model", "backend", "model", "client"):
+        value = getattr(entry, name)
+        if value is not None:
+            if len(value) > FIELD_CHARS:
+                value = clip(value)
+                setattr(entry, name, value)
+            size += len(value)
+    for name in ("prompt", "answer"):
+        value = getattr(entry, name)
+        if value is not None:
+            if len(value) > TEXT_CHARS:
+                value = clip(value, TEXT_CHARS)
+                setattr(entry, name, value)
+            size += len(value)
+    if entry.attempts:
+        if len(entry.attempts) > MAX_ATTEMPTS:
+            entry.attempts = entry.attempts[:MAX_ATTEMPTS]
+        for attempt in entry.attempts:
+            for key, value in attempt.items():
+                if len(value) > FIELD_CHARS:
+                    attempt[key] = value = clip(value)
+                size += len(value) + 20
+    return size
+
+
 def _quantile(ordered: list[float], q: float) -> float | None:
     if not ordered:
         return None
@@ -107,8 +154,11 @@ EMPTY_STATS: dict[str, Any] = HostStats().summary(0.0)
 class RequestLog:
     """The ring of recent entries, the per-host statistics, and who hears of a new entry."""
 
-    def __init__(self, size: int = 500, *, clock: Callable[[], float] = time.time):
+    def __init__(self, size: int = 500, *, clock: Callable[[], float] = time.time, max_bytes: int = MAX_LOG_BYTES):
         self._entries: deque[RequestEntry] = deque(maxlen=size)
+        self._sizes: deque[int] = deque(maxlen=size)  # what each entry counts against max_bytes
+        self._bytes = 0
+        self._max_bytes = max_bytes
         self._hosts: dict[str, HostStats] = {}
         self._ids = itertools.count(1)
         self._clock = clock
@@ -121,7 +171,15 @@ class RequestLog:
         self._listeners.append(listener)
 
     def add(self, entry: RequestEntry) -> None:
+        size = bound(entry)
+        if len(self._entries) == self._entries.maxlen:
+            self._bytes -= self._sizes[0]  # the append below drops the oldest
         self._entries.append(entry)
+        self._sizes.append(size)
+        self._bytes += size
+        while self._bytes > self._max_bytes and len(self._entries) > 1:
+            self._entries.popleft()
+            self._bytes -= self._sizes.popleft()
         if entry.backend is not None:
             stats = self._hosts.get(entry.backend)
             if stats is None:

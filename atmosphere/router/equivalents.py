@@ -27,10 +27,17 @@ from atmosphere.registry import save_atomically
 
 log = logging.getLogger("atmosphere.equivalents")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+MAX_EQUIVALENTS = 256  # shared names in the models file (one more is refused; beyond it, a file's rest ignored)
+MAX_MEMBERS = 64  # members of one shared name: one per host at most, and hosts are capped at 64
+MAX_MEMBER_CHARS = 256  # an integration id or a native model name
 
 
 class EquivalentError(ValueError):
     """A shared name or its members are malformed."""
+
+
+class TooManyEquivalents(EquivalentError):
+    """The models file holds ``MAX_EQUIVALENTS`` already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,10 +57,14 @@ def check(name: Any, members: Any) -> Equivalent:
         raise EquivalentError("'name' must be 1-128 letters, digits or . _ : / -, starting with a letter or digit")
     if not isinstance(members, dict) or len(members) < 1:
         raise EquivalentError("'members' must be an object of integration id → native model")
+    if len(members) > MAX_MEMBERS:
+        raise EquivalentError(f"'members' may name at most {MAX_MEMBERS} integrations")
     clean: dict[str, str] = {}
     for key, value in members.items():
         if not isinstance(key, str) or not key or not isinstance(value, str) or not value.strip():
             raise EquivalentError("every member must map an integration id to a non-empty model name")
+        if len(key) > MAX_MEMBER_CHARS or len(value.strip()) > MAX_MEMBER_CHARS:
+            raise EquivalentError(f"a member's integration id and model name are at most {MAX_MEMBER_CHARS} characters each")
         clean[key] = value.strip()
     return Equivalent(name, clean)
 
@@ -80,6 +91,9 @@ class Equivalents:
             log.warning("ignoring %s: 'models' is not a table", self.path)
             return
         for name, members in table.items():
+            if len(self._by_name) >= MAX_EQUIVALENTS:
+                log.warning("ignoring the rest of %s: at most %d shared names are read", self.path, MAX_EQUIVALENTS)
+                break
             try:
                 self._index(check(name, members))
             except EquivalentError as exc:
@@ -107,6 +121,8 @@ class Equivalents:
 
     def add(self, equivalent: Equivalent) -> None:
         """Write the file with ``equivalent`` added (or replaced); atomic, comments not kept."""
+        if equivalent.name not in self._by_name and len(self._by_name) >= MAX_EQUIVALENTS:
+            raise TooManyEquivalents(f"the models file holds {MAX_EQUIVALENTS} shared names already; remove one from it first")
         previous = dict(self._by_name)
         self._index(equivalent)
         try:
