@@ -93,7 +93,11 @@ def build_backend(spec: HostSpec, settings: Settings) -> Backend:
 def build_fleet(settings: Settings) -> Fleet:
     """The hosts: those the settings name plus those added from the dashboard (``hosts.json``),
     for ``serve`` and ``scan`` alike."""
-    balancer = Balancer(queue_size=settings.queue_size, queue_timeout=settings.queue_timeout, max_inflight=settings.max_inflight)
+    balancer = Balancer(
+        queue_size=settings.queue_size,
+        queue_timeout=settings.queue_timeout or settings.request_timeout,  # the request's own deadline
+        max_inflight=settings.max_inflight,
+    )
     return Fleet(
         settings.hosts(),
         state_dir=settings.state_dir,

@@ -78,9 +78,13 @@ class Settings(BaseSettings):
     log_level: str = Field("info", description="critical, error, warning, info or debug")
     access_log: bool = Field(False, description="log every request (costs speed)")
     # Fleet: per-host concurrency and queueing.
-    max_inflight: int = Field(0, ge=0, le=1024, description="requests at once per host (0: what the host reports, else 4)")
-    queue_size: int = Field(16, ge=0, le=10_000, description="requests waiting per host before a 503")
-    queue_timeout: float = Field(30.0, gt=0, le=3600, description="seconds a request may wait for a free host")
+    max_inflight: int = Field(
+        0, ge=0, le=1024, description="requests at once per host that reports no limit of its own (0: no limit)"
+    )
+    queue_size: int = Field(512, ge=0, le=10_000, description="requests waiting per host at its limit before a 503")
+    queue_timeout: float | None = Field(
+        None, gt=0, le=3600, description="seconds a request may wait for a host at its limit (default: the request timeout)"
+    )
     models_file: Path | None = Field(None, description="model equivalents, TOML (default <state-dir>/models.toml)")
     log_prompts: bool = Field(False, description="keep prompt and answer text in the request log")
     allowed_origins: str = Field(

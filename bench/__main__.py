@@ -57,11 +57,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         children.add(StandIn("llamafarm", "--shared-alias", SHARED_MODEL)),
         children.add(Trivial()),
     )
-    gateway = Gateway(llamafarm_url=llamafarm.url, ollama_url=ollama.url)
-    # A stand-in answers in a tenth of a millisecond and has no parallelism limit of its own, so
-    # the per-host limit (default 4, a model server's) is lifted here: sections 1-4 measure the
-    # gateway's own cost. Section 8 measures the limit itself.
-    gateway.args += ["--max-inflight", "64"]
+    gateway = Gateway(llamafarm_url=llamafarm.url, ollama_url=ollama.url)  # the defaults, as a user runs it
     await children.add(gateway)
     await asyncio.sleep(max(0.0, gateway.started_at + 2.0 - time.monotonic()))
     idle_rss = rss_mb(gateway.pid)

@@ -102,12 +102,55 @@ async def test_a_client_that_leaves_the_queue_gives_up_its_place() -> None:
     assert balancer.load("a").inflight == 0 and balancer.queue_depth("a") == 0
 
 
-async def test_a_host_reporting_more_concurrency_serves_more_at_once() -> None:
-    balancer = Balancer()
+async def test_a_host_reporting_its_concurrency_serves_that_many_at_once_and_queues_the_rest() -> None:
+    balancer = Balancer(max_inflight=2)  # the host's own word wins over the operator's fallback
     balancer.set_reported_limit("lf", 8)
     leases = [await balancer.acquire(["lf"]) for _ in range(8)]
     assert balancer.load("lf").inflight == 8
-    for lease in leases:
+    ninth = asyncio.create_task(balancer.acquire(["lf"]))
+    await asyncio.sleep(0)
+    assert balancer.queue_depth("lf") == 1 and not ninth.done()
+    leases[0].release()
+    late = await ninth
+    assert late.host == "lf" and late.waited > 0  # the request log shows the wait
+    for lease in [*leases, late]:
         lease.release()
         lease.release()  # twice is harmless
     assert balancer.load("lf").inflight == 0
+
+
+async def test_with_the_defaults_a_host_that_reports_no_limit_is_never_refused_or_queued() -> None:
+    balancer = Balancer()
+    balancer.set_reported_limit("ollama", None)
+    leases = [await balancer.acquire(["ollama"]) for _ in range(1000)]
+    assert balancer.load("ollama").inflight == 1000 and balancer.queue_depth("ollama") == 0
+    assert all(lease.waited == 0 for lease in leases)
+    for lease in leases:
+        lease.release()
+    assert balancer.load("ollama").max_inflight is None
+
+
+async def test_without_a_limit_the_least_busy_host_still_comes_first() -> None:
+    balancer = Balancer()
+    busy = [await balancer.acquire(["a"]) for _ in range(3)]
+    one = await balancer.acquire(["b"])
+    assert {ids(balancer.rank([Host("a"), Host("b"), Host("c")]))[0] for _ in range(6)} == {"c"}
+    for lease in [*busy, one]:
+        lease.release()
+
+
+async def test_the_operator_limit_applies_to_hosts_that_report_none_and_a_lifted_limit_frees_the_queue() -> None:
+    balancer = Balancer(max_inflight=1)
+    held = await balancer.acquire(["ollama"])
+    waiting = asyncio.create_task(balancer.acquire(["ollama"]))
+    await asyncio.sleep(0)
+    assert balancer.queue_depth("ollama") == 1
+    balancer.set_reported_limit("ollama", 4)  # the host now says it serves 4 at once
+    second = await waiting
+    assert balancer.load("ollama").inflight == 2
+    held.release()
+    second.release()
+
+
+def test_the_default_queue_is_as_deep_as_ollama_s() -> None:
+    assert Balancer().queue_size == 512

@@ -137,3 +137,30 @@ def test_attempts_travel_in_one_safe_header_line():
     value = header["X-Atmosphere-Attempts"]
     assert "\r" not in value and "\n" not in value and value.isascii()
     assert value.startswith("llamafarm: HTTP 500: boom") and "ollama: mod" in value
+
+
+async def test_a_request_that_waited_for_a_host_at_its_limit_shows_the_wait_in_the_request_log(tmp_path):
+    import asyncio
+
+    from atmosphere.router.balancer import Balancer
+
+    gate = asyncio.Event()
+
+    class Slow(FakeBackend):
+        async def chat(self, req: ChatRequest, model: str) -> ChatCompletion:
+            await gate.wait()
+            return await super().chat(req, model)
+
+    registry = Registry([Slow("one", ["shared"])], state_dir=tmp_path, probe_timeout=1, health_interval=60)
+    await registry.scan()
+    executor = Executor(registry, balancer=Balancer(max_inflight=1))
+    first = asyncio.create_task(executor.chat(ask()))
+    second = asyncio.create_task(executor.chat(ask()))
+    for _ in range(5):
+        await asyncio.sleep(0.01)
+    gate.set()
+    await first, await second
+    entries = [e.to_dict() for e in executor.recorder.log.query()]
+    waits = sorted(e["queued_ms"] or 0 for e in entries)
+    assert waits[0] == 0 and waits[1] >= 30  # the second waited for the first's slot, and says so
+    assert all(e["status"] == 200 for e in entries)

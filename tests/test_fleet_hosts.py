@@ -53,7 +53,7 @@ def test_each_ollama_host_is_an_integration_of_its_own_with_a_stable_id(ollama_h
     assert all(i["status"] == "healthy" for i in ollama)
     assert {i["priority"] for i in ollama} == {1} and items[0]["priority"] == 0  # LlamaFarm first
     gpu = ollama[1]
-    assert gpu["removable"] is False and gpu["max_inflight"] == 4 and gpu["inflight"] == 0
+    assert gpu["removable"] is False and gpu["max_inflight"] is None and gpu["inflight"] == 0
     assert gpu["stats"]["sparkline"] == [0] * 15 and gpu["warmup_supported"] is True
     assert [m["id"] for m in gpu["models"] if m["loaded"]] == ["qwen2.5:0.5b"]
 
@@ -200,3 +200,25 @@ async def test_requests_beyond_each_hosts_limit_wait_and_go_to_whichever_host_fr
     finally:
         for server in servers:
             server.stop()
+
+
+def test_with_the_defaults_256_clients_at_once_on_one_host_are_all_served(make_gateway) -> None:
+    """No limit of ours unless the host reports one: a burst the backend takes is never refused."""
+    state = EmulatorState(loaded={"qwen2.5:0.5b": time.time()})
+    state.answer_delay = 0.2  # every request is still running when the last one arrives
+    server = EmulatorServer(create_ollama_app(state)).start()
+    try:
+        gateway = make_gateway(ollama_url=server.url)
+
+        async def burst() -> list[httpx.Response]:
+            limits = httpx.Limits(max_connections=256, max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=gateway.url, limits=limits, timeout=60) as client:
+                return await asyncio.gather(*(client.post("/v1/chat/completions", json=CHAT) for _ in range(256)))
+
+        answers = asyncio.run(burst())
+        statuses = [a.status_code for a in answers]
+        assert statuses == [200] * 256, {s: statuses.count(s) for s in set(statuses)}
+        assert all(a.json()["choices"][0]["message"]["content"] for a in answers)
+        assert state.peak_active > 20  # run side by side at the host, not four at a time behind a queue of 16
+    finally:
+        server.stop()

@@ -57,7 +57,7 @@ class HostGauge:
     host: str
     inflight: int
     queue_depth: int
-    max_inflight: int
+    max_inflight: int | None  # None: no limit
     probe_latency_ms: float | None
     status: str
 
@@ -75,7 +75,8 @@ class _Hosts(Collector):
         for host in self._read():
             inflight.add_metric([host.host], host.inflight)
             queued.add_metric([host.host], host.queue_depth)
-            limit.add_metric([host.host], host.max_inflight)
+            if host.max_inflight is not None:
+                limit.add_metric([host.host], host.max_inflight)
             if host.probe_latency_ms is not None:
                 probe.add_metric([host.host], host.probe_latency_ms / 1000)
             status.add_metric([host.host, host.status], 1)

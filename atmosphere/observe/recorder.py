@@ -36,7 +36,7 @@ class Recorder:
 class Trace:
     """Timings of one request as it goes; ``finish`` or ``fail`` writes it down, once."""
 
-    __slots__ = ("_recorder", "origin", "wall", "requested", "stream", "prompt", "upstream_at", "first_at", "_done")
+    __slots__ = ("_recorder", "origin", "wall", "requested", "stream", "prompt", "upstream_at", "first_at", "queued", "_done")
 
     def __init__(self, recorder: Recorder, requested: str | None, stream: bool, prompt: str | None):
         self._recorder = recorder
@@ -47,10 +47,14 @@ class Trace:
         self.prompt = prompt
         self.upstream_at: float | None = None  # when the call to the backend that served began
         self.first_at: float | None = None  # when its first streamed chunk arrived
+        self.queued = 0.0  # seconds waited for a host at its concurrency limit
         self._done = False
 
     def upstream_begins(self) -> None:
         self.upstream_at = time.perf_counter()
+
+    def waited(self, seconds: float) -> None:
+        self.queued += seconds
 
     def first_chunk(self) -> None:
         self.first_at = time.perf_counter()
@@ -80,7 +84,7 @@ class Trace:
                 attempts=attempts,
                 status=status,
                 outcome="fallback" if any(a.kind != "skipped" for a in attempts) else "ok",
-                added_ms=round(max(0.0, total - (upstream or 0.0)), 3),
+                added_ms=round(max(0.0, total - (upstream or 0.0) - self.queued * 1000), 3),
                 upstream_ms=round(upstream, 3) if upstream is not None else None,
                 ttft_ms=round(ttft, 3) if ttft is not None else None,
                 usage=usage,
@@ -127,6 +131,7 @@ class Trace:
             stream=self.stream,
             client=self.origin.client,
             prompt=self.prompt,
+            queued_ms=round(self.queued * 1000, 3) if self.queued else None,
             **fields,
         )
 

@@ -53,6 +53,7 @@ class RequestEntry:
     client: str | None
     prompt: str | None = None  # only with ATMOSPHERE_LOG_PROMPTS=true
     answer: str | None = None
+    queued_ms: float | None = None  # time spent waiting for a host at its concurrency limit
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -10,11 +10,17 @@ makes pools from its plan). ``rank`` orders a pool, best first:
 4. the least busy by Atmosphere's own in-flight count;
 5. round-robin among what is still tied.
 
+A host's limit is what the host itself reports (LlamaFarm's ``optimal_concurrency``), else
+the operator's ``max_inflight``, else none: by default nothing is refused that the backend
+would serve (Ollama queues on its own, up to ``OLLAMA_MAX_QUEUE``), and ranking by the
+in-flight count still spreads the load.
+
 ``acquire`` takes a slot on the first ranked host that has one, without awaiting. When
-every host of the pool is full the request joins the shortest bounded queue and takes the
-first slot that frees on *any* host of its pool; a full queue, or a wait past the queue
-deadline, is ``HostsBusy`` (503 with ``Retry-After``). Nothing here waits for a probe or
-does I/O, so a decision costs microseconds (see bench/).
+every host of the pool is at its limit the request joins the shortest bounded queue (512
+deep by default, like Ollama's) and takes the first slot that frees on *any* host of its
+pool; a full queue, or a wait past the request's deadline, is ``HostsBusy`` (503 with
+``Retry-After``). Nothing here waits for a probe or does I/O, so a decision costs
+microseconds (see bench/).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +36,7 @@ from typing import Protocol, TypeVar
 
 from atmosphere.errors import HostsBusy
 
-DEFAULT_MAX_INFLIGHT = 4  # Ollama's OLLAMA_NUM_PARALLEL default
+DEFAULT_QUEUE_SIZE = 512  # Ollama's OLLAMA_MAX_QUEUE default
 _STICKY_LIMIT = 10_000  # remembered conversations (least recently used forgotten first)
 
 
@@ -50,14 +57,14 @@ C = TypeVar("C", bound=Choice)
 class HostLoad:
     """Atmosphere's own view of one host's load (not the host's word)."""
 
-    max_inflight: int = DEFAULT_MAX_INFLIGHT
+    max_inflight: int | None = None  # None: no limit of ours
     inflight: int = 0
     queued: int = 0
     peak: int = 0  # most requests ever in flight at once (the bench checks the limit held)
 
     @property
     def saturated(self) -> bool:
-        return self.inflight >= self.max_inflight
+        return self.max_inflight is not None and self.inflight >= self.max_inflight
 
 
 @dataclass(slots=True, eq=False)
@@ -70,11 +77,12 @@ class _Waiter:
 class Lease:
     """A slot on one host; release it exactly once when the host is done (stream included)."""
 
-    __slots__ = ("_balancer", "host", "_released")
+    __slots__ = ("_balancer", "host", "waited", "_released")
 
-    def __init__(self, balancer: Balancer, host: str):
+    def __init__(self, balancer: Balancer, host: str, waited: float = 0.0):
         self._balancer = balancer
         self.host = host
+        self.waited = waited  # seconds spent in the queue before the slot (0: none free was needed)
         self._released = False
 
     def release(self) -> None:
@@ -84,10 +92,10 @@ class Lease:
 
 
 class Balancer:
-    def __init__(self, *, queue_size: int = 16, queue_timeout: float = 30.0, max_inflight: int = 0):
+    def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE, queue_timeout: float = 120.0, max_inflight: int = 0):
         self.queue_size = queue_size
-        self.queue_timeout = queue_timeout
-        self._override = max_inflight  # 0: what the host reports, else the default
+        self.queue_timeout = queue_timeout  # the request's own deadline (ATMOSPHERE_REQUEST_TIMEOUT by default)
+        self._operator = max_inflight or None  # 0: no limit unless the host reports one
         self._hosts: dict[str, HostLoad] = {}
         self._waiters: deque[_Waiter] = deque()
         self._sticky: OrderedDict[str, str] = OrderedDict()
@@ -98,16 +106,17 @@ class Balancer:
     def load(self, host: str) -> HostLoad:
         found = self._hosts.get(host)
         if found is None:
-            found = self._hosts[host] = HostLoad(self._override or DEFAULT_MAX_INFLIGHT)
+            found = self._hosts[host] = HostLoad(self._operator)
         return found
 
     def set_reported_limit(self, host: str, reported: int | None) -> None:
-        """The host's own concurrency (e.g. LlamaFarm's optimal_concurrency); an operator setting wins."""
-        limit = self._override or (reported if reported and reported > 0 else DEFAULT_MAX_INFLIGHT)
+        """The host's own concurrency (e.g. LlamaFarm's optimal_concurrency) is its limit; a host
+        that reports none gets the operator's setting, or no limit."""
+        limit = reported if reported and reported > 0 else self._operator
         load = self.load(host)
-        grew = limit > load.max_inflight
+        before = load.max_inflight
         load.max_inflight = limit
-        if grew:
+        if limit is None or (before is not None and limit > before):
             self._hand_over(host)
 
     def forget(self, host: str) -> None:
@@ -129,7 +138,7 @@ class Balancer:
         def key(item: tuple[int, Choice]) -> tuple[bool, bool, bool, int, int]:
             position, choice = item
             load = hosts.get(choice.host_id) or self.load(choice.host_id)
-            full = load.inflight >= load.max_inflight
+            full = load.max_inflight is not None and load.inflight >= load.max_inflight
             return (
                 full or choice.host_id != stuck,
                 full,
@@ -156,7 +165,7 @@ class Balancer:
         """A slot on the first ranked host with one, else the first to free within the deadline."""
         for host in ranked:
             load = self.load(host)
-            if load.inflight < load.max_inflight:
+            if load.max_inflight is None or load.inflight < load.max_inflight:
                 self._take(load)
                 return Lease(self, host)
         if not ranked:
@@ -164,13 +173,15 @@ class Balancer:
         home = min(ranked, key=lambda h: self.load(h).queued)  # stable: ties keep rank order
         if self.load(home).queued >= self.queue_size:
             raise HostsBusy(
-                f"Every host that serves this model is busy and its queue is full ({', '.join(ranked)}).",
+                f"Every host that serves this model is busy and its queue of {self.queue_size} is full "
+                f"(ATMOSPHERE_QUEUE_SIZE; {', '.join(ranked)}).",
                 [],
                 retry_after=1,
             )
         waiter = _Waiter(frozenset(ranked), home)
         self.load(home).queued += 1
         self._waiters.append(waiter)
+        began = time.perf_counter()
         try:
             host = await asyncio.wait_for(asyncio.shield(waiter.future), self.queue_timeout)
         except BaseException as exc:
@@ -180,12 +191,13 @@ class Balancer:
                 self._drop(waiter)
             if isinstance(exc, TimeoutError):
                 raise HostsBusy(
-                    f"Every host that serves this model stayed busy for {self.queue_timeout:g} s ({', '.join(ranked)}).",
+                    f"Every host that serves this model stayed busy for {self.queue_timeout:g} s, the request's "
+                    f"deadline ({', '.join(ranked)}).",
                     [],
                     retry_after=max(1, round(self.queue_timeout / 4)),
                 ) from None
             raise
-        return Lease(self, host)
+        return Lease(self, host, time.perf_counter() - began)
 
     def queue_depth(self, host: str) -> int:
         load = self._hosts.get(host)
@@ -206,7 +218,7 @@ class Balancer:
     def _hand_over(self, host: str) -> None:
         """Give free slots on ``host`` to the oldest waiters whose pool includes it."""
         load = self._hosts[host]
-        while load.inflight < load.max_inflight:
+        while load.max_inflight is None or load.inflight < load.max_inflight:
             waiter = next((w for w in self._waiters if host in w.hosts), None)
             if waiter is None:
                 return

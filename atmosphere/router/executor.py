@@ -225,6 +225,8 @@ class Executor:
                         raise HostsBusy(busy.message, attempts, retry_after=retry) from None
                     attempts.extend(Attempt(c.host_id, "busy: queue full", "skipped") for c in remaining)
                     break
+                if lease.waited:
+                    trace.waited(lease.waited)
                 candidate = next(c for c in remaining if c.host_id == lease.host)
                 remaining.remove(candidate)
                 backend, native = candidate.backend, candidate.native
