@@ -118,13 +118,14 @@ def test_images_reach_ollama_as_bare_base64(gateway, backends):
 
 
 def test_a_tool_call_round_trip(gateway):
-    first = client(gateway).chat(model="llama3.2", messages=HELLO, tools=[WEATHER], stream=False)
+    ask = [{"role": "user", "content": "What is the weather in Paris?"}]  # the model calls tools only when asked
+    first = client(gateway).chat(model="llama3.2", messages=ask, tools=[WEATHER], stream=False)
     (call,) = first.message.tool_calls
     assert call.function.name == "get_weather" and call.function.arguments == {"city": "Paris"}
-    messages = [*HELLO, first.message, {"role": "tool", "tool_name": "get_weather", "content": "sunny"}]
+    messages = [*ask, first.message, {"role": "tool", "tool_name": "get_weather", "content": "sunny"}]
     second = client(gateway).chat(model="llama3.2", messages=messages, tools=[WEATHER], stream=False)
     assert "get_weather returned: sunny" in second.message.content
-    streamed = list(client(gateway).chat(model="llama3.2", messages=HELLO, tools=[WEATHER], stream=True))
+    streamed = list(client(gateway).chat(model="llama3.2", messages=ask, tools=[WEATHER], stream=True))
     assert [c.function.arguments for p in streamed for c in (p.message.tool_calls or [])] == [{"city": "Paris"}]
 
 

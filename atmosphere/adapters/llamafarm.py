@@ -30,6 +30,7 @@ from atmosphere.adapters.llamafarm_readiness import (
 )
 from atmosphere.adapters.llamafarm_stream import MASKED_FAILURE_PREFIX, stream_chunks
 from atmosphere.adapters.openai_wire import completion_from_openai, usage_from_openai
+from atmosphere.adapters.system_turns import one_leading_system
 from atmosphere.domain import (
     OLLAMA_NATIVE,
     ChatChunk,
@@ -298,7 +299,8 @@ class LlamaFarmBackend:
         if req.extra.get("logprobs"):
             # Its chat answers carry no logprobs (reference), so asking would silently get none.
             raise BackendFailure("it returns no logprobs (use an Ollama model)", retryable=False)
-        body: dict[str, Any] = {"messages": req.messages, "model": alias, "stream": stream, "rag_enabled": False}
+        messages = one_leading_system(req.messages)  # it keeps only the last system message it is sent
+        body: dict[str, Any] = {"messages": messages, "model": alias, "stream": stream, "rag_enabled": False}
         for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
             value = getattr(req, key)
             if value is not None:

@@ -9,14 +9,19 @@ Deliberately not supported, and why:
 - image ``url`` sources: the gateway never fetches a URL a request names (400);
 - ``document``, ``search_result`` and server-tool blocks: no local backend reads them (400);
 - server tools (``type`` other than ``custom``) are dropped, as Claude Code may offer them;
-- ``thinking`` is ignored (answers never carry thinking blocks), and ``metadata``,
-  ``cache_control`` and the other Anthropic-only fields are ignored;
+- ``thinking`` is ignored (answers never carry thinking blocks), and so are ``metadata``,
+  ``context_management``, ``output_config``, ``cache_control``, every ``anthropic-beta``
+  value and the ``?beta=true`` query (Claude Code sends them all; no local backend has
+  them); ``thinking``/``redacted_thinking`` blocks replayed in earlier turns are dropped;
+- system turns inside ``messages`` stay in place as system messages (the adapter of a
+  backend that reads only one leading system message folds them: adapters/system_turns.py);
 - ``tool_choice`` ``any``/``tool`` are passed on as OpenAI's ``required``/named choice, which
   Ollama ignores; ``none`` is honoured everywhere by offering no tools.
 """
 
 from __future__ import annotations
 
+import binascii
 from typing import Any
 
 from atmosphere import jsonfast
@@ -87,6 +92,11 @@ def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
         raise InvalidRequest(f"{where}.source.media_type: must be one of {', '.join(sorted(_IMAGE_TYPES))}")
     if not isinstance(data, str) or not data:
         raise InvalidRequest(f"{where}.source.data: must be base64 text")
+    try:  # here, before any backend: Ollama answers bad base64 with an opaque error
+        # Line breaks are allowed (`base64` wraps at 76 columns; Go's decoder skips them).
+        binascii.a2b_base64(data.replace("\r", "").replace("\n", "") if "\n" in data else data, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"{where}.source.data: is not valid base64 (standard alphabet, padded)") from None
     return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
 
 

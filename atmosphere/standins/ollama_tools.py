@@ -5,14 +5,20 @@ may answer with ``message.tool_calls`` (``id`` ``call_<8 alnum>``, ``arguments``
 object), on a ``done: false`` line when streaming, and the final line still says
 ``done_reason: "stop"``. A model without the capability refuses ``tools`` with a 400.
 
-The emulator calls the first offered tool whenever the conversation does not end with a
-tool result, filling the tool's required parameters from their JSON Schema types; after
-a tool result it answers in text that quotes the result.
+The emulated model calls a tool only when the user asks for it: the first offered tool
+whose name the last user turn says (``get_weather`` for "weather in Paris?": the name's
+words but a leading verb such as ``get``), filling the tool's required parameters from
+their JSON Schema types; after a tool result it answers in text that quotes the result.
+Text inside tags (Claude Code's ``<system-reminder>`` context) is not the user's ask, and
+system turns after a tool result do not hide it. Never calling unprompted matters: Claude
+Code offers a dozen tools on every turn, and a model that always calls the first one
+(``Agent``) sends it into sub-agents without end.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 _SAMPLES: dict[str, Any] = {"string": "Paris", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
@@ -34,16 +40,44 @@ def _arguments(parameters: Any) -> dict[str, Any]:
     return out
 
 
+_VERBS = frozenset({"get", "fetch", "set", "do", "run", "call"})
+_TAGGED = re.compile(r"<([A-Za-z][\w-]*)>.*?</\1>", re.S)
+_NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+
+
+def _last_turn(messages: list[Any]) -> dict[str, Any] | None:
+    """The last message that is not a system turn (agents add those after a tool result)."""
+    return next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") != "system"), None)
+
+
+def _ask(messages: list[Any]) -> set[str]:
+    """The words of the last user turn, without tagged context."""
+    last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None)
+    content = last.get("content") if last else None
+    text = _TAGGED.sub(" ", content) if isinstance(content, str) else ""
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _asked_for(name: str, ask: set[str]) -> bool:
+    words = [w.lower() for w in _NAME_WORDS.findall(name)]
+    wanted = [w for w in words if w not in _VERBS] or words
+    return bool(wanted) and all(w in ask or f"{w}s" in ask for w in wanted)
+
+
 def planned_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     """The call the emulated model makes for this request, or None to answer in text."""
     tools = body.get("tools")
     messages = body.get("messages")
     if not isinstance(tools, list) or not tools or not isinstance(messages, list) or not messages:
         return None
-    if isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
+    last = _last_turn(messages)
+    if last is None or last.get("role") == "tool":
         return None
-    function = next((t.get("function") for t in tools if isinstance(t, dict) and isinstance(t.get("function"), dict)), None)
-    if function is None or not isinstance(function.get("name"), str):
+    ask = _ask(messages)
+    offered = (t.get("function") if isinstance(t, dict) else None for t in tools)
+    functions: list[dict[str, Any]] = [f for f in offered if isinstance(f, dict)]
+    function = next((f for f in functions if isinstance(f.get("name"), str) and _asked_for(f["name"], ask)), None)
+    if function is None:
         return None
     seed = hashlib.sha256(repr(messages).encode()).hexdigest()[:8]
     return {
@@ -54,10 +88,10 @@ def planned_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
 
 def tool_result_reply(model: str, messages: Any) -> str | None:
     """The text answer after a tool result: names the tool and quotes what it returned."""
-    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], dict):
+    if not isinstance(messages, list):
         return None
-    last = messages[-1]
-    if last.get("role") != "tool":
+    last = _last_turn(messages)
+    if last is None or last.get("role") != "tool":
         return None
     tool = last.get("tool_name") or last.get("tool_call_id") or "the tool"
     return f"Hello from the Ollama emulator ({model})! {tool} returned: {last.get('content') or ''}"
