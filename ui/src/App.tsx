@@ -1,11 +1,12 @@
-import { Activity, BookOpen, CloudSun, MessagesSquare, Puzzle } from 'lucide-react';
-import type { ComponentType } from 'react';
+import { Activity, BarChart3, BookOpen, CloudSun, KeyRound, MessagesSquare, Puzzle } from 'lucide-react';
+import { Suspense, lazy, type ComponentType } from 'react';
 import type { LucideIcon } from 'lucide-react';
 import IntegrationPanel from './components/IntegrationPanel';
 import ApiPage from './components/ApiPage';
 import RequestsPage from './components/RequestsPage';
 import PlaygroundPage from './components/PlaygroundPage';
 import KeyDialog from './components/KeyDialog';
+import KeysPage from './keys/KeysPage';
 import { useHashRoute } from './hooks/useHashRoute';
 import './App.css';
 
@@ -16,9 +17,14 @@ interface PageEntry {
   component: ComponentType;
 }
 
+// The charts (Chart.js) load with the Usage page only, so the other pages stay as light as before.
+const UsagePage = lazy(() => import('./usage/UsagePage'));
+
 const pages: PageEntry[] = [
   { id: 'integrations', label: 'Integrations', icon: Puzzle, component: IntegrationPanel },
   { id: 'requests', label: 'Requests', icon: Activity, component: RequestsPage },
+  { id: 'usage', label: 'Usage', icon: BarChart3, component: UsagePage },
+  { id: 'keys', label: 'Keys', icon: KeyRound, component: KeysPage },
   { id: 'playground', label: 'Playground', icon: MessagesSquare, component: PlaygroundPage },
   { id: 'api', label: 'API', icon: BookOpen, component: ApiPage },
 ];
@@ -59,7 +65,9 @@ export default function App() {
         </nav>
       </aside>
       <main id="main" className="app-main" tabIndex={-1}>
-        <Page />
+        <Suspense fallback={<p className="app-loading">Loading…</p>}>
+          <Page />
+        </Suspense>
       </main>
       <KeyDialog />
     </div>

@@ -206,3 +206,6 @@ export function liveSocketUrl(location: Pick<Location, 'protocol' | 'host'> = wi
   const base = `${scheme}//${location.host}/ws`;
   return key ? `${base}?key=${encodeURIComponent(key)}` : base;
 }
+
+/** A JSON call to the API for the modules beside this one: the parsed body of a 2xx answer, or an ApiError with the service's message. */
+export const apiRequest = _request;

@@ -278,3 +278,6 @@ export function equivalentFrom(value: unknown): Equivalent | null {
   const name = e && str(e.name);
   return e && name ? { name, members: membersFrom(e.members) } : null;
 }
+
+/** The field readers, for the modules that read the keys and usage answers (api/keys.ts, api/usage.ts). */
+export { obj, str, num, bool, strings, listOf };

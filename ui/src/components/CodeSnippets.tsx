@@ -5,7 +5,7 @@ import { curlSnippet, pythonSnippet } from '../api/snippets';
 import './CodeSnippets.css';
 
 /** Copy with the Clipboard API where the page may (secure contexts), else through a selected textarea. */
-async function copyText(text: string): Promise<boolean> {
+export async function copyText(text: string): Promise<boolean> {
   try {
     if (navigator.clipboard && window.isSecureContext) {
       await navigator.clipboard.writeText(text);
@@ -31,7 +31,7 @@ async function copyText(text: string): Promise<boolean> {
   return ok;
 }
 
-function Snippet({ title, code, name }: { title: string; code: string; name: string }) {
+export function Snippet({ title, code, name }: { title: string; code: string; name: string }) {
   const [copied, setCopied] = useState<boolean | null>(null);
   return (
     <section className="code-snippet">
