@@ -17,7 +17,7 @@ help:
 	@echo "make serve   - set up, build the dashboard, serve on http://127.0.0.1:8000"
 	@echo "make demo    - the same, against built-in stand-in backends"
 	@echo "make test    - set up and run every test (Python, UI components, browser, bench smoke)"
-	@echo "make bench   - the speed benchmark (QUICK=1 for a short run)"
+	@echo "make bench   - the speed benchmark (QUICK=1 for a short run; BASELINE=<commit> to compare, '' for none)"
 	@echo "make lint    - ruff, mypy over atmosphere/, and tsc --noEmit over the dashboard"
 
 $(STAMP): pyproject.toml requirements.txt requirements-dev.txt constraints.txt
@@ -84,8 +84,11 @@ test: venv ui agents chromium lint
 	$(MAKE) --no-print-directory test-ui
 	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md
 
+# The bench measures this tree beside a past commit's gateway in the same blocks (bench/baseline.py).
+BASELINE ?= 77f0439
+
 bench: venv
-	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(PEERS),--peers $(PEERS))
+	$(BIN)/python -m bench $(if $(QUICK),--quick) $(if $(PEERS),--peers $(PEERS)) $(if $(BASELINE),--baseline $(BASELINE))
 
 clean:
 	rm -rf $(VENV) ui/node_modules atmosphere/static test-artifacts .pytest_cache

@@ -1,20 +1,23 @@
-"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm]`.
+"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT]`.
 
 Starts the stand-ins and the gateway as child processes, runs every measure, prints
 one table and writes it (with the machine and the date) as markdown. Exits 1 when a
-budget is missed, unless --no-thresholds.
+budget is missed, unless --no-thresholds. With ``--baseline COMMIT`` that commit's gateway
+runs beside this tree's (bench/baseline.py) and the request-path measures (sections 1-3
+and the CPU per request) take it in the same blocks; section 10 gives the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
 from pathlib import Path
 
-from bench import fleet, ops, resilience, scenarios, surfaces
+from bench import baseline, cpu, fleet, ops, resilience, scenarios, surfaces
 from bench.loadgen import loop_factory
 from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
 from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
@@ -30,6 +33,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-thresholds", action="store_true", help="report budgets but always exit 0")
     parser.add_argument("--output", type=Path, default=None, help="markdown results (default bench/RESULTS.md)")
     parser.add_argument("--peers", choices=["litellm"], action="append", default=[], help="also measure a peer gateway")
+    parser.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        default="",
+        help=f"also measure this commit's gateway in the same blocks (make bench uses {baseline.DEFAULT})",
+    )
     return parser.parse_args(argv)
 
 
@@ -41,16 +50,37 @@ def _added(direct: float, through: float) -> str:
     return f"+{through - direct:.2f} ms"
 
 
+def _versus(ours: float, theirs: float | None, unit: str = "ms") -> str:
+    """`` (0.52 × baseline's +0.86 ms)``: this tree's added cost as a share of the baseline's."""
+    if theirs is None:
+        return ""
+    share = f"{ours / theirs:.2f} ×" if theirs > 0 else "n/a"
+    return f" ({share} baseline's +{theirs:.2f} {unit})"
+
+
+class Comparison:
+    """The figures both gateways gave in this run, for section 10."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, float, float, str, bool]] = []  # measure, ours, theirs, budget, higher_is_better
+
+    def add(self, measure: str, ours: float, theirs: float | None, budget: str, higher_is_better: bool = False) -> None:
+        if theirs is not None:
+            self.rows.append((measure, ours, theirs, budget, higher_is_better))
+
+
 async def run(args: argparse.Namespace, report: Report) -> None:
     plan = Plan.make(args.quick)
     children = Children()
-    try:
-        await _run(plan, args, report, children)
-    finally:
-        children.stop_all()
+    with contextlib.ExitStack() as stack:
+        base = stack.enter_context(baseline.checkout(args.baseline)) if args.baseline else None
+        try:
+            await _run(plan, args, report, children, base)
+        finally:
+            children.stop_all()
 
 
-async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: Children) -> None:
+async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: Children, base: tuple[Path, str] | None) -> None:
     _log("starting stand-ins, the trivial server and the gateway")
     ollama, llamafarm, trivial = await asyncio.gather(
         children.add(StandIn("ollama")),
@@ -58,10 +88,17 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         children.add(Trivial()),
     )
     gateway = Gateway(llamafarm_url=llamafarm.url, ollama_url=ollama.url)  # the defaults, as a user runs it
-    await children.add(gateway)
-    await asyncio.sleep(max(0.0, gateway.started_at + 2.0 - time.monotonic()))
+    old: Gateway | None = None
+    if base is not None:
+        report.baseline = base[1]
+        old = Gateway(root=base[0], llamafarm_url=llamafarm.url, ollama_url=ollama.url)
+        _log(f"baseline {base[1]} in {base[0]}")
+    await asyncio.gather(*(children.add(g) for g in (gateway, old) if g is not None))
+    await asyncio.sleep(max(0.0, max(g.started_at for g in (gateway, old) if g is not None) + 2.0 - time.monotonic()))
     idle_rss = rss_mb(gateway.pid)
-    _log(f"gateway idle RSS {idle_rss:.1f} MB")
+    old_rss = rss_mb(old.pid) if old is not None else None
+    _log(f"gateway idle RSS {idle_rss:.1f} MB" + (f" (baseline {old_rss:.1f} MB)" if old_rss else ""))
+    versus = Comparison()
 
     ceilings = report.section("ceilings (what the tools themselves can do)")
     ceiling = await scenarios.ceiling(trivial.port, plan)
@@ -74,9 +111,10 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     )
     _log(f"load generator ceiling {ceiling['rps_c32']:,.0f} req/s")
 
+    old_port = old.port if old is not None else 0
     targets = [
-        scenarios.llamafarm_target(llamafarm.port, gateway.port),
-        scenarios.ollama_target(ollama.port, gateway.port),
+        scenarios.llamafarm_target(llamafarm.port, gateway.port, baseline_port=old_port),
+        scenarios.ollama_target(ollama.port, gateway.port, baseline_port=old_port),
     ]
     standins = {targets[0].name: llamafarm, targets[1].name: ollama}
     for target in targets:
@@ -86,17 +124,27 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     for target in targets:
         p = await scenarios.non_streaming(target, 1, plan)
         d, t = scenarios.summary(p.direct), scenarios.summary(p.through)
+        b = scenarios.summary(p.baseline) if p.baseline is not None else None
         ok = t["p50"] - d["p50"] <= 1.0 and not t["errors"]
-        c1.append(Row(f"{target.name}: p50", ms(d["p50"]), ms(t["p50"]), _added(d["p50"], t["p50"]), "added ≤ 1.00 ms", ok))
-        c1.append(Row(f"{target.name}: p99", ms(d["p99"]), ms(t["p99"]), _added(d["p99"], t["p99"])))
-        _log(f"c=1 {target.name}: p50 {d['p50']:.3f} → {t['p50']:.3f} ms ({int(d['n'])}+{int(t['n'])} requests)")
+        added, old_added = t["p50"] - d["p50"], (b["p50"] - d["p50"]) if b else None
+        result = _added(d["p50"], t["p50"]) + _versus(added, old_added)
+        c1.append(
+            Row(f"{target.name}: p50", ms(d["p50"]), ms(t["p50"]), result, "added ≤ 1.00 ms", ok, ms(b["p50"]) if b else "")
+        )
+        c1.append(
+            Row(f"{target.name}: p99", ms(d["p99"]), ms(t["p99"]), _added(d["p99"], t["p99"]), baseline=ms(b["p99"]) if b else "")
+        )
+        versus.add(f"added p50, c=1, {target.name}", added, old_added, "≤ 0.6 ×")
+        _log(f"c=1 {target.name}: p50 {d['p50']:.3f} → {t['p50']:.3f} ms" + (f" (baseline {b['p50']:.3f})" if b else ""))
 
+    await _cpu(report, targets, gateway, old, plan, versus)
     await _surfaces(report, ollama, gateway, plan)
 
     c32 = report.section("2. non-streaming chat, concurrency 32")
     for target in targets:
         p = await scenarios.non_streaming(target, 32, plan)
         d, t = scenarios.summary(p.direct), scenarios.summary(p.through)
+        b = scenarios.summary(p.baseline) if p.baseline is not None else None
         errors = f"; {int(t['errors'])} errors" if t["errors"] else ""
         c32.append(
             Row(
@@ -104,25 +152,63 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
                 f"{d['p50']:.2f} / {d['p99']:.2f} ms",
                 f"{t['p50']:.2f} / {t['p99']:.2f} ms",
                 _added(d["p99"], t["p99"]) + " at p99" + errors,
-                "through p99 ≤ 60 ms",
+                "through p99 ≤ 60 ms, 0 errors",
                 t["p99"] <= 60 and not t["errors"],
+                f"{b['p50']:.2f} / {b['p99']:.2f} ms" + (f"; {int(b['errors'])} errors" if b["errors"] else "") if b else "",
             )
         )
-        share = f"{t['rps'] / d['rps']:.0%} of direct"
+        share = f"{t['rps'] / d['rps']:.0%} of direct" + (f"; {t['rps'] / b['rps']:.2f} × baseline's" if b and b["rps"] else "")
         rps = f"{d['rps']:,.0f}", f"{t['rps']:,.0f}"
-        c32.append(Row(f"{target.name}: requests/s", *rps, share, "through ≥ 1,000 req/s", t["rps"] >= 1000))
+        c32.append(
+            Row(
+                f"{target.name}: requests/s",
+                *rps,
+                share,
+                "through ≥ 1,000 req/s",
+                t["rps"] >= 1000,
+                f"{b['rps']:,.0f}" if b else "",
+            )
+        )
+        versus.add(f"c=32 requests/s, {target.name}", t["rps"], b["rps"] if b else None, "≥ 2 ×", higher_is_better=True)
         ceilings.append(Row(f"stand-in alone: {target.name}, c=32", result=f"{d['rps']:,.0f} req/s"))
         _log(f"c=32 {target.name}: {d['rps']:,.0f} → {t['rps']:,.0f} req/s, p99 {d['p99']:.2f} → {t['p99']:.2f} ms")
+
+    c256 = report.section("2b. a burst: concurrency 256 on one host, the defaults")
+    for target in targets:
+        p = await scenarios.non_streaming(target, 256, plan, block_s=plan.c32_block_s / 2)
+        d, t = scenarios.summary(p.direct), scenarios.summary(p.through)
+        b = scenarios.summary(p.baseline) if p.baseline is not None else None
+        outcome = f"{int(t['n'])} served, {int(t['errors'])} errors; p99 {t['p99']:.1f} ms"
+        old_outcome = f"{int(b['n'])} served, {int(b['errors'])} errors" if b else ""
+        c256.append(
+            Row(
+                f"{target.name}: c=256",
+                f"{d['rps']:,.0f} req/s",
+                f"{t['rps']:,.0f} req/s",
+                outcome,
+                "0 errors",
+                not t["errors"],
+                old_outcome,
+            )
+        )
+        _log(f"c=256 {target.name}: {outcome}" + (f" (baseline {old_outcome})" if b else ""))
 
     streams = report.section("3. streaming (gateway answers OpenAI SSE)")
     for target in targets:
         stats = await scenarios.streaming(target, standins[target.name], plan)
         d, t = stats["direct"], stats["through"]
         dp, tp = scenarios.median(d.ttfc_ms), scenarios.median(t.ttfc_ms)
+        bp = scenarios.median(stats["baseline"].ttfc_ms) if "baseline" in stats else None
         kind = "NDJSON" if target.direct_delim == b"\n" else "SSE"
         errors = d.errors + t.errors
         name = f"{target.name} ({kind})"
-        streams.append(Row(f"{name}: time to first chunk p50", ms(dp), ms(tp), _added(dp, tp), "added ≤ 1.00 ms", tp - dp <= 1.0))
+        old_added = bp - dp if bp is not None else None
+        result = _added(dp, tp) + _versus(tp - dp, old_added)
+        baseline_cell = ms(bp) if bp is not None else ""
+        streams.append(
+            Row(f"{name}: time to first chunk p50", ms(dp), ms(tp), result, "added ≤ 1.00 ms", tp - dp <= 1.0, baseline_cell)
+        )
+        versus.add(f"added time to first chunk, {name}", tp - dp, old_added, "≤ 0.6 ×")
         kept, detail = scenarios.gaps_kept(stats)
         detail += f"; {errors} failed streams" if errors else ""
         streams.append(Row(f"{name}: 50 ms gaps kept", result=detail, budget="kept (±10%), none merged", ok=kept and not errors))
@@ -165,8 +251,15 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
 
     mem = report.section("7. memory (VmRSS of the gateway process)")
     budget = f"≤ {IDLE_RSS_MB:.0f} MB"
-    mem.append(Row("idle, 2 s after start", result=f"{idle_rss:.1f} MB", budget=budget, ok=idle_rss <= IDLE_RSS_MB))
+    old_cell = f"{old_rss:.1f} MB" if old_rss is not None else ""
+    mem.append(
+        Row("idle, 2 s after start", result=f"{idle_rss:.1f} MB", budget=budget, ok=idle_rss <= IDLE_RSS_MB, baseline=old_cell)
+    )
     mem.append(Row("after the load (sections 1-4)", result=f"{loaded_rss:.1f} MB"))
+    versus.add("idle RSS (MB)", idle_rss, old_rss, "≤ 1 ×")
+    if old is not None:
+        old.stop()
+        _versus_section(report, versus)
     await _fleet(children, plan, report)
     await _resilience(children, ollama, plan, report)
     report.notes += _notes(plan, targets, gateway)
@@ -174,6 +267,38 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         from bench.peers import measure_peers
 
         await measure_peers(args.peers, children, ollama, plan, report)
+
+
+def _versus_section(report: Report, versus: Comparison) -> None:
+    """Issue 19's comparisons: this tree against the baseline commit, every figure from this run."""
+    section = report.section(f"10. against the baseline {report.baseline.split()[0]} (same run, same blocks)")
+    for measure, ours, theirs, budget, higher in versus.rows:
+        ratio = ours / theirs if theirs > 0 else float("nan")
+        limit = float(budget.split()[1])
+        ok = ratio >= limit if higher else ratio <= limit
+        section.append(Row(measure, result=f"{ratio:.2f} × ({ours:,.2f} vs {theirs:,.2f})", budget=budget, ok=ok))
+
+
+async def _cpu(
+    report: Report, targets: list[Target], gateway: Gateway, old: Gateway | None, plan: Plan, versus: Comparison
+) -> None:
+    """Gateway CPU (utime+stime) per sequential request, plain and streamed (section 1c)."""
+    requests = 500 if plan.quick else 2000
+    rows = report.section(f"1c. gateway CPU per request (utime+stime over {requests:,} sequential requests, Ollama chat)")
+    target = targets[1]
+    for label, stream, budget in (("plain", False, 400.0), ("streamed", True, 600.0)):
+        delimiter = b"\n\n" if stream else b""
+        sides = {"through": cpu.Side(gateway.pid, gateway.port, target.sides(stream)["through"][1], delimiter)}
+        if old is not None:
+            sides["baseline"] = cpu.Side(old.pid, old.port, target.sides(stream)["baseline"][1], delimiter)
+        used = await cpu.per_request_us(sides, requests)
+        theirs = used.get("baseline")
+        result = f"{used['through']:.0f} µs" + (f" ({used['through'] / theirs:.2f} × baseline's)" if theirs else "")
+        ok = used["through"] <= budget
+        old_cell = f"{theirs:.0f} µs" if theirs else ""
+        rows.append(Row(f"{label}", result=result, budget=f"≤ {budget:.0f} µs (quiet machine)", ok=ok, baseline=old_cell))
+        versus.add(f"CPU per request, {label} (µs)", used["through"], theirs, "≤ 1 ×")
+        _log(f"cpu {label}: {used}")
 
 
 async def _resilience(children: Children, ollama: StandIn, plan: Plan, report: Report) -> None:

@@ -42,9 +42,9 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
     return env
 
 
@@ -128,11 +128,13 @@ class Trivial(Child):
 
 
 class Gateway(Child):
-    """`python -m atmosphere serve` on a free port, its stderr kept in a log file."""
+    """`python -m atmosphere serve` on a free port, its stderr kept in a log file; ``root`` is the
+    source tree it runs (a baseline commit's worktree, or this one)."""
 
     def __init__(
         self,
         *,
+        root: Path = ROOT,
         llamafarm_url: str,
         ollama_url: str,
         runtime_url: str | None = None,
@@ -141,6 +143,7 @@ class Gateway(Child):
         env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
+        self.root = root
         self.env = env or {}  # extra ATMOSPHERE_* settings
         self.workdir = Path(tempfile.mkdtemp(prefix="atmosphere-bench-"))
         self.log_path = self.workdir / "gateway.log"
@@ -159,7 +162,8 @@ class Gateway(Child):
 
     async def start(self) -> Self:
         with open(self.log_path, "wb") as log:
-            proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env={**_env(), **self.env}, cwd=ROOT)
+            env = {**_env(self.root), **self.env}
+            proc = subprocess.Popen(self.args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.root)
         self.proc = proc
         try:
             await wait_http(self.port)

@@ -17,6 +17,7 @@ class Row:
     result: str = ""  # the added cost, or the outcome when there is no direct side
     budget: str = ""
     ok: bool | None = None  # None: reported, not judged
+    baseline: str = ""  # the same measure through the baseline commit's gateway (same run)
 
     @property
     def verdict(self) -> str:
@@ -26,6 +27,7 @@ class Row:
 @dataclass
 class Report:
     title: str
+    baseline: str = ""  # "77f0439 <subject>" when a baseline gateway ran beside this tree
     notes: list[str] = field(default_factory=list)
     sections: list[tuple[str, list[Row]]] = field(default_factory=list)
 
@@ -43,38 +45,47 @@ class Report:
         return [row for row in self.all_rows if row.ok is False]
 
 
-_HEAD = ("measure", "direct", "through", "added / result", "budget", "")
+def _head(report: Report) -> tuple[str, ...]:
+    if report.baseline:
+        return ("measure", "direct", "through", "baseline", "added / result", "budget", "")
+    return ("measure", "direct", "through", "added / result", "budget", "")
 
 
-def _cells(row: Row) -> tuple[str, ...]:
+def _cells(row: Row, report: Report) -> tuple[str, ...]:
+    if report.baseline:
+        return (row.measure, row.direct, row.through, row.baseline, row.result, row.budget, row.verdict)
     return (row.measure, row.direct, row.through, row.result, row.budget, row.verdict)
 
 
 def text_table(report: Report) -> str:
     """A fixed-width table for the terminal."""
-    lines = [(_HEAD, None)] + [(_cells(r), None) for _, rows in report.sections for r in rows]
-    widths = [max(len(cells[i]) for cells, _ in lines) for i in range(len(_HEAD))]
+    head = _head(report)
+    lines = [(head, None)] + [(_cells(r, report), None) for _, rows in report.sections for r in rows]
+    widths = [max(len(cells[i]) for cells, _ in lines) for i in range(len(head))]
     out: list[str] = []
     rule = "-+-".join("-" * w for w in widths)
 
     def fmt(cells: tuple[str, ...]) -> str:
         return " | ".join(c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
 
-    out += [fmt(_HEAD), rule]
+    out += [fmt(head), rule]
     for name, rows in report.sections:
         out.append(f"[{name}]")
-        out += [fmt(_cells(r)) for r in rows]
+        out += [fmt(_cells(r, report)) for r in rows]
     return "\n".join(out)
 
 
 def markdown(report: Report, machine: dict[str, str]) -> str:
     out = [f"# {report.title}", ""]
     out += [f"- **{k}**: {v}" for k, v in machine.items()]
+    if report.baseline:
+        out += [f"- **baseline**: {report.baseline} (its own worktree, the same stand-ins, in the same rotated blocks)"]
     out += [""]
-    out += ["| " + " | ".join(_HEAD[:-1] + ("verdict",)) + " |", "|" + "---|" * len(_HEAD)]
+    head = _head(report)
+    out += ["| " + " | ".join(head[:-1] + ("verdict",)) + " |", "|" + "---|" * len(head)]
     for name, rows in report.sections:
-        out.append(f"| **{name}** |" + " |" * (len(_HEAD) - 1))
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
+        out.append(f"| **{name}** |" + " |" * (len(head) - 1))
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r, report)) + " |" for r in rows]
     if report.notes:
         out += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]
     verdict = "all budgets met" if not report.failed else "missed: " + "; ".join(r.measure for r in report.failed)

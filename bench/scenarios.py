@@ -2,7 +2,8 @@
 
 Every measure runs its direct and through blocks in turns (direct, through, through,
 direct, ...) after a warm-up, from the one load generator, so drift in the machine's
-speed falls on both sides alike.
+speed falls on both sides alike. With a baseline gateway (``--baseline COMMIT``) it joins
+the same rounds as a third side, the order rotated every round.
 """
 
 from __future__ import annotations
@@ -58,9 +59,24 @@ class Target:
     direct_stream: bytes
     through_stream: bytes
     direct_delim: bytes  # b"\n" for NDJSON, b"\n\n" for SSE
+    baseline_port: int = 0  # 0: no baseline gateway in this run
+    baseline: bytes = b""
+    baseline_stream: bytes = b""
+
+    def sides(self, stream: bool) -> dict[str, tuple[int, bytes]]:
+        """Each side's port and request bytes: direct, through and (if any) baseline."""
+        out = {
+            "direct": (self.direct_port, self.direct_stream if stream else self.direct),
+            "through": (self.gateway_port, self.through_stream if stream else self.through),
+        }
+        if self.baseline_port:
+            out["baseline"] = (self.baseline_port, self.baseline_stream if stream else self.baseline)
+        return out
 
 
-def llamafarm_target(direct_port: int, gateway_port: int, alias: str = "fast", project: str = "chatbot") -> Target:
+def llamafarm_target(
+    direct_port: int, gateway_port: int, alias: str = "fast", project: str = "chatbot", baseline_port: int = 0
+) -> Target:
     path = f"/v1/projects/default/{project}/chat/completions"
     headers = {"X-No-Session": "true"}  # what the gateway sends, so both sides ask the same
 
@@ -77,11 +93,18 @@ def llamafarm_target(direct_port: int, gateway_port: int, alias: str = "fast", p
         direct(True),
         _through(gateway_port, alias, True),
         b"\n\n",
+        baseline_port,
+        _through(baseline_port, alias, False),
+        _through(baseline_port, alias, True),
     )
 
 
 def ollama_target(
-    direct_port: int, gateway_port: int, model: str = "qwen2.5:0.5b", through_headers: dict[str, str] | None = None
+    direct_port: int,
+    gateway_port: int,
+    model: str = "qwen2.5:0.5b",
+    through_headers: dict[str, str] | None = None,
+    baseline_port: int = 0,
 ) -> Target:
     def direct(stream: bool) -> bytes:
         return build_request(direct_port, "/api/chat", {"model": model, "messages": PROMPT, "stream": stream})
@@ -95,6 +118,9 @@ def ollama_target(
         direct(True),
         _through(gateway_port, model, True, through_headers),
         b"\n",
+        baseline_port,
+        _through(baseline_port, model, False, through_headers),
+        _through(baseline_port, model, True, through_headers),
     )
 
 
@@ -109,10 +135,16 @@ class Pair:
 
     direct: LoadResult
     through: LoadResult
+    baseline: LoadResult | None = None
 
 
-def _sides(round_index: int) -> tuple[str, str]:
-    return ("direct", "through") if round_index % 2 == 0 else ("through", "direct")
+def _sides(round_index: int, names: list[str] | None = None) -> list[str]:
+    """The order of the sides in one round: two alternate, three rotate."""
+    names = names or ["direct", "through"]
+    if len(names) == 2:
+        return names if round_index % 2 == 0 else names[::-1]
+    shift = round_index % len(names)
+    return names[shift:] + names[:shift]
 
 
 async def ceiling(port: int, plan: Plan) -> dict[str, float]:
@@ -127,41 +159,37 @@ async def ceiling(port: int, plan: Plan) -> dict[str, float]:
 
 
 async def warm_up(target: Target) -> None:
-    """Fill both connection pools (ours and the gateway's) and let every path run once."""
-    for data, port in ((target.direct, target.direct_port), (target.through, target.gateway_port)):
+    """Fill every side's connection pools (ours and the gateways') and let every path run once."""
+    for port, data in target.sides(stream=False).values():
         pool = await Pool(port).grow(32)
         await closed_loop(pool, data, 32, duration=0.4)
         await closed_loop(pool, data, 1, count=100)
         pool.close()
-    for data, port, delim in (
-        (target.direct_stream, target.direct_port, target.direct_delim),
-        (target.through_stream, target.gateway_port, b"\n\n"),
-    ):
+    for side, (port, data) in target.sides(stream=True).items():
         pool = await Pool(port).grow(1)
         for _ in range(20):
-            await pool.send(0, data, delimiter=delim)
+            await pool.send(0, data, delimiter=target.direct_delim if side == "direct" else b"\n\n")
         pool.close()
 
 
-async def non_streaming(target: Target, concurrency: int, plan: Plan) -> Pair:
-    """Alternating blocks at one concurrency: by count at c=1, by time above."""
-    pools = {
-        "direct": await Pool(target.direct_port).grow(concurrency),
-        "through": await Pool(target.gateway_port).grow(concurrency),
-    }
-    requests = {"direct": target.direct, "through": target.through}
+async def non_streaming(target: Target, concurrency: int, plan: Plan, block_s: float | None = None) -> Pair:
+    """Alternating blocks at one concurrency: by count at c=1, by time above (``block_s``, else the plan's)."""
+    sides = target.sides(stream=False)
+    pools = {side: await Pool(port).grow(concurrency) for side, (port, _) in sides.items()}
+    requests = {side: data for side, (_, data) in sides.items()}
     results: dict[str, LoadResult] = {}
     rounds = plan.c1_rounds if concurrency == 1 else plan.c32_rounds
+    rounds += len(sides) - 2  # three sides: every order of the rotation once at least
     for index in range(rounds):
-        for side in _sides(index):
+        for side in _sides(index, list(sides)):
             if concurrency == 1:
                 block = await closed_loop(pools[side], requests[side], 1, count=plan.c1_block)
             else:
-                block = await closed_loop(pools[side], requests[side], concurrency, duration=plan.c32_block_s)
+                block = await closed_loop(pools[side], requests[side], concurrency, duration=block_s or plan.c32_block_s)
             results[side] = results[side].merge(block) if side in results else block
     for pool in pools.values():
         pool.close()
-    return Pair(results["direct"], results["through"])
+    return Pair(results["direct"], results["through"], results.get("baseline"))
 
 
 @dataclass
@@ -173,15 +201,16 @@ class StreamStats:
 
 
 async def streaming(target: Target, standin: StandIn, plan: Plan) -> dict[str, StreamStats]:
-    """Time to first chunk with a zero-delay stand-in, then gaps with a 50 ms-paced one."""
+    """Time to first chunk with a zero-delay stand-in (every side), then gaps with a 50 ms-paced
+    one (direct and through)."""
     sides = {
-        "direct": (target.direct_port, target.direct_stream, target.direct_delim),
-        "through": (target.gateway_port, target.through_stream, b"\n\n"),
+        side: (port, data, target.direct_delim if side == "direct" else b"\n\n")
+        for side, (port, data) in target.sides(stream=True).items()
     }
     stats = {side: StreamStats([], [], 0.0, 0) for side in sides}
     pools = {side: await Pool(port).grow(max(1, plan.gap_streams)) for side, (port, _, _) in sides.items()}
-    for index in range(plan.ttfc_rounds):
-        for side in _sides(index):
+    for index in range(plan.ttfc_rounds + len(sides) - 2):
+        for side in _sides(index, list(sides)):
             _, data, delim = sides[side]
             for _ in range(plan.ttfc_block):
                 resp = await pools[side].send(0, data, delimiter=delim)
