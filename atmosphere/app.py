@@ -17,19 +17,19 @@ from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api import anthropic, completions, dashboard, docs, health, integrations, ollama, openai, responses, websocket
 from atmosphere.api import fleet as fleet_api
 from atmosphere.api.auth import ApiKeyGuard
+from atmosphere.api.context import RequestContextMiddleware
 from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
 from atmosphere.api.drain import Drain
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
-from atmosphere.api.origin import OriginMiddleware
-from atmosphere.api.request_id import RequestIdMiddleware, install_log_tag
 from atmosphere.config import Settings
 from atmosphere.fleet import Fleet
 from atmosphere.hosts import HostSpec
 from atmosphere.http.budget import BufferBudget
 from atmosphere.http.client import BUDGET_EXTENSION
 from atmosphere.http.transport import PooledTransport, tls_context
+from atmosphere.observe.context import install_log_tag
 from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder
 from atmosphere.observe.requestlog import RequestLog
@@ -163,16 +163,16 @@ def create_app(settings: Settings) -> FastAPI:
     if origins.any:
         log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page may call this API (each call still needs the key)")
     install_log_tag()
-    # Added innermost first: the request id is outermost, so every answer carries it;
+    # Added innermost first: the request context is outermost, so every answer carries its id;
     # CORS answers preflights before anything that would ask a browser for credentials.
-    app.add_middleware(OriginMiddleware)  # names the surface and client for the request log
     if settings.api_key is not None:  # inside the guard and CORS: foreign pages and preflights never need a key
         app.add_middleware(ApiKeyGuard, key=settings.api_key.get_secret_value())
     app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
     app.add_middleware(HeadAsGetMiddleware)
     if origins:
         app.add_middleware(CorsMiddleware, policy=origins)
-    app.add_middleware(RequestIdMiddleware)
+    faces = (openai, completions, responses, anthropic, ollama, integrations)
+    app.add_middleware(RequestContextMiddleware, surfaces={p: n for face in faces for p, n in face.SURFACES.items()})
     install_error_handlers(app)
     add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
     add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)

@@ -21,7 +21,7 @@ def uvicorn_server() -> type:
 
 
 def configure_logging(level: str) -> None:
-    from atmosphere.api.request_id import install_log_tag
+    from atmosphere.observe.context import install_log_tag
 
     install_log_tag()  # request_tag: " [req_…]" on lines logged while serving a request
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)-7s %(name)s%(request_tag)s: %(message)s")

@@ -78,6 +78,21 @@ def test_log_lines_written_while_serving_carry_the_request_id(backends, make_gat
     assert {r.request_id for r in fallback} == {response.headers["x-request-id"]}
 
 
+def test_the_request_id_a_user_quotes_finds_the_request_in_the_request_log(backends, make_gateway):
+    gateway = make_gateway(backends)
+    chat = {"model": "auto", "messages": [{"role": "user", "content": "hi"}]}
+    with gateway.client() as client:
+        made = client.post("/v1/chat/completions", json=chat).headers["x-request-id"]
+        given = client.post("/api/chat", json={**chat, "stream": False}, headers={"x-request-id": "trace-7"})
+        missing = client.post("/v1/messages", json={**chat, "model": "no-such-model", "max_tokens": 8})
+        entries = {e["id"]: e for e in client.get("/v1/requests").json()["requests"]}
+    assert given.headers["x-request-id"] == "trace-7"
+    assert entries[made]["surface"] == "openai.chat" and entries[made]["status"] == 200
+    assert entries["trace-7"]["surface"] == "ollama.chat"
+    assert entries[missing.headers["x-request-id"]]["surface"] == "anthropic"
+    assert entries[missing.headers["x-request-id"]]["status"] == 404
+
+
 def test_the_openapi_page_lists_every_openai_surface(make_gateway):
     with make_gateway().client() as client:
         paths = client.get("/openapi.json").json()["paths"]

@@ -23,16 +23,18 @@ from atmosphere.api.anthropic_request import count_tokens as estimate_count
 from atmosphere.api.anthropic_request import estimate_tokens, parse_messages_request
 from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_and_body, message_body, stream_error
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.context import surfaces
 from atmosphere.api.errors import error_headers
-from atmosphere.api.request_id import current_request_id, new_request_id
 from atmosphere.api.sse import sse_event
 from atmosphere.api.validation import read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import AtmosphereError, BackendFailure
+from atmosphere.observe import context
 from atmosphere.router.executor import Served, StartedStream
 
 log = logging.getLogger("atmosphere.api.anthropic")
 router = APIRouter(prefix="/v1", tags=["Anthropic Messages"])
+SURFACES = surfaces(router, {"/messages": "anthropic"})
 
 PATH_PREFIX = "/v1/messages"
 # A ``ping`` goes out whenever the backend is silent this long mid-answer, so proxies and
@@ -45,7 +47,7 @@ T = TypeVar("T")
 def _request_id() -> str:
     """The gateway's id for this request (also ``x-request-id`` and on its log lines), which
     the SDK reads from ``request-id`` as ``err.request_id``."""
-    return current_request_id() or new_request_id()
+    return context.current_id() or context.new_id()
 
 
 def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> Response:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers
+from atmosphere.api.context import surfaces
 from atmosphere.api.openai import OPENAI_STREAM, openai_events
 from atmosphere.api.openai_shapes import usage_body
 from atmosphere.api.validation import (
@@ -37,6 +38,7 @@ from atmosphere.errors import InvalidRequest
 from atmosphere.router.executor import Executor, Served, StartedStream
 
 router = APIRouter(prefix="/v1", tags=["OpenAI"])
+SURFACES = surfaces(router, {"/completions": "openai.completions"})
 
 MAX_PROMPTS = 16  # prompts in one request; each is a generation on a local backend
 

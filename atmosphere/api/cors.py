@@ -20,7 +20,10 @@ from atmosphere import jsonfast
 
 _METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 # Headers a page may read from an answer besides the CORS-safelisted ones.
-_EXPOSED = b"x-request-id, x-atmosphere-backend, x-atmosphere-model, x-atmosphere-attempts, retry-after"
+_EXPOSED = (
+    b"x-request-id, request-id, x-atmosphere-backend, x-atmosphere-model, x-atmosphere-attempts, "
+    b"x-atmosphere-substituted, x-atmosphere-usage, retry-after"
+)
 _MAX_AGE = b"600"
 
 

@@ -108,7 +108,10 @@ class LocalOnlyGuard:
         hostname = _hostname(host) if host else ""
         if host is not None and not self.hosts.allows(hostname):
             if self.hosts.on_loopback:
-                return f"Host '{host}' is not this machine; Atmosphere only answers local requests."
+                return (
+                    f"Host '{host}' is not this machine; Atmosphere only answers local requests "
+                    "(if it is one of this machine's names, add it to ATMOSPHERE_ALLOWED_HOSTS)."
+                )
             return f"Host '{host}' is not one of this service's names; add it to ATMOSPHERE_ALLOWED_HOSTS if it is."
         if origin is None or (scope["type"] == "http" and scope["method"] in ("GET", "HEAD", "OPTIONS")):
             return None  # not a browser, or a read that the same-origin policy already guards

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, executor, json_response
+from atmosphere.api.context import surfaces
 from atmosphere.api.openai_shapes import embedding_usage_body, usage_body
 from atmosphere.api.validation import (
     integer_param,
@@ -31,6 +32,7 @@ from atmosphere.router.intent import infer_capability
 from atmosphere.timing import ms_since
 
 router = APIRouter(prefix="/v1")
+SURFACES = surfaces(router, {"/execute": "execute", "/integrations/test": "test"})
 
 
 def _registry(request: Request) -> Registry:

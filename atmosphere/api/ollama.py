@@ -22,6 +22,7 @@ from atmosphere import __version__
 from atmosphere.api import ollama_request as parse
 from atmosphere.api import ollama_shapes as shapes
 from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.context import surfaces
 from atmosphere.api.errors import error_headers
 from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.validation import read_json
@@ -32,6 +33,9 @@ from atmosphere.router.executor import Executor, Served, StartedStream
 
 log = logging.getLogger("atmosphere.api.ollama")
 router = APIRouter(prefix="/api", tags=["Ollama API"])
+SURFACES = surfaces(
+    router, {"/chat": "ollama.chat", "/generate": "ollama.generate", "/embed": "ollama.embed", "/embeddings": "ollama.embed"}
+)
 
 PATH_PREFIX = "/api"
 R = TypeVar("R", ChatRequest, GenerateRequest, EmbedRequest)

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from atmosphere import jsonfast
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
+from atmosphere.api.context import surfaces
 from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
 from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event
 from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
@@ -25,6 +26,7 @@ from atmosphere.router.executor import Served, StartedStream
 
 log = logging.getLogger("atmosphere.api")
 router = APIRouter(prefix="/v1")
+SURFACES = surfaces(router, {"/chat/completions": "openai.chat", "/embeddings": "openai.embeddings"})
 
 
 @router.post("/chat/completions")

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
+from atmosphere.api.context import surfaces
 from atmosphere.api.responses_wire import (
     answer_body,
     completed_status,
@@ -35,6 +36,7 @@ from atmosphere.errors import AtmosphereError, NotFound
 from atmosphere.router.executor import Served, StartedStream
 
 router = APIRouter(prefix="/v1", tags=["OpenAI Responses"])
+SURFACES = surfaces(router, {"/responses": "responses"})
 
 
 _EXAMPLE = {"model": "llama3.2", "instructions": "Be brief.", "input": "Say hi", "stream": False}

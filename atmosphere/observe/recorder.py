@@ -14,9 +14,9 @@ from typing import Any
 
 from atmosphere.domain import Attempt, ChatChunk, Usage
 from atmosphere.errors import AtmosphereError
+from atmosphere.observe import context
 from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.requestlog import RequestEntry, RequestLog
-from atmosphere.router import origin
 
 
 class Recorder:
@@ -36,12 +36,12 @@ class Recorder:
 class Trace:
     """Timings of one request as it goes; ``finish`` or ``fail`` writes it down, once."""
 
-    __slots__ = ("_recorder", "origin", "wall", "requested", "stream", "prompt", "upstream_at", "first_at", "queued", "_done")
+    __slots__ = ("_recorder", "context", "wall", "requested", "stream", "prompt", "upstream_at", "first_at", "queued", "_done")
 
     def __init__(self, recorder: Recorder, requested: str | None, stream: bool, prompt: str | None):
         self._recorder = recorder
-        self.origin = origin.current()
-        self.wall = time.time() - (time.perf_counter() - self.origin.started)
+        self.context = context.current()
+        self.wall = time.time() - (time.perf_counter() - self.context.started)
         self.requested = requested
         self.stream = stream
         self.prompt = prompt
@@ -74,7 +74,7 @@ class Trace:
             return
         self._done = True
         now = time.perf_counter()
-        total = (now - self.origin.started) * 1000
+        total = (now - self.context.started) * 1000
         upstream = (now - self.upstream_at) * 1000 if self.upstream_at is not None else None
         ttft = (self.first_at - self.upstream_at) * 1000 if self.first_at and self.upstream_at else None
         self._recorder._add(
@@ -102,7 +102,7 @@ class Trace:
         else:  # 499: the client went away before an answer (nginx's word for it); else our own fault
             status = 499 if isinstance(error, asyncio.CancelledError) else 500
         attempts: list[Attempt] = getattr(error, "attempts", [])
-        total = (time.perf_counter() - self.origin.started) * 1000
+        total = (time.perf_counter() - self.context.started) * 1000
         self._recorder._add(
             self._entry(
                 backend=None,
@@ -121,15 +121,15 @@ class Trace:
 
     def _entry(self, *, usage: Usage | None, attempts: list[Attempt], **fields: Any) -> RequestEntry:
         return RequestEntry(
-            id=self._recorder.log.next_id(),
+            id=self.context.id,  # the x-request-id the client got
             time=round(self.wall, 3),
-            surface=self.origin.surface,
+            surface=self.context.surface,
             requested_model=self.requested,
             attempts=[a.to_dict() for a in attempts],
             tokens_in=usage.prompt_tokens if usage else None,
             tokens_out=usage.completion_tokens if usage else None,
             stream=self.stream,
-            client=self.origin.client,
+            client=self.context.client,
             prompt=self.prompt,
             queued_ms=round(self.queued * 1000, 3) if self.queued else None,
             **fields,

@@ -211,7 +211,7 @@ class Executor:
         self, req: ActionRequest, capability: str, call: Callable[[Backend, str], Awaitable[T]], what: str, trace: Trace
     ) -> Served[T]:
         candidates, attempts = self.plan(req.model, capability)
-        session = getattr(req, "user", None) or trace.origin.session
+        session = getattr(req, "user", None) or trace.context.session
         balancer = self.balancer
         groups = pools(candidates)
         for number, pool in enumerate(groups, 1):

@@ -1,0 +1,70 @@
+"""One request's context: its id, surface, client, session and start, in one place.
+
+Set once per HTTP request by the request middleware (``api/context.py``) from the scope,
+read by the executor (sticky sessions), the recorder (the request log and the metrics),
+the faces that echo the id (Anthropic's ``request-id``) and every log line (the tag).
+The request log's id *is* the ``x-request-id`` the client got back, so a user quoting the
+header finds the request in ``/v1/requests``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
+
+
+def new_id() -> str:
+    return "req_" + os.urandom(8).hex()
+
+
+@dataclass(slots=True)
+class RequestContext:
+    id: str = field(default_factory=new_id)  # the x-request-id answer header
+    surface: str = "internal"  # "openai.chat", "anthropic", "ollama.chat", ...: the face's own word
+    client: str | None = None  # the caller's address
+    session: str | None = None  # X-Atmosphere-Session
+    started: float = field(default_factory=time.perf_counter)  # when the request arrived
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("atmosphere_request", default=None)
+
+
+def current() -> RequestContext:
+    """The context of the request being served (a fresh internal one outside HTTP)."""
+    context = _current.get()
+    return context if context is not None else RequestContext()
+
+
+def current_id() -> str | None:
+    """The id of the request being served in this task, if any."""
+    context = _current.get()
+    return context.id if context is not None else None
+
+
+def enter(context: RequestContext) -> Token[RequestContext | None]:
+    return _current.set(context)
+
+
+def leave(token: Token[RequestContext | None]) -> None:
+    _current.reset(token)
+
+
+def install_log_tag() -> None:
+    """Give every log record a ``request_id`` attribute and a ``request_tag`` (`` [req_…]``
+    or empty) for formats; called once at start-up, idempotent."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "_atmosphere_tagged", False):
+        return
+
+    def tagged(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        request_id = current_id()
+        record.request_id = request_id
+        record.request_tag = f" [{request_id}]" if request_id else ""
+        return record
+
+    tagged._atmosphere_tagged = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(tagged)
