@@ -1,0 +1,180 @@
+"""Claude Code itself, the real binary (pinned in agents/package.json, ``make agents``), pointed at Atmosphere.
+
+``claude -p "say hi" --model NAME`` with ``ANTHROPIC_BASE_URL`` at a gateway on a free
+loopback port in front of the stand-ins: it must exit 0 and print the stand-in's answer.
+Each run gets a scratch ``HOME`` and ``CLAUDE_CONFIG_DIR``, the settings that turn off its
+update checks, telemetry, error reporting and other non-essential traffic
+(``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`` covers the other three; all are set), and
+proxy variables naming a loopback port that refuses and records every connection, so
+nothing it might try beyond 127.0.0.1 can leave the machine, and a test sees if it tried.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from atmosphere.standins.ollama_tools import planned_tool_call
+
+ROOT = Path(__file__).resolve().parents[1]
+CLAUDE = ROOT / "agents" / "node_modules" / ".bin" / "claude"
+RUN_TIMEOUT = 90.0  # seconds; a run that loops (sub-agents without end) fails here, not the suite
+QUIET = {
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_AUTOUPDATER": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "DISABLE_BUG_COMMAND": "1",
+}
+
+pytestmark = pytest.mark.skipif(
+    not os.access(CLAUDE, os.X_OK), reason=f"Claude Code is not installed at {CLAUDE} (run `make agents`)"
+)
+
+
+class RefusingProxy:
+    """A loopback port that accepts a connection, notes its first line and closes it."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self._server.settimeout(0.2)
+        self.port = self._server.getsockname()[1]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._server.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(1.0)
+                try:
+                    self.seen.append(conn.recv(512).split(b"\r\n", 1)[0].decode("latin-1"))
+                except OSError:
+                    self.seen.append("<no request line>")
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._server.close()
+
+
+@pytest.fixture
+def outside() -> Iterator[RefusingProxy]:
+    proxy = RefusingProxy()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+def run_claude(gateway: Any, tmp_path: Path, proxy: RefusingProxy, model: str, **env: str) -> subprocess.CompletedProcess[str]:
+    home, project = tmp_path / "home", tmp_path / "project"
+    home.mkdir(exist_ok=True)
+    project.mkdir(exist_ok=True)
+    environment = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+        "ANTHROPIC_BASE_URL": gateway.url,
+        "ANTHROPIC_AUTH_TOKEN": "unused",
+        **QUIET,
+        "HTTPS_PROXY": proxy.url,
+        "HTTP_PROXY": proxy.url,
+        "ALL_PROXY": proxy.url,
+        "NO_PROXY": "127.0.0.1,localhost",
+        **env,
+    }
+    return subprocess.run(
+        [str(CLAUDE), "-p", "say hi", "--model", model],
+        env=environment,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def logged(gateway: Any) -> list[dict[str, Any]]:
+    with gateway.client() as http:
+        return http.get("/v1/requests").json()["requests"]
+
+
+def test_claude_p_with_a_llamafarm_alias_prints_the_stand_ins_answer(gateway, backends, tmp_path, outside):
+    done = run_claude(gateway, tmp_path, outside, "fast")
+    assert done.returncode == 0, done.stderr
+    assert "Hello from the LlamaFarm emulator (chatbot/fast)! You said:" in done.stdout
+    assert done.stdout.rstrip().endswith("say hi")
+    (entry,) = logged(gateway)
+    assert (entry["surface"], entry["backend"], entry["model"], entry["status"]) == ("anthropic", "llamafarm", "fast", 200)
+    assert outside.seen == []
+
+
+def test_claude_p_with_an_ollama_model_prints_the_stand_ins_answer_after_one_model_call(gateway, backends, tmp_path, outside):
+    done = run_claude(gateway, tmp_path, outside, "llama3.2:latest")
+    assert done.returncode == 0, done.stderr
+    assert "Hello from the Ollama emulator (llama3.2:latest)! You said:" in done.stdout
+    # Claude Code offered its tools to a tool-capable model, which answered in text: one call,
+    # no sub-agents (a stand-in that called the first tool, Agent, made it recurse for ever).
+    (chat,) = backends.ollama.state.recorded("/api/chat")
+    offered = [tool["function"]["name"] for tool in chat.json["tools"]]
+    assert "Agent" in offered and len(offered) >= 5
+    assert [m["role"] for m in chat.json["messages"]][:2] == ["system", "user"]
+    (entry,) = logged(gateway)
+    assert (entry["surface"], entry["backend"], entry["status"]) == ("anthropic", "ollama", 200)
+    assert outside.seen == []
+
+
+def test_claude_code_works_with_the_gateways_api_key_as_its_auth_token(backends, make_gateway, tmp_path, outside):
+    gateway = make_gateway(backends, api_key="s3cret-key")
+    done = run_claude(gateway, tmp_path, outside, "fast", ANTHROPIC_AUTH_TOKEN="s3cret-key")
+    assert done.returncode == 0, done.stderr
+    assert "Hello from the LlamaFarm emulator (chatbot/fast)!" in done.stdout
+    assert outside.seen == []
+
+
+# Claude Code 2.1.x's offer, by name (shared/reference/agents.md), and its first user turn:
+# a tagged reminder, then the prompt.
+CLAUDE_CODE_TOOLS = (
+    "Agent Bash CronCreate CronDelete CronList Edit EnterWorktree ExitWorktree NotebookEdit Read ReportFindings "
+    "ScheduleWakeup SendMessage Skill TaskCreate TaskGet TaskList TaskOutput TaskStop TaskUpdate WebFetch WebSearch "
+    "Workflow Write"
+).split()
+REMINDER = "<system-reminder>\nUse the Read tool and the Agent tool for your tasks; search the web.\n</system-reminder>\n"
+
+
+def _offer(*names: str) -> list[dict[str, Any]]:
+    schema = {"type": "object", "properties": {"prompt": {"type": "string"}}, "required": ["prompt"]}
+    return [{"type": "function", "function": {"name": name, "parameters": schema}} for name in names]
+
+
+def test_the_ollama_stand_in_never_calls_one_of_claude_codes_tools_unasked():
+    body = {"tools": _offer(*CLAUDE_CODE_TOOLS), "messages": [{"role": "system", "content": "You are Claude Code."}]}
+    body["messages"] += [{"role": "user", "content": REMINDER + "say hi"}, {"role": "system", "content": "Deferred tools: ..."}]
+    assert len(body["tools"]) == 24
+    assert planned_tool_call(body) is None
+
+
+def test_the_ollama_stand_in_calls_the_tool_the_user_asks_for_once_and_answers_its_result_in_text():
+    tools = _offer(*CLAUDE_CODE_TOOLS, "get_weather")
+    ask = [{"role": "user", "content": REMINDER + "What is the weather in Paris?"}]
+    call = planned_tool_call({"tools": tools, "messages": ask})
+    assert call is not None and call["function"]["name"] == "get_weather"
+    answered = [*ask, {"role": "assistant", "content": "", "tool_calls": [call]}, {"role": "tool", "content": "sunny"}]
+    assert planned_tool_call({"tools": tools, "messages": [*answered, {"role": "system", "content": "a reminder"}]}) is None
