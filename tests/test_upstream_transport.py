@@ -318,3 +318,27 @@ async def test_an_untrusted_certificate_is_reported_as_such_not_as_connection_re
     failure: BackendFailure = failure_from_exception(caught.value, "model list")
     assert "certificate" in failure.reason and "not trusted" in failure.reason
     assert "ATMOSPHERE_CA_BUNDLE" in failure.reason and "refused" not in failure.reason
+
+
+async def test_a_json_post_on_the_hot_path_reaches_the_backend_as_httpx_sends_it_and_reuses_the_connection(serve):
+    from atmosphere.http.client import post_json
+
+    seen: list[RawRequest] = []
+
+    async def handler(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+        seen.append(request)
+        writer.write(response(200, b'{"ok": true}', {"Content-Type": "application/json"}))
+
+    server = await serve(handler)
+    headers = {"Content-Type": "application/json", "X-Session-ID": "s-1"}
+    async with client_for(server) as fast, httpx.AsyncClient(base_url=server.url) as plain:
+        assert await post_json(fast, "/api/chat", {"model": "m"}, "chat", headers) == {"ok": True}
+        assert await post_json(fast, "/api/chat", {"model": "m"}, "chat", headers) == {"ok": True}
+        assert await post_json(plain, "/api/chat", {"model": "m"}, "chat", headers) == {"ok": True}
+    ours, again, theirs = seen
+    expected = ("POST", "/api/chat", b'{"model":"m"}')
+    assert (ours.method, ours.path, ours.body) == (theirs.method, theirs.path, theirs.body) == expected
+    wanted = {"host", "accept", "content-length", "content-type", "x-session-id"}
+    sent = {k.lower(): v for k, v in theirs.headers.items() if k.lower() in wanted}
+    assert {k.lower(): v for k, v in ours.headers.items()} == sent
+    assert again.connection == ours.connection  # kept alive

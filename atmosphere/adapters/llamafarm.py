@@ -50,7 +50,7 @@ from atmosphere.http.client import (
     failure_from_response,
     get_json,
     make_client,
-    open_answer,
+    open_post,
     post_json,
 )
 from atmosphere.locality import farthest, locality_of
@@ -321,8 +321,7 @@ class LlamaFarmBackend:
     async def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[ChatChunk]:
         target = self._target(model)
         content = jsonfast.dumps(self._chat_body(req, target.alias, True))
-        request = self._client.build_request("POST", self._chat_path(target), content=content, headers=self._headers(req))
-        async with open_answer(self._client, request, "chat stream") as resp:
+        async with open_post(self._client, self._chat_path(target), content, self._headers(req), "chat stream") as resp:
             if resp.status_code != 200:
                 with _project_gone():
                     raise await failure_from_response(resp, "chat stream")

@@ -44,7 +44,7 @@ from atmosphere.http.client import (
     get_json,
     iter_lines,
     make_client,
-    open_answer,
+    open_post,
     parse_json_object,
     post_json,
 )
@@ -256,8 +256,7 @@ class OllamaBackend:
 
     async def _ndjson(self, path: str, body: dict[str, Any], what: str) -> AsyncIterator[dict[str, Any]]:
         """Parsed NDJSON lines; an ``{"error"}`` line or a cut stream becomes a BackendFailure."""
-        request = self._client.build_request("POST", path, content=jsonfast.dumps(body), headers=JSON_HEADERS)
-        async with open_answer(self._client, request, what) as resp:
+        async with open_post(self._client, path, jsonfast.dumps(body), JSON_HEADERS, what) as resp:
             if resp.status_code != 200:
                 raise await failure_from_response(resp, what)
             async for raw in iter_lines(resp, what):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -223,7 +223,7 @@ class _Connection(asyncio.Protocol):
 class _Body(httpx.AsyncByteStream):
     """Response body chunks as they arrive; returns the connection to the pool at the end."""
 
-    def __init__(self, pool: PooledTransport, conn: _Connection, request: httpx.Request, timeout: float | None):
+    def __init__(self, pool: PooledTransport, conn: _Connection, request: httpx.Request | None, timeout: float | None):
         self._pool = pool
         self._conn = conn
         self._request = request
@@ -273,13 +273,27 @@ class PooledTransport(httpx.AsyncBaseTransport):
         self._extensions = {"http_version": b"HTTP/1.1", **(extensions or {})}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        timeouts = request.extensions.get("timeout", {})
         payload = _serialize(request, await request.aread())
+        timeouts = request.extensions.get("timeout", {})
+        return await self.send_bytes(request.url, payload, timeouts, request.method == "HEAD", request)
+
+    async def send_bytes(
+        self,
+        url: httpx.URL,
+        payload: bytes,
+        timeouts: Mapping[str, float | None],
+        head: bool = False,
+        request: httpx.Request | None = None,
+    ) -> httpx.Response:
+        """Send a request already serialised (``payload``: head and body) to ``url``'s origin.
+
+        The adapters' hot path calls this directly with a pre-encoded head (client.py), so
+        a request pays neither httpx's request building nor its client layer; ``request``
+        is only what the errors name, when there is one."""
         await self._acquire(request, timeouts.get("pool"))
-        head = request.method == "HEAD"
         conn: _Connection | None = None
         try:
-            conn, reused = await self._connect(request, timeouts.get("connect"))
+            conn, reused = await self._connect(url, request, timeouts.get("connect"))
             try:
                 await self._send(conn, payload, head, request, timeouts.get("read"))
             except _ConnectionLost as lost:
@@ -288,7 +302,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 # The backend closed an idle keep-alive connection as we used it: nothing
                 # was processed, so one retry on a fresh connection is safe.
                 conn = None
-                conn, _ = await self._connect(request, timeouts.get("connect"), fresh=True)
+                conn, _ = await self._connect(url, request, timeouts.get("connect"), fresh=True)
                 try:
                     await self._send(conn, payload, head, request, timeouts.get("read"))
                 except _ConnectionLost as again:
@@ -307,7 +321,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
             request=request,
         )
 
-    async def _acquire(self, request: httpx.Request, timeout: float | None) -> None:
+    async def _acquire(self, request: httpx.Request | None, timeout: float | None) -> None:
         if not self._limit.locked():
             await self._limit.acquire()  # free slot: no timer to arm
             return
@@ -317,7 +331,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
         except TimeoutError:
             raise httpx.PoolTimeout(f"no free connection to the backend within {timeout:g}s", request=request) from None
 
-    async def _send(self, conn: _Connection, payload: bytes, head: bool, request: httpx.Request, timeout: float | None) -> None:
+    async def _send(
+        self, conn: _Connection, payload: bytes, head: bool, request: httpx.Request | None, timeout: float | None
+    ) -> None:
         conn.send(payload, head)
         while not conn.headers_done:
             if conn.error is not None:
@@ -330,12 +346,13 @@ class PooledTransport(httpx.AsyncBaseTransport):
                 conn.close()
                 raise httpx.ReadTimeout("timed out waiting for the response", request=request) from None
 
-    async def _connect(self, request: httpx.Request, timeout: float | None, fresh: bool = False) -> tuple[_Connection, bool]:
+    async def _connect(
+        self, url: httpx.URL, request: httpx.Request | None, timeout: float | None, fresh: bool = False
+    ) -> tuple[_Connection, bool]:
         while self._idle and not fresh:
             conn = self._idle.pop()
             if not conn.closed:
                 return conn, True
-        url = request.url
         secure = url.scheme == "https"
         if secure and self._ssl is None:
             source = self._ssl_source
@@ -384,9 +401,10 @@ def _serialize(request: httpx.Request, body: bytes) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
-def _as_httpx_error(error: Exception, request: httpx.Request, mid_response: bool = False) -> Exception:
+def _as_httpx_error(error: Exception, request: httpx.Request | None, mid_response: bool = False) -> Exception:
     if isinstance(error, httpx.HTTPError):
-        error.request = request
+        if request is not None:
+            error.request = request
         return error
     where = "mid-response" if mid_response else "before answering"
     return httpx.RemoteProtocolError(f"the backend closed the connection {where}", request=request)
