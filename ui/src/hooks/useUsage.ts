@@ -8,7 +8,8 @@ import { useLiveSocket } from './useLiveSocket';
 /** New requests on /ws bring a fresh report at most this often (a busy gateway sends many). */
 export const LIVE_REFRESH_MS = 3000;
 
-export type UsagePhase = 'loading' | 'ready' | 'error' | 'unavailable';
+/** 'unrecorded': the service has no history to read (its database could not be opened: 503). */
+export type UsagePhase = 'loading' | 'ready' | 'error' | 'unavailable' | 'unrecorded';
 
 export interface UsageSelection {
   /** How far back from now, in milliseconds. */
@@ -44,7 +45,11 @@ export function useUsage(selection: UsageSelection, { socketUrl }: { socketUrl?:
       .catch((err: unknown) => {
         if (isAbort(err)) return;
         if (err instanceof ApiError && (err.status === 404 || err.status === 405)) setPhase('unavailable');
-        else {
+        else if (err instanceof ApiError && err.status === 503) {
+          setReport(null);
+          setError(err.message);
+          setPhase('unrecorded');
+        } else {
           setError(errorMessage(err));
           setPhase('error');
         }

@@ -40,13 +40,17 @@ export interface TimeChartProps {
   stacked?: boolean;
   /** How a value reads on the axis, in the tooltip and in the table. */
   format: (value: number) => string;
+  /** Counts: no fractional ticks on the axis. */
+  integer?: boolean;
+  /** The axis reaches at least this far, so a flat line at zero is not drawn over a 0–1 scale. */
+  suggestedMax?: number;
 }
 
 export function colourOf(index: number, label: string): string {
   return label === 'other' ? OTHER_COLOUR : PALETTE[index % PALETTE.length];
 }
 
-function configOf({ kind, labels, series, stacked, format }: TimeChartProps): ChartConfiguration<'bar' | 'line', (number | null)[], string> {
+function configOf({ kind, labels, series, stacked, format, integer, suggestedMax }: TimeChartProps): ChartConfiguration<'bar' | 'line', (number | null)[], string> {
   return {
     type: kind,
     data: {
@@ -72,7 +76,7 @@ function configOf({ kind, labels, series, stacked, format }: TimeChartProps): Ch
       interaction: { mode: 'index', intersect: false },
       scales: {
         x: { stacked, ticks: { color: TEXT, maxRotation: 0, autoSkip: true, autoSkipPadding: 12 }, grid: { display: false } },
-        y: { stacked, beginAtZero: true, ticks: { color: TEXT, callback: (value) => format(Number(value)) }, grid: { color: GRID } },
+        y: { stacked, beginAtZero: true, suggestedMax, ticks: { color: TEXT, precision: integer ? 0 : undefined, callback: (value) => format(Number(value)) }, grid: { color: GRID } },
       },
       plugins: {
         legend: { position: 'bottom', labels: { color: TEXT, boxWidth: 12, boxHeight: 12 } },
@@ -101,7 +105,7 @@ export default function TimeChart(props: TimeChartProps) {
       chart.current = null;
     };
     // The chart is rebuilt when what it shows changes; `format` is fixed per chart.
-  }, [props.kind, props.stacked, labels, series]);
+  }, [props.kind, props.stacked, props.integer, props.suggestedMax, labels, series]);
 
   return (
     <figure className="time-chart" data-testid={`chart-${name}`} aria-labelledby={titleId}>

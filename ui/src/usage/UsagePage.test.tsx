@@ -74,6 +74,18 @@ describe('UsagePage', () => {
     expect(note).toHaveTextContent('42 dropped so far');
   });
 
+  it('says usage is not recorded when the service has no history open at all', async () => {
+    routeFetch({
+      'GET /v1/usage': () =>
+        jsonResponse({ error: { message: 'Keys and usage history are unavailable: unable to open database file.', type: 'server_error', code: 'store_unavailable' } }, 503),
+    });
+    render(<UsagePage />);
+    const note = await screen.findByTestId('usage-not-recorded');
+    expect(note).toHaveTextContent('Usage not recorded. Keys and usage history are unavailable: unable to open database file. Requests are still served');
+    expect(screen.queryByTestId('api-error')).not.toBeInTheDocument();
+    expect(screen.queryByTestId('usage-totals')).not.toBeInTheDocument();
+  });
+
   it('says so when nothing was sent in the range', async () => {
     routeFetch({ 'GET /v1/usage': usageAnswer({ series: [], latency: [], top: { keys: [], models: [] } }) });
     render(<UsagePage />);
@@ -82,7 +94,7 @@ describe('UsagePage', () => {
   });
 
   it('shows the service message when the call fails, and says so when the gateway has no usage history', async () => {
-    routeFetch({ 'GET /v1/usage': () => jsonResponse({ error: { message: 'database is locked', type: 'server_error', code: null } }, 503) });
+    routeFetch({ 'GET /v1/usage': () => jsonResponse({ error: { message: 'database is locked', type: 'server_error', code: null } }, 500) });
     const { unmount } = render(<UsagePage />);
     expect(await screen.findByTestId('api-error')).toHaveTextContent('Could not load usage: database is locked');
     unmount();

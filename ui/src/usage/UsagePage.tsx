@@ -86,6 +86,15 @@ function NotRecorded({ report }: { report: UsageReport }) {
   );
 }
 
+/** Milliseconds with a decimal below 10 ms (a fast local model's answers), as the request log shows them above. */
+function latencyText(ms: number): string {
+  return ms < 10 ? `${Number(ms.toFixed(1))} ms` : (formatLatency(ms) ?? '');
+}
+
+function percentText(pct: number): string {
+  return `${Number(pct.toFixed(1))}%`;
+}
+
 function Charts({ report }: { report: UsageReport }) {
   const times = useMemo(
     () => bucketTimes(report, [...report.series.map((p) => p.t), ...report.latency.map((p) => p.t)]),
@@ -102,10 +111,10 @@ function Charts({ report }: { report: UsageReport }) {
 
   return (
     <div className="usage-charts">
-      <TimeChart name="tokens" title={`Tokens per ${per}, by ${by}`} kind="bar" stacked labels={labels} series={tokens} format={compactNumber} />
-      <TimeChart name="requests" title={`Requests per ${per}, by ${by}`} kind="bar" stacked labels={labels} series={requests} format={compactNumber} />
-      <TimeChart name="latency" title="Latency (p50 and p95)" kind="line" labels={labels} series={latency} format={(ms) => formatLatency(ms) ?? ''} />
-      <TimeChart name="errors" title="Error rate" kind="line" labels={labels} series={errorRate} format={(pct) => `${Number(pct.toFixed(1))}%`} />
+      <TimeChart name="tokens" title={`Tokens per ${per}, by ${by}`} kind="bar" stacked integer labels={labels} series={tokens} format={compactNumber} />
+      <TimeChart name="requests" title={`Requests per ${per}, by ${by}`} kind="bar" stacked integer labels={labels} series={requests} format={compactNumber} />
+      <TimeChart name="latency" title="Latency (p50 and p95)" kind="line" labels={labels} series={latency} format={latencyText} />
+      <TimeChart name="errors" title="Error rate" kind="line" labels={labels} series={errorRate} suggestedMax={5} format={percentText} />
     </div>
   );
 }
@@ -167,9 +176,17 @@ export default function UsagePage({ socketUrl }: { socketUrl?: string }) {
           Could not load usage: {error}
         </p>
       ) : null}
+      {phase === 'unrecorded' ? (
+        <div className="usage-note warning" role="alert" data-testid="usage-not-recorded">
+          <TriangleAlert size={16} />
+          <div>
+            <strong>Usage not recorded.</strong> {error} Requests are still served; there is no history to chart until the database opens.
+          </div>
+        </div>
+      ) : null}
       {phase === 'loading' && !report ? <p className="usage-muted">Loading usage…</p> : null}
 
-      {report && phase !== 'unavailable' ? (
+      {report && phase !== 'unavailable' && phase !== 'unrecorded' ? (
         <>
           <NotRecorded report={report} />
           {totals ? (

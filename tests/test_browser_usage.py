@@ -1,0 +1,320 @@
+"""The Keys and Usage pages end to end, in headless Chromium against the real gateway and the
+stand-ins: a key created from the dashboard, its secret shown once, listed, its limits edited and
+revoked after asking; requests sent through the gateway counted on the Usage page, stacked by model
+and by key, with "usage not recorded" when the history cannot be written; both pages at phone width.
+
+Until the gateway has /v1/keys and /v1/usage itself, the test mounts a small stand-in of that
+contract (USAGE_API) on the real app: keys in memory, usage computed from the gateway's own request
+log, so the requests the test sends are the ones the page counts."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from browser_support import ACTION_MS, DESKTOP, LOAD_MS, PHONE, assert_no_horizontal_scroll, new_page, screenshot
+from conftest import Gateway, gateway_settings
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from playwright.sync_api import Browser, Page, expect
+
+from atmosphere.app import create_app
+from atmosphere.standins.server import EmulatorServer
+from atmosphere.standins.suite import EmulatorSuite
+
+pytestmark = pytest.mark.browser
+
+LIVE_MS = 10_000  # a request on /ws, the page's 3 s refresh delay, its fetch, on a loaded machine
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+class ContractStub:
+    """/v1/keys and /v1/usage as USAGE_API describes them, over the app's own request log."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, dict[str, Any]] = {}
+        self.recording: dict[str, Any] = {"ok": True, "dropped": 0, "reason": None}
+
+    def install(self, app: FastAPI) -> None:
+        router = APIRouter()
+        router.add_api_route("/v1/keys", self.list_keys, methods=["GET"])
+        router.add_api_route("/v1/keys", self.create_key, methods=["POST"])
+        router.add_api_route("/v1/keys/{key_id}", self.update_key, methods=["PATCH"])
+        router.add_api_route("/v1/keys/{key_id}", self.revoke_key, methods=["DELETE"])
+        router.add_api_route("/v1/usage", self.usage, methods=["GET"])
+        # Ahead of the dashboard's catch-all for unknown API paths.
+        app.router.routes[0:0] = router.routes
+
+    async def list_keys(self) -> dict[str, Any]:
+        return {"data": list(self.keys.values())}
+
+    async def create_key(self, request: Request) -> JSONResponse:
+        body = await request.json()
+        secret = "atm_" + secrets.token_urlsafe(24)
+        key_id = f"k{len(self.keys) + 1}"
+        limits = body.get("limits") or {}
+        self.keys[key_id] = {
+            "id": key_id,
+            "name": body["name"],
+            "prefix": secret[:8],
+            "created_at": _iso(datetime.now(UTC)),
+            "last_used_at": None,
+            "expires_at": body.get("expires_at"),
+            "revoked_at": None,
+            "surfaces": body.get("surfaces"),
+            "models": body.get("models"),
+            "limits": {name: limits.get(name) for name in ("requests_per_minute", "tokens_per_minute", "concurrent")},
+            "monthly_token_budget": body.get("monthly_token_budget"),
+            "tokens_this_month": 0,
+            "log_prompts": bool(body.get("log_prompts")),
+            "limited_last_hour": 0,
+        }
+        return JSONResponse({**self.keys[key_id], "secret": secret}, status_code=201)
+
+    async def update_key(self, key_id: str, request: Request) -> dict[str, Any]:
+        self.keys[key_id].update(await request.json())
+        return self.keys[key_id]
+
+    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        self.keys[key_id]["revoked_at"] = _iso(datetime.now(UTC))
+        return self.keys[key_id]
+
+    async def usage(self, request: Request, bucket: str = "hour", group_by: str = "model") -> dict[str, Any]:
+        step = 86_400 if bucket == "day" else 3_600
+        entries = request.app.state.requests.query(limit=500)
+        series: dict[tuple[int, str], dict[str, Any]] = {}
+        for entry in entries:
+            start = int(entry.time // step * step)
+            group = {"model": entry.model or entry.requested_model, "key": "local", "host": entry.backend}[group_by] or "(none)"
+            point = series.setdefault((start, group), {"requests": 0, "tokens_in": 0, "tokens_out": 0, "errors": 0})
+            point["requests"] += 1
+            point["tokens_in"] += entry.tokens_in or 0
+            point["tokens_out"] += entry.tokens_out or 0
+            point["errors"] += entry.status >= 400
+        latency = {}
+        for start in {s for s, _ in series}:
+            durations = sorted(e.upstream_ms or 0 for e in entries if int(e.time // step * step) == start)
+            errors = sum(e.status >= 400 for e in entries if int(e.time // step * step) == start)
+            latency[start] = {
+                "p50_ms": durations[len(durations) // 2],
+                "p95_ms": durations[-1],
+                "error_rate": errors / len(durations),
+            }
+        models: dict[str, dict[str, Any]] = {}
+        for entry in entries:
+            top = models.setdefault(entry.model or "(none)", {"name": entry.model or "(none)", "requests": 0, "tokens": 0})
+            top["requests"] += 1
+            top["tokens"] += (entry.tokens_in or 0) + (entry.tokens_out or 0)
+        now = datetime.now(UTC)
+        tokens = sum(m["tokens"] for m in models.values())
+        return {
+            "from": _iso(now - timedelta(hours=24)),
+            "to": _iso(now),
+            "bucket": bucket,
+            "group_by": group_by,
+            "series": [{"t": _iso(datetime.fromtimestamp(s, UTC)), "group": g, **p} for (s, g), p in sorted(series.items())],
+            "latency": [{"t": _iso(datetime.fromtimestamp(s, UTC)), **p} for s, p in sorted(latency.items())],
+            "top": {
+                "keys": [{"name": "local", "requests": len(entries), "tokens": tokens}] if entries else [],
+                "models": sorted(models.values(), key=lambda m: -m["tokens"]),
+            },
+            "recording": self.recording,
+        }
+
+
+class StubbedGateway(Gateway):
+    """The real app with the contract stub mounted on it."""
+
+    def __init__(self, settings: Any, stub: ContractStub):
+        super().__init__(settings)
+        self.stub = stub
+
+    def start(self) -> StubbedGateway:
+        app = create_app(self.settings)
+        self.stub.install(app)
+        self._server = EmulatorServer(app, self.port, lifespan="on")
+        self._server.start()
+        self.port = self._server.port
+        return self
+
+
+@pytest.fixture
+def gateway(backends: EmulatorSuite, tmp_path: Path) -> Iterator[StubbedGateway]:
+    urls = backends.urls
+    settings = gateway_settings(tmp_path / "state", llamafarm=urls["llamafarm"], ollama=urls["ollama"], runtime=urls["runtime"])
+    served = StubbedGateway(settings, ContractStub()).start()
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    yield from new_page(browser, DESKTOP)
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    yield from new_page(browser, PHONE)
+
+
+def drawn_pixels(page: Page, name: str) -> int:
+    """How many pixels of a chart's canvas are not transparent: zero for a chart that drew nothing."""
+    return int(
+        page.get_by_test_id(f"chart-canvas-{name}").evaluate(
+            """canvas => {
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let drawn = 0;
+                for (let i = 3; i < data.length; i += 4) if (data[i] > 0) drawn += 1;
+                return drawn;
+            }"""
+        )
+    )
+
+
+def bars_pixels(page: Page, name: str) -> int:
+    """Pixels of the chart's first dataset colour (#818cf8): bars, not axes, legend boxes aside."""
+    return int(
+        page.get_by_test_id(f"chart-canvas-{name}").evaluate(
+            """canvas => {
+                const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+                let hits = 0;
+                for (let i = 0; i < data.length; i += 4)
+                    if (Math.abs(data[i] - 0x81) < 6 && Math.abs(data[i + 1] - 0x8c) < 6
+                        && Math.abs(data[i + 2] - 0xf8) < 6) hits += 1;
+                return hits;
+            }"""
+        )
+    )
+
+
+def send_chats(gateway: Gateway, model: str, count: int) -> None:
+    client = gateway.openai()
+    for _ in range(count):
+        answer = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
+        assert answer.choices[0].message.content
+
+
+def test_a_key_made_on_the_keys_page_shows_its_secret_once_is_listed_edited_and_revoked_after_asking(page, gateway):
+    page.goto(f"{gateway.url}/#/keys")
+    expect(page.get_by_test_id("keys-empty")).to_be_visible(timeout=LOAD_MS)
+    page.get_by_test_id("new-key-button").click()
+    form = page.get_by_test_id("new-key-form")
+    form.get_by_test_id("key-name").fill("alice-laptop")
+    form.get_by_test_id("key-surface-ollama").uncheck()
+    form.get_by_test_id("key-rpm").fill("30")
+    form.get_by_test_id("key-budget").fill("500000")
+    form.get_by_test_id("key-submit").click()
+
+    secret_shown = page.get_by_test_id("new-key-secret")
+    expect(secret_shown).to_have_text(re.compile(r"^atm_\S{20,}$"), timeout=ACTION_MS)
+    secret = secret_shown.inner_text()
+    for client in ("curl", "openai", "anthropic", "claude", "ollama", "codex"):
+        expect(page.get_by_test_id(f"snippet-key-{client}")).to_contain_text(secret)
+    expect(page.get_by_test_id("snippet-key-curl")).to_contain_text(f"{gateway.url}/v1/chat/completions")
+    page.get_by_test_id("copy-secret").click()
+    expect(page.get_by_test_id("copy-secret")).to_contain_text("Cop")  # "Copied", or "Select and copy" off a secure origin
+
+    with gateway.client() as client:
+        [stored] = client.get("/v1/keys").json()["data"]
+    assert stored["name"] == "alice-laptop" and stored["surfaces"] == ["openai", "anthropic"]
+    assert stored["limits"]["requests_per_minute"] == 30 and stored["monthly_token_budget"] == 500000
+
+    page.get_by_test_id("new-key-done").click()
+    expect(page.get_by_test_id("new-key")).to_have_count(0)
+    assert secret not in page.content(), "the secret stays on the page after it was dismissed"
+    the_card = page.get_by_test_id("key-card").filter(has_text="alice-laptop")
+    expect(the_card).to_have_attribute("data-status", "active")
+    expect(the_card).to_contain_text(f"{secret[:8]}…")
+    expect(the_card.get_by_test_id("key-limits")).to_have_text("30 req/min")
+    expect(the_card.get_by_test_id("key-last-used")).to_have_text("never")
+    screenshot(page, "keys.png")
+
+    the_card.get_by_test_id("edit-key").click()
+    the_card.get_by_test_id("key-concurrent").fill("2")
+    the_card.get_by_test_id("key-submit").click()
+    expect(the_card.get_by_test_id("key-limits")).to_have_text("30 req/min · 2 at once", timeout=ACTION_MS)
+
+    page.reload()  # kept by the service, not the page
+    the_card = page.get_by_test_id("key-card").filter(has_text="alice-laptop")
+    expect(the_card.get_by_test_id("key-limits")).to_have_text("30 req/min · 2 at once", timeout=LOAD_MS)
+    the_card.get_by_test_id("revoke-key").click()
+    expect(the_card.get_by_test_id("revoke-confirm")).to_contain_text("Revoke alice-laptop?")
+    with gateway.client() as client:
+        assert client.get("/v1/keys").json()["data"][0]["revoked_at"] is None  # asking revokes nothing
+    the_card.get_by_test_id("revoke-confirm-button").click()
+    expect(the_card).to_have_attribute("data-status", "revoked", timeout=ACTION_MS)
+    with gateway.client() as client:
+        assert client.get("/v1/keys").json()["data"][0]["revoked_at"] is not None
+
+
+def test_requests_through_the_gateway_are_charted_on_the_usage_page_by_model_and_live(page, gateway):
+    send_chats(gateway, "llama3.2:latest", 3)
+    send_chats(gateway, "fast", 1)
+    page.goto(f"{gateway.url}/#/usage")
+    expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live", timeout=LOAD_MS)
+    expect(page.get_by_test_id("usage-total-requests")).to_have_text("4", timeout=LOAD_MS)
+    rows = page.get_by_test_id("usage-top-models").get_by_test_id("usage-top-row")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-name", "llama3.2:latest")
+    # Chart.js drew the stacks: the biggest model's colour is on the canvas, and each chart drew something.
+    assert bars_pixels(page, "requests") > 50
+    for name in ("tokens", "requests", "latency", "errors"):
+        assert drawn_pixels(page, name) > 0, f"the {name} chart drew nothing"
+    screenshot(page, "usage.png")
+    page.get_by_test_id("chart-requests").locator("summary").click()
+    table = page.get_by_test_id("chart-table-requests")
+    expect(table.locator("thead th")).to_have_text(["Time", "llama3.2:latest", "fast"])
+    expect(table.locator("tbody tr").last).to_contain_text("3")
+
+    page.get_by_test_id("usage-group").get_by_text("Host").click()
+    expect(page.get_by_test_id("chart-requests")).to_contain_text("Requests per hour, by host", timeout=ACTION_MS)
+    expect(table.locator("thead th")).to_have_text(["Time", "ollama", "llamafarm"], timeout=ACTION_MS)
+
+    page.evaluate("window.__atmosphereNoReload = true")
+    send_chats(gateway, "llama3.2:latest", 2)  # the page hears of them on /ws and asks again
+    expect(page.get_by_test_id("usage-total-requests")).to_have_text("6", timeout=LIVE_MS)
+    assert page.evaluate("window.__atmosphereNoReload === true")
+
+
+def test_the_usage_page_says_usage_is_not_recorded_when_the_history_cannot_be_written(page, gateway):
+    send_chats(gateway, "fast", 1)
+    page.goto(f"{gateway.url}/#/usage")
+    expect(page.get_by_test_id("usage-total-requests")).to_have_text("1", timeout=LOAD_MS)
+    expect(page.get_by_test_id("usage-not-recorded")).to_have_count(0)
+    gateway.stub.recording.update(ok=False, dropped=7, reason="the state directory is read-only")
+    page.get_by_test_id("usage-refresh").click()
+    note = page.get_by_test_id("usage-not-recorded")
+    expect(note).to_contain_text("Usage not recorded. the state directory is read-only.", timeout=ACTION_MS)
+    expect(note).to_contain_text("7 dropped so far")
+
+
+def test_usage_and_keys_read_at_phone_width(phone, gateway):
+    send_chats(gateway, "llama3.2:latest", 2)
+    phone.goto(f"{gateway.url}/#/usage")
+    expect(phone.get_by_test_id("usage-total-requests")).to_have_text("2", timeout=LOAD_MS)
+    assert drawn_pixels(phone, "tokens") > 0
+    box = phone.get_by_test_id("chart-canvas-tokens").bounding_box()
+    assert box is not None and box["width"] <= PHONE["width"] and box["height"] >= 150, box
+    assert_no_horizontal_scroll(phone, PHONE["width"])
+    screenshot(phone, "usage-phone.png")
+
+    phone.get_by_test_id("nav-keys").click()
+    phone.get_by_test_id("new-key-button").click()
+    phone.get_by_test_id("key-name").fill("phone-key")
+    phone.get_by_test_id("key-submit").click()
+    expect(phone.get_by_test_id("new-key-secret")).to_be_visible(timeout=ACTION_MS)
+    assert_no_horizontal_scroll(phone, PHONE["width"])  # the secret and every snippet wrap
+    screenshot(phone, "keys-new-phone.png")
+    phone.get_by_test_id("new-key-done").click()
+    expect(phone.get_by_test_id("key-card")).to_have_attribute("data-name", "phone-key")
+    assert_no_horizontal_scroll(phone, PHONE["width"])
