@@ -264,6 +264,31 @@ class CatalogModel:
     owned_by: str
     created: int
     info: ModelInfo
+    native: str | None = None  # the owner's own name for it when that differs (a models-file equivalent)
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """A model held in memory on one host now, as that host reports it (Ollama's ``/api/ps``)."""
+
+    model: str  # the host's own (native) name
+    expires_at: str | None = None  # RFC 3339, when the host will unload it; None = the host does not say
+    size: int | None = None  # bytes in memory
+    size_vram: int | None = None  # of which in GPU memory
+    context_length: int | None = None  # the context it was loaded with
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSheet:
+    """What a host says about one model beyond its listing (Ollama's ``/api/show``), as it
+    said it: ``metadata`` holds its GGUF keys (``general.architecture``, ``<arch>.context_length``...)."""
+
+    metadata: dict[str, Any] | None = None
+    projector: dict[str, Any] | None = None
+    parameters: str = ""
+    template: str = ""
+    modified_at: str | None = None
 
 
 @dataclass(slots=True)

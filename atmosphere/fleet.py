@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.domain import ModelInfo
-from atmosphere.errors import BackendFailure, InvalidRequest, NotFound, StateNotSaved
+from atmosphere.errors import InvalidRequest, NotFound, StateNotSaved
 from atmosphere.hosts import HostListError, HostSpec, new_host
 from atmosphere.observe.metrics import HostGauge
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
 from atmosphere.registry import Registry, save_atomically
 from atmosphere.router.balancer import Balancer
-from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.fleet")
 
@@ -83,7 +81,7 @@ class Fleet:
             "queue_depth": load.queued,
             "max_inflight": load.max_inflight,
             "stats": self.requests.stats(host_id),
-            "warmup_supported": bool(getattr(backend, "warmup_supported", False)),
+            "warmup_supported": bool(backend is not None and backend.warmup_supported),
         }
 
     def gauges(self) -> list[HostGauge]:
@@ -179,29 +177,6 @@ class Fleet:
                 raise
         self.on_change()
         return registry.integrations()
-
-    async def warm(self, host_id: str, model: Any) -> dict[str, Any]:
-        """Load ``model`` on one host now (Ollama: a load with keep_alive), so the next request is warm."""
-        registry = self._registry()
-        backend = registry.get(host_id)
-        if backend is None:
-            raise NotFound(f"No integration with id '{host_id}'.", param="integration_id")
-        if not isinstance(model, str) or not model.strip():
-            raise InvalidRequest("'model' must be a non-empty string.", param="model")
-        body: dict[str, Any] = {"success": False, "integration_id": host_id, "model": model, "latency_ms": None}
-        warm = getattr(backend, "warm", None)
-        if warm is None or not getattr(backend, "warmup_supported", False):
-            return {**body, "error": f"{backend.name} has no way to preload a model in this version."}
-        native = backend.resolve_model(model)
-        if native is None:
-            return {**body, "error": f"{backend.name} does not list the model `{model}`."}
-        started = time.perf_counter()
-        try:
-            await warm(native)
-        except BackendFailure as failure:
-            return {**body, "model": native, "latency_ms": ms_since(started), "error": failure.reason}
-        registry.request_scan()  # the card shows it loaded after the next probe
-        return {**body, "success": True, "model": native, "latency_ms": ms_since(started), "error": None}
 
     # --- what the hosts serve (for model equivalents) ----------------------------------
 

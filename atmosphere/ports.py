@@ -21,7 +21,9 @@ from atmosphere.domain import (
     Embeddings,
     EmbedRequest,
     GenerateRequest,
+    ModelSheet,
     ProbeResult,
+    Resident,
 )
 
 
@@ -32,6 +34,7 @@ class Backend(Protocol):
     name: str  # shown to people ("Ollama")
     type: str  # the dialect: "llamafarm" | "ollama"
     url: str
+    warmup_supported: bool  # whether ``warm`` can load a model now (learnt by the probe on LlamaFarm)
 
     async def probe(self) -> ProbeResult: ...
 
@@ -52,5 +55,26 @@ class Backend(Protocol):
     def generate_stream(self, req: GenerateRequest, model: str) -> AsyncIterator[ChatChunk]: ...
 
     async def embed(self, req: EmbedRequest, model: str) -> Embeddings: ...
+
+    # --- residency: what is held in memory, loaded and unloaded on request ------------------
+    # Reached only through ``router.residency``: the dashboard's Warm button and the Ollama
+    # face's keep_alive calls are one action.
+
+    async def warm(self, model: str, keep_alive: str | float | None = None) -> None:
+        """Load native ``model`` into memory now (for ``keep_alive``, where the backend honours one)."""
+        ...
+
+    async def unload(self, model: str) -> None:
+        """Drop native ``model`` from memory now; nothing to do when it is not loaded. A backend
+        that cannot be told to raises a non-retryable ``BackendFailure`` saying so."""
+        ...
+
+    async def running(self) -> list[Resident]:
+        """The models resident now, as the backend reports them (an empty list when it cannot say)."""
+        ...
+
+    async def model_sheet(self, model: str) -> ModelSheet | None:
+        """What the backend says about native ``model`` beyond its listing; None when it says nothing more."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -15,6 +15,7 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from atmosphere import jsonfast
@@ -40,7 +41,9 @@ from atmosphere.domain import (
     EmbedRequest,
     GenerateRequest,
     ModelInfo,
+    ModelSheet,
     ProbeResult,
+    Resident,
     Usage,
     sort_capabilities,
 )
@@ -65,6 +68,7 @@ _PROJECT_GONE = ("ProjectConfigError", "ProjectNotFound")
 _HEALTH_TIMEOUT = 5.0  # the real /health takes ~1.2 s; it is read in the background
 _RELEASE = re.compile(r"^v?\d+\.\d+")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+RUNTIME_IDLE_UNLOAD_S = 300  # the Universal Runtime's MODEL_UNLOAD_TIMEOUT default (reference S.4)
 
 
 def version_label(version: Any) -> str | None:
@@ -113,6 +117,7 @@ class LlamaFarmBackend:
         self._embed: ModelInfo | None = None  # the runtime's embedding model, when listed
         self._health: Any = None  # the last /health answer (a dict or a BackendFailure)
         self._health_task: asyncio.Task[Any] | None = None
+        self._loaded: list[str] = []  # aliases whose target the runtime held at the last probe
 
     # --- discovery -------------------------------------------------------------------
 
@@ -165,6 +170,7 @@ class LlamaFarmBackend:
         up = await self._upstreams(runtime, health, catalogue)
         models = self._models(catalogue, up)
         _mark_loaded(models, runtime.get("loaded_models") if isinstance(runtime, dict) else None)
+        self._loaded = [m.id for m in models if m.loaded]
         self._embed = self._embedding_model(up, cache)
         if self._embed is not None:
             models.append(self._embed)
@@ -192,12 +198,33 @@ class LlamaFarmBackend:
         self.warmup_supported = isinstance(resources, dict)
         self.reported_concurrency = _concurrency(resources)
 
-    async def warm(self, model: str) -> None:
-        """Preload the project that defines ``model`` (``POST /v1/models/preload/{namespace}/{project}``)."""
+    async def warm(self, model: str, keep_alive: str | float | None = None) -> None:
+        """Preload the project that defines ``model`` (``POST /v1/models/preload/{namespace}/{project}``);
+        the runtime keeps it by its own idle timeout, so ``keep_alive`` has no say here."""
         target = self._catalogue.ids.get(model)
         if target is None:
             raise BackendFailure(f"warm-up: no project defines `{model}`", kind="error", retryable=False)
         await post_json(self._client, f"/v1/models/preload/{target.namespace}/{target.project}", {}, "warm-up")
+
+    async def unload(self, model: str) -> None:
+        """LlamaFarm has no unload call: its runtime drops a model after its idle timeout."""
+        if model in self._loaded:
+            raise BackendFailure(
+                f"LlamaFarm cannot be told to unload `{model}`: its Universal Runtime unloads a model "
+                f"after MODEL_UNLOAD_TIMEOUT idle ({RUNTIME_IDLE_UNLOAD_S} s by default)",
+                kind="error",
+                retryable=False,
+            )
+
+    async def running(self) -> list[Resident]:
+        """The aliases the runtime held at the last probe. It does not say how long each has
+        been idle, so the expiry given is the latest it can be: its idle timeout from now."""
+        expires = datetime.fromtimestamp(time.time() + RUNTIME_IDLE_UNLOAD_S, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return [Resident(model=model, expires_at=expires) for model in self._loaded]
+
+    async def model_sheet(self, model: str) -> ModelSheet | None:
+        """LlamaFarm reports nothing about a model beyond its project listing."""
+        return None
 
     async def _upstreams(self, runtime: Any, health: dict[str, Any] | None, catalogue: Catalogue) -> Upstreams:
         failure = runtime.reason if isinstance(runtime, BackendFailure) else None

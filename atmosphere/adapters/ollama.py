@@ -17,6 +17,8 @@ from atmosphere.adapters.ollama_wire import (
     normalize_model_name,
     ollama_messages,
     options,
+    resident_of,
+    sheet_of,
     tool_calls,
     usage,
     version_at_least,
@@ -30,7 +32,9 @@ from atmosphere.domain import (
     EmbedRequest,
     GenerateRequest,
     ModelInfo,
+    ModelSheet,
     ProbeResult,
+    Resident,
     ToolCallDelta,
     Usage,
     sort_capabilities,
@@ -119,19 +123,35 @@ class OllamaBackend:
     async def _running(self) -> set[str]:
         """Models resident now (``/api/ps``); an Ollama without it just reports none loaded."""
         try:
-            doc = await get_json(self._client, "/api/ps", self.probe_timeout, "running models")
+            return {r.model for r in await self._resident(self.probe_timeout)}
         except BackendFailure:
             return set()
-        entries = doc.get("models")
-        if not isinstance(entries, list):
-            return set()
-        names = (e.get("name") or e.get("model") for e in entries if isinstance(e, dict))
-        return {normalize_model_name(n) for n in names if isinstance(n, str)}
 
-    async def warm(self, model: str, keep_alive: str = "30m") -> None:
-        """Load ``model`` and keep it resident: an empty prompt only loads (reference: /api/generate)."""
-        body = {"model": model, "prompt": "", "stream": False, "keep_alive": keep_alive}
+    async def running(self) -> list[Resident]:
+        """``/api/ps`` as this host answers it: each model's own expiry, sizes and context."""
+        return await self._resident(self.probe_timeout)
+
+    async def _resident(self, timeout: float) -> list[Resident]:
+        doc = await get_json(self._client, "/api/ps", timeout, "running models")
+        entries = doc.get("models")
+        return [r for r in map(resident_of, entries) if r is not None] if isinstance(entries, list) else []
+
+    async def warm(self, model: str, keep_alive: str | float | None = None) -> None:
+        """Load ``model``: an empty prompt only loads (reference: /api/generate), kept for
+        ``keep_alive`` (Ollama's own default, 5 minutes, when None)."""
+        body: dict[str, Any] = {"model": model, "prompt": "", "stream": False}
+        if keep_alive is not None:
+            body["keep_alive"] = keep_alive
         await post_json(self._client, "/api/generate", body, "warm-up")
+
+    async def unload(self, model: str) -> None:
+        """What ``ollama stop`` sends: an empty prompt with ``keep_alive: 0``."""
+        await post_json(self._client, "/api/generate", {"model": model, "prompt": "", "stream": False, "keep_alive": 0}, "unload")
+
+    async def model_sheet(self, model: str) -> ModelSheet | None:
+        """``/api/show``: the model's metadata keys and template as Ollama reports them."""
+        data = await post_json(self._client, "/api/show", {"model": model}, "show")
+        return sheet_of(data)
 
     async def _models_from_tags(self, tags: dict[str, Any], started: float) -> list[ModelInfo]:
         entries = tags.get("models")

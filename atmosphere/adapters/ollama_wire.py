@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.domain import ChatRequest, GenerateRequest, TokenLogprob, ToolCall, Usage
+from atmosphere.domain import ChatRequest, GenerateRequest, ModelSheet, Resident, TokenLogprob, ToolCall, Usage
+from atmosphere.errors import BackendFailure
 from atmosphere.http.client import completion_id
 
 # Ollama's model capabilities (api/show, api/tags on v0.30+) → ours.
@@ -18,6 +19,13 @@ _CAPABILITY_MAP = {
     "vision": ("vision",),
     "tools": ("tools",),
 }
+
+
+# Ollama takes images only as base64 data; a URL would have to be fetched, which the gateway
+# never does for a URL a request names. Said as a 400, not dropped (the model would answer blind).
+IMAGE_URL_REFUSED = (
+    "images must be base64 data URIs here: Ollama takes no image URLs, and Atmosphere never fetches a URL a request names"
+)
 
 
 def normalize_model_name(name: str) -> str:
@@ -61,8 +69,9 @@ def ollama_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     texts.append(part.get("text", ""))
                 elif kind == "image_url":
                     url = (part.get("image_url") or {}).get("url", "")
-                    if url.startswith("data:") and "," in url:
-                        images.append(url.split(",", 1)[1])
+                    if not (isinstance(url, str) and url.startswith("data:") and "," in url):
+                        raise BackendFailure(IMAGE_URL_REFUSED, retryable=False)
+                    images.append(url.split(",", 1)[1])
             converted["content"] = "\n".join(texts)
             if images:
                 converted["images"] = images
@@ -173,4 +182,41 @@ def _token(item: dict[str, Any]) -> TokenLogprob:
         logprob=float(item.get("logprob") or 0.0),
         bytes=raw_bytes if isinstance(raw_bytes, list) else None,
         top=[_token(t) for t in top if isinstance(t, dict)] if isinstance(top, list) else [],
+    )
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def resident_of(entry: Any) -> Resident | None:
+    """One ``/api/ps`` entry, its fields as the host sent them (None where it sent none)."""
+    if not isinstance(entry, dict):
+        return None
+    name = entry.get("name") or entry.get("model")
+    if not isinstance(name, str) or not name:
+        return None
+    return Resident(
+        model=normalize_model_name(name),
+        expires_at=_text(entry.get("expires_at")),
+        size=_int(entry.get("size")),
+        size_vram=_int(entry.get("size_vram")),
+        context_length=_int(entry.get("context_length")),
+        digest=_text(entry.get("digest")),
+    )
+
+
+def sheet_of(data: dict[str, Any]) -> ModelSheet:
+    """An ``/api/show`` answer: its ``model_info`` and ``projector_info`` passed on as given."""
+    metadata, projector = data.get("model_info"), data.get("projector_info")
+    return ModelSheet(
+        metadata=metadata if isinstance(metadata, dict) else None,
+        projector=projector if isinstance(projector, dict) else None,
+        parameters=_text(data.get("parameters")) or "",
+        template=_text(data.get("template")) or "",
+        modified_at=_text(data.get("modified_at")),
     )

@@ -18,6 +18,7 @@ from atmosphere.fleet import Fleet
 from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.router.equivalents import EquivalentError, Equivalents, check, suggest
+from atmosphere.router.executor import Executor
 
 router = APIRouter()
 _MAX_LIMIT = 500
@@ -55,8 +56,16 @@ async def remove_integration(integration_id: str, request: Request) -> Response:
 
 @router.post("/v1/integrations/{integration_id}/warm")
 async def warm_integration(integration_id: str, request: Request) -> Response:
-    data = await _body(request)
-    return json_response(await _fleet(request).warm(integration_id, data.get("model")))
+    """Load a model on one host now (the router's residency action, as the Ollama face's
+    load calls): 404 for an unknown host or a model it does not list; a host that cannot
+    preload, or fails to, answers ``success: false`` with why."""
+    model = (await _body(request)).get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("'model' must be a non-empty string.", param="model")
+    executor: Executor = request.app.state.executor
+    warmed = await executor.residency.warm_on(integration_id, model)
+    body = {"success": warmed.success, "integration_id": warmed.host, "model": warmed.model}
+    return json_response({**body, "latency_ms": warmed.latency_ms, "error": warmed.error})
 
 
 # --- the request log -------------------------------------------------------------------

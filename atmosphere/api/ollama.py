@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -27,7 +27,7 @@ from atmosphere.api.errors import error_headers
 from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.validation import read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
-from atmosphere.domain import CatalogModel, ChatRequest, EmbedRequest, GenerateRequest
+from atmosphere.domain import CatalogModel, EmbedRequest
 from atmosphere.errors import AtmosphereError, BackendFailure, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 
@@ -38,8 +38,6 @@ SURFACES = surfaces(
 )
 
 PATH_PREFIX = "/api"
-R = TypeVar("R", ChatRequest, GenerateRequest, EmbedRequest)
-T = TypeVar("T")
 _MANAGE = (
     "Atmosphere is a gateway and does not manage models: {verb} models on the backend itself "
     "(for Ollama, run `ollama {verb}` against the Ollama server; for LlamaFarm, edit the project's models)."
@@ -52,33 +50,29 @@ def error_response(status: int, message: str, headers: dict[str, str] | None = N
 
 
 def render_error(exc: AtmosphereError) -> Response:
-    return error_response(exc.status, exc.message, error_headers(exc))
+    message = exc.message
+    if isinstance(exc, ModelNotFound) and "not found" not in message:
+        message = f"model not found: {message}"  # the ollama CLI tells a missing model by these words
+    return error_response(exc.status, message, error_headers(exc))
 
 
 async def _body(request: Request) -> dict[str, Any]:
     return parse.require_object(await read_json(request, body_limit(request)))
 
 
-async def _untagged_retry(call: Callable[[R], Awaitable[T]], req: R) -> T:
-    """Ollama clients may add ``:latest`` to any name; a LlamaFarm alias has no tag."""
-    try:
-        return await call(req)
-    except ModelNotFound:
-        if not req.model or not req.model.endswith(":latest"):
-            raise
-        req.model = req.model.removesuffix(":latest")
-        return await call(req)
+def _served_as(ex: Executor, name: str) -> str:
+    """The name the router knows ``name`` by (an Ollama client's ``:latest`` on a LlamaFarm
+    alias, an untagged Ollama name), resolved once before the request is run; an unknown
+    name goes as given, for the router's own 404."""
+    return ex.lookup(name) or name
 
 
-def _lookup(ex: Executor, name: str) -> CatalogModel:
-    """A model by the name an Ollama client uses: untagged means ``:latest``, and a
-    LlamaFarm alias answers with or without a ``:latest`` the client added."""
-    tagged = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
-    for candidate in dict.fromkeys((name, tagged, name.removesuffix(":latest"))):
-        found = next((m for m in ex.models() if m.id == candidate), None)
-        if found is not None:
-            return found
-    raise ex.model_not_found(name)
+def _entry(ex: Executor, name: str) -> CatalogModel:
+    """A model of the catalogue by the name an Ollama client uses, or the 404."""
+    found = ex.catalog.model(_served_as(ex, name))
+    if found is None:
+        raise ex.model_not_found(name)
+    return found
 
 
 # --- the catalogue --------------------------------------------------------------------
@@ -104,14 +98,19 @@ async def tags(request: Request) -> Response:
 
 @router.get("/ps")
 async def ps(request: Request) -> Response:
-    """The models resident in memory now, on whichever integration holds them."""
-    return json_response({"models": [shapes.ps_entry(m) for m in executor(request).models() if m.info.loaded]})
+    """The models resident in memory now, each once, as the hosts holding them report them."""
+    held = await executor(request).residency.running()
+    return json_response({"models": [shapes.ps_entry(h) for h in held]})
 
 
 @router.post("/show")
 async def show(request: Request) -> Response:
+    """The model's card: an Ollama host's own ``model_info`` passed on; for other models the
+    keys the ollama CLI reads as numbers where they are known, else ``model_info: null``."""
     data = await _body(request)
-    return json_response(shapes.show_body(_lookup(executor(request), parse.model_name(data))))
+    ex = executor(request)
+    entry = _entry(ex, parse.model_name(data))
+    return json_response(shapes.show_body(entry, await ex.catalog.sheet(entry)))
 
 
 # --- inference ------------------------------------------------------------------------
@@ -126,13 +125,13 @@ async def chat(request: Request) -> Response:
     req = parse.chat_request(data, model, messages)
     ex = executor(request)
     if not messages:  # Ollama's load/unload call: nothing to generate
-        _lookup(ex, model)
-        return json_response(shapes.load_body(model, "message", _unloads(data)))
+        return await _load_or_unload(request, model, "chat", "message", parse.keep_alive(data))
+    req.model = _served_as(ex, model)
     if not req.stream:
-        served = await until_disconnected(request, _untagged_retry(ex.chat, req))
+        served = await until_disconnected(request, ex.chat(req))
         body = shapes.chat_body(model, served.value, time.perf_counter_ns() - started_ns)
         return json_response(body, headers=served_headers(served))
-    return await _stream(request, _untagged_retry(ex.chat_stream, req), shapes.ChatLines(model, "message", started_ns))
+    return await _stream(request, ex.chat_stream(req), shapes.ChatLines(model, "message", started_ns))
 
 
 @router.post("/generate")
@@ -145,18 +144,28 @@ async def generate(request: Request) -> Response:
         return error_response(400, "prompt must be a string")
     req = parse.generate_request(data, model, prompt)
     ex = executor(request)
-    if not prompt:
-        _lookup(ex, model)
-        return json_response(shapes.load_body(model, "response", _unloads(data)))
+    if not prompt:  # a load or unload call (``ollama stop`` sends keep_alive 0 and no prompt)
+        return await _load_or_unload(request, model, "generate", "response", parse.keep_alive(data))
+    req.model = _served_as(ex, model)
     if not req.stream:
-        served = await until_disconnected(request, _untagged_retry(ex.generate, req))
+        served = await until_disconnected(request, ex.generate(req))
         body = shapes.generate_body(model, served.value, time.perf_counter_ns() - started_ns)
         return json_response(body, headers=served_headers(served))
-    return await _stream(request, _untagged_retry(ex.generate_stream, req), shapes.ChatLines(model, "response", started_ns))
+    return await _stream(request, ex.generate_stream(req), shapes.ChatLines(model, "response", started_ns))
 
 
-def _unloads(data: dict[str, Any]) -> bool:
-    return data.get("keep_alive") in (0, "0", "0s", "0m")
+async def _load_or_unload(request: Request, model: str, capability: str, field: str, keep_alive: str | float | None) -> Response:
+    """Ollama's call with nothing to generate: load the model where it would be served (kept
+    for ``keep_alive``), or with ``keep_alive: 0`` unload it from every host that holds it.
+    The router's residency action, the same as the dashboard's Warm button."""
+    ex = executor(request)
+    name = _served_as(ex, model)
+    unload = parse.unloads(keep_alive)
+    if unload:
+        await until_disconnected(request, ex.residency.unload(name))
+    else:
+        await until_disconnected(request, ex.residency.warm(name, capability, keep_alive))
+    return json_response(shapes.load_body(model, field, unload))
 
 
 # No heartbeat: NDJSON has no comment line, and the ollama clients read line by line and
@@ -203,12 +212,11 @@ async def embed(request: Request) -> Response:
     data = await _body(request)
     model = parse.model_name(data)
     inputs = parse.embed_inputs(data)
-    if not inputs:  # as Ollama: nothing to embed is an empty answer, not an error
-        return json_response({"model": model, "embeddings": []})
     dimensions = data.get("dimensions")
     if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
         return error_response(400, "dimensions must be a positive integer")
-    served = await _untagged_retry(executor(request).embed, EmbedRequest(model=model, inputs=inputs, dimensions=dimensions))
+    ex = executor(request)
+    served = await ex.embed(EmbedRequest(model=_served_as(ex, model), inputs=inputs, dimensions=dimensions))
     body: dict[str, Any] = {"model": model, "embeddings": served.value.vectors}
     body["total_duration"] = time.perf_counter_ns() - started_ns
     if served.value.usage.prompt_tokens:
@@ -225,8 +233,9 @@ async def embeddings(request: Request) -> Response:
     if prompt is not None and not isinstance(prompt, str):
         return error_response(400, "prompt must be a string")
     if not prompt:
-        return json_response({"embedding": []})
-    served = await _untagged_retry(executor(request).embed, EmbedRequest(model=model, inputs=[prompt]))
+        return error_response(400, "prompt is required: the text to embed")
+    ex = executor(request)
+    served = await ex.embed(EmbedRequest(model=_served_as(ex, model), inputs=[prompt]))
     return json_response({"embedding": served.value.vectors[0]}, headers=served_headers(served))
 
 

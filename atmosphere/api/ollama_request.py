@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 from atmosphere import jsonfast
@@ -54,17 +55,30 @@ def wants_stream(data: dict[str, Any]) -> bool:
 
 
 def _data_uri(image: Any, where: str) -> str:
+    """A bare-base64 image (or a ``data:`` URI of one) as a data URI, checked here: bad
+    base64 is the client's 400, never something a backend is left to trip over."""
     if not isinstance(image, str) or not image:
-        raise InvalidRequest(f"{where}: images must be base64 strings")
+        raise InvalidRequest(f"{where} must be a base64 string")
+    if image.startswith(("http://", "https://")):
+        raise InvalidRequest(f"{where} is a URL; images must be base64 data (Atmosphere never fetches a URL a request names)")
+    payload = image.split(",", 1)[1] if image.startswith("data:") and "," in image else image
+    try:
+        raw = base64.b64decode(payload, validate=True)
+    except (ValueError, binascii.Error):
+        raise InvalidRequest(f"{where} is not valid base64") from None
+    if not raw:
+        raise InvalidRequest(f"{where} is empty")
     if image.startswith("data:"):
         return image
-    head = image[:16].encode()
-    try:
-        magic = base64.b64decode(head + b"=" * (-len(head) % 4), validate=False)
-    except (ValueError, binascii.Error):
-        magic = b""
-    media = next((kind for prefix, kind in _IMAGE_MAGIC if magic.startswith(prefix)), "image/png")
+    media = next((kind for prefix, kind in _IMAGE_MAGIC if raw.startswith(prefix)), "image/png")
     return f"data:{media};base64,{image}"
+
+
+def images(value: Any, where: str) -> list[str]:
+    """``images``: each checked as base64 (see ``_data_uri``), as data URIs."""
+    if not isinstance(value, list):
+        raise InvalidRequest(f"{where} must be an array of base64 strings")
+    return [_data_uri(image, f"{where}[{index}]") for index, image in enumerate(value)]
 
 
 def _tool_calls(calls: Any, where: str, turn: int) -> list[dict[str, Any]]:
@@ -83,9 +97,10 @@ def _tool_calls(calls: Any, where: str, turn: int) -> list[dict[str, Any]]:
 
 
 def chat_messages(messages: Any) -> list[dict[str, Any]]:
-    """Ollama messages → domain (OpenAI-shaped) messages; an empty list stays empty."""
+    """Ollama messages → domain (OpenAI-shaped) messages; an empty list (a load or unload
+    call) stays empty, a missing one is the client's mistake."""
     if messages is None:
-        return []
+        raise InvalidRequest("messages is required (an empty array loads the model)")
     if not isinstance(messages, list):
         raise InvalidRequest("messages must be an array")
     out = []
@@ -101,12 +116,10 @@ def chat_messages(messages: Any) -> list[dict[str, Any]]:
         if not isinstance(content, str):
             raise InvalidRequest(f"{where}.content must be a string")
         converted: dict[str, Any] = {"role": role, "content": content}
-        images = message.get("images")
-        if images:
-            if not isinstance(images, list):
-                raise InvalidRequest(f"{where}.images must be an array of base64 strings")
+        pictures = message.get("images")
+        if pictures:
             parts: list[dict[str, Any]] = [{"type": "text", "text": content}] if content else []
-            parts += [{"type": "image_url", "image_url": {"url": _data_uri(i, where)}} for i in images]
+            parts += [{"type": "image_url", "image_url": {"url": url}} for url in images(pictures, f"{where}.images")]
             converted["content"] = parts
         if message.get("tool_calls"):
             converted["tool_calls"] = _tool_calls(message["tool_calls"], where, index)
@@ -165,6 +178,8 @@ def _response_format(value: Any) -> dict[str, Any] | None:
 
 
 def _native(data: dict[str, Any], options: dict[str, Any], *keys: str) -> dict[str, Any]:
+    check_flags(data, "truncate", "shift", "raw", "logprobs")
+    keep_alive(data)
     native = {key: data[key] for key in (*_NATIVE_FIELDS, *keys) if data.get(key) is not None}
     if options:
         native["options"] = options
@@ -199,9 +214,8 @@ def generate_request(data: dict[str, Any], model: str, prompt: str) -> GenerateR
     for key in ("suffix", "system"):
         if data.get(key) is not None and not isinstance(data[key], str):
             raise InvalidRequest(f"{key} must be a string")
-    images = data.get("images")
-    if images is not None and (not isinstance(images, list) or not all(isinstance(i, str) for i in images)):
-        raise InvalidRequest("images must be an array of base64 strings")
+    if data.get("images") is not None:
+        images(data["images"], "images")  # checked here; Ollama takes them as sent
     native = _native(data, options, "images", "raw", "template")
     return GenerateRequest(
         model=model,
@@ -216,11 +230,50 @@ def generate_request(data: dict[str, Any], model: str, prompt: str) -> GenerateR
 
 
 def embed_inputs(data: dict[str, Any]) -> list[str]:
+    """``input``, a string or an array of strings; nothing to embed is a 400 naming the field."""
+    check_flags(data, "truncate")
+    keep_alive(data)
     raw = data.get("input")
-    if raw is None or raw == "":
-        return []
+    if raw is None:
+        raise InvalidRequest("input is required: a string or an array of strings to embed")
     if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
-        return raw
-    raise InvalidRequest("invalid input type")
+        raw = [raw]
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise InvalidRequest("invalid input type: input must be a string or an array of strings")
+    if not raw or not any(raw):
+        raise InvalidRequest("input is empty: there is nothing to embed")
+    return raw
+
+
+def check_flags(data: dict[str, Any], *names: str) -> None:
+    """Boolean fields are booleans (``truncate: "yes"`` is refused, not read as true)."""
+    for name in names:
+        value = data.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidRequest(f"{name} must be a boolean (got {value!r:.40})")
+
+
+# Go's time.ParseDuration, which Ollama's keep_alive strings go through ("5m", "1h30m", "-1s", "0").
+_DURATION = re.compile(r"[-+]?(0|((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+)")
+
+
+def keep_alive(data: dict[str, Any]) -> str | float | None:
+    """``keep_alive`` as Ollama reads it: a number of seconds or a Go duration string (negative:
+    keep loaded); None when absent. Anything else is a 400."""
+    value = data.get("keep_alive")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidRequest(f'keep_alive must be a number of seconds or a duration such as "5m" (got {value!r:.40})')
+    if isinstance(value, str) and not _DURATION.fullmatch(value):
+        raise InvalidRequest(f'keep_alive: invalid duration {value!r:.40} (use e.g. "5m", "1h", "0" or a number of seconds)')
+    return value
+
+
+def unloads(value: str | float | None) -> bool:
+    """Whether a (checked) ``keep_alive`` is zero: unload now."""
+    if value is None:
+        return False
+    if isinstance(value, (int, float)):
+        return value == 0
+    return not any(ch in "123456789" for ch in value)

@@ -18,9 +18,12 @@ from atmosphere.domain import (
     CatalogModel,
     ChatChunk,
     ChatCompletion,
+    ModelInfo,
+    ModelSheet,
     ToolCall,
     Usage,
 )
+from atmosphere.router.residency import Held
 
 # Our capabilities → Ollama's names (``types/model/capability.go``).
 _CAPABILITIES = {"chat": "completion", "generate": "completion", "embeddings": "embedding", "vision": "vision", "tools": "tools"}
@@ -161,12 +164,19 @@ def capabilities(ours: list[str]) -> list[str]:
 
 
 def _digest(entry: CatalogModel) -> str:
-    """Backends do not hand the gateway their digests: a stable one from owner and id."""
-    return hashlib.sha256(f"{entry.owned_by}/{entry.id}".encode()).hexdigest()
+    return _digest_of(entry.owned_by, entry.id)
+
+
+def _digest_of(host: str, name: str) -> str:
+    """Backends do not hand the gateway their digests: a stable one from host and name."""
+    return hashlib.sha256(f"{host}/{name}".encode()).hexdigest()
 
 
 def details(entry: CatalogModel) -> dict[str, Any]:
-    info = entry.info
+    return _details(entry.info)
+
+
+def _details(info: ModelInfo) -> dict[str, Any]:
     return {
         "parent_model": info.backend_model or "",  # LlamaFarm: the model behind the alias
         "format": "gguf" if info.project is None else "",
@@ -189,34 +199,63 @@ def tag_entry(entry: CatalogModel) -> dict[str, Any]:
     }
 
 
-def ps_entry(entry: CatalogModel) -> dict[str, Any]:
-    """A resident model; how long it stays and how much sits in VRAM are not known here."""
+def ps_entry(held: Held) -> dict[str, Any]:
+    """A resident model as its host reported it: its own expiry, sizes and context length."""
+    resident = held.resident
     return {
-        "name": entry.id,
-        "model": entry.id,
-        "size": entry.info.size or 0,
-        "digest": _digest(entry),
-        "details": details(entry),
-        "expires_at": ZERO_TIME,
-        "size_vram": 0,
-        "context_length": 0,
-        "integration": entry.owned_by,  # where it is loaded (not an Ollama field; clients ignore it)
+        "name": held.name,
+        "model": held.name,
+        "size": resident.size if resident.size is not None else held.info.size or 0,
+        "digest": resident.digest or _digest_of(held.host, held.name),
+        "details": _details(held.info),
+        "expires_at": resident.expires_at or ZERO_TIME,
+        "size_vram": resident.size_vram or 0,
+        "context_length": resident.context_length or 0,
+        "integration": held.host,  # where it is loaded (not an Ollama field; clients ignore it)
     }
 
 
-def show_body(entry: CatalogModel) -> dict[str, Any]:
+# The keys the ollama CLI's ``show`` reads from a non-null ``model_info`` (0.5.4 panics on
+# any that is missing or not of this JSON type); ``<arch>`` is general.architecture's value.
+CLI_MODEL_INFO = ("general.architecture", "general.parameter_count", "{arch}.context_length", "{arch}.embedding_length")
+
+
+def cli_readable(model_info: dict[str, Any] | None) -> bool:
+    """Whether the ollama CLI can print this ``model_info``: a string architecture, then numbers."""
+    if model_info is None:
+        return False
+    arch = model_info.get("general.architecture")
+    if not isinstance(arch, str) or not arch:
+        return False
+    numbers = [model_info.get(key.format(arch=arch)) for key in CLI_MODEL_INFO[1:]]
+    return all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers)
+
+
+def show_body(entry: CatalogModel, sheet: ModelSheet | None) -> dict[str, Any]:
+    """``/api/show``. ``model_info`` is the serving host's own where it sent one the CLI can
+    read (an Ollama host); otherwise null, which the CLI prints from ``details`` instead: a
+    LlamaFarm alias has no GGUF metadata to report, and made-up numbers would be read as facts."""
     info = entry.info
-    model_info: dict[str, Any] = {"general.architecture": info.family or ""}
-    if info.project:
-        model_info["llamafarm.project"] = info.project
-    if info.provider:
-        model_info["llamafarm.provider"] = info.provider
-    return {
-        "modelfile": "",
-        "parameters": "",
-        "template": "",
+    model_info = sheet.metadata if sheet is not None and cli_readable(sheet.metadata) else None
+    body: dict[str, Any] = {
+        "modelfile": _modelfile(entry),
+        "parameters": sheet.parameters if sheet is not None else "",
+        "template": sheet.template if sheet is not None else "",
         "details": details(entry),
         "model_info": model_info,
         "capabilities": capabilities(info.capabilities),
-        "modified_at": rfc3339(entry.created),
+        "modified_at": (sheet.modified_at if sheet is not None else None) or rfc3339(entry.created),
     }
+    if model_info is not None and sheet is not None and sheet.projector:
+        body["projector_info"] = sheet.projector  # the CLI reads it only beside the host's model_info
+    return body
+
+
+def _modelfile(entry: CatalogModel) -> str:
+    """Where the model comes from, as a Modelfile a person can read (``ollama show --modelfile``)."""
+    info = entry.info
+    lines = [f"# {entry.id}, served by Atmosphere from {entry.owned_by}"]
+    if info.project:
+        lines.append(f"# LlamaFarm project {info.project}" + (f", provider {info.provider}" if info.provider else ""))
+    lines.append(f"FROM {info.backend_model or entry.native or entry.id}")
+    return "\n".join(lines) + "\n"

@@ -6,13 +6,17 @@ bare name while unique); cloud models only when cloud models are allowed."""
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 
-from atmosphere.domain import CatalogModel
+from atmosphere.domain import CatalogModel, ModelSheet
+from atmosphere.errors import BackendFailure
 from atmosphere.registry import Registry
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.readiness import ROUTABLE
+
+log = logging.getLogger("atmosphere.catalog")
 
 
 class Catalog:
@@ -39,7 +43,7 @@ class Catalog:
                         continue  # the higher-priority integration serves a shared name
                     seen.add(model_id)
                     created = self._first_seen.setdefault(model_id, int(time.time()))
-                    out.append(CatalogModel(id=model_id, owned_by=backend.id, created=created, info=info))
+                    out.append(CatalogModel(model_id, backend.id, created, info, native=info.id))
         if self.equivalents is not None:
             out.extend(self._shared(seen, {m.id: m for m in out}))
         return out
@@ -58,9 +62,39 @@ class Catalog:
                 member = listed.get(native) if native else None
                 if member is not None and registry.is_enabled(backend.id):
                     created = self._first_seen.setdefault(equivalent.name, int(time.time()))
-                    out.append(CatalogModel(equivalent.name, backend.id, created, replace(member.info, id=equivalent.name)))
+                    described = replace(member.info, id=equivalent.name)
+                    out.append(CatalogModel(equivalent.name, backend.id, created, described, native=member.info.id))
                     break
         return out
+
+    def lookup(self, name: str) -> str | None:
+        """The name the router serves ``name`` under, read as an Ollama client means it: an
+        untagged name is ``:latest``, and a name without a tag anywhere (a LlamaFarm alias, a
+        models-file name) answers with the ``:latest`` such a client adds. None when no host
+        (enabled or not) and no models-file entry knows any spelling of it.
+
+        A dictionary look-up per host: no catalogue is built, so it costs nothing on the hot path."""
+        for spelling in ollama_spellings(name):
+            if self._known(spelling):
+                return spelling
+        return None
+
+    def _known(self, name: str) -> bool:
+        if any(backend.resolve_model(name) is not None for backend in self.registry.backends):
+            return True
+        return self.equivalents is not None and self.equivalents.get(name) is not None
+
+    async def sheet(self, entry: CatalogModel) -> ModelSheet | None:
+        """What the host serving ``entry`` says about it beyond the listing (Ollama's /api/show),
+        under that host's own name for it; None when it says nothing more or cannot be asked."""
+        backend = self.registry.get(entry.owned_by)
+        if backend is None:
+            return None
+        try:
+            return await backend.model_sheet(entry.native or entry.info.id)
+        except BackendFailure as failure:
+            log.warning("could not ask %s about %s: %s", backend.id, entry.id, failure.reason)
+            return None
 
     def model(self, model_id: str) -> CatalogModel | None:
         """A model by the name a client would chat with: its id, or what a backend resolves
@@ -73,3 +107,10 @@ class Catalog:
             if native is not None and native in models:
                 return models[native]
         return None
+
+
+def ollama_spellings(name: str) -> tuple[str, ...]:
+    """``name`` as given, then with the ``:latest`` an Ollama client means by no tag, then
+    without the ``:latest`` it may have added to a name that has no tags."""
+    tagged = name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
+    return tuple(dict.fromkeys((name, tagged, name.removesuffix(":latest"))))

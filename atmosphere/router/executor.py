@@ -48,6 +48,7 @@ from atmosphere.router.catalog import Catalog
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
 from atmosphere.router.readiness import ROUTABLE, attempts_before, not_local, screen
+from atmosphere.router.residency import Residency
 from atmosphere.router.streams import OfflineWatch, StreamLimits, attempting, start_stream
 from atmosphere.router.streams import StartedStream as StartedStream  # faces import it from here
 
@@ -95,12 +96,17 @@ class Executor:
         self.balancer = balancer or Balancer()
         self.recorder = recorder or Recorder(RequestLog(), Metrics())
         self.equivalents = equivalents
+        self.residency = Residency(registry, self.plan, equivalents, allow_cloud=allow_cloud)  # warm, unload, what is held
 
     # --- the catalogue -----------------------------------------------------------------
 
     def models(self) -> list[CatalogModel]:
         """The merged catalogue, in priority order, each model once."""
         return self.catalog.models()
+
+    def lookup(self, name: str) -> str | None:
+        """The name ``name`` is served under, as an Ollama client means it (``Catalog.lookup``)."""
+        return self.catalog.lookup(name)
 
     def model(self, model_id: str) -> CatalogModel:
         found = self.catalog.model(model_id)
