@@ -66,7 +66,9 @@ def test_requests_go_to_the_host_where_the_model_is_already_loaded(ollama_hosts,
 
 
 def test_a_conversation_stays_on_its_host(ollama_hosts, make_gateway) -> None:
-    gateway = make_gateway(ollama_url=fleet_urls(ollama_hosts))
+    # No rescan mid-test: the first chat loads llama3.2 on one host, and a probe that saw it
+    # there would rightly send everything to that host (the test above) instead of taking turns.
+    gateway = make_gateway(ollama_url=fleet_urls(ollama_hosts), health_interval=3600)
     body = {**CHAT, "model": "llama3.2"}  # loaded nowhere: the hosts would take turns
     with gateway.client() as client:
 
