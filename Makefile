@@ -1,6 +1,6 @@
 # The verbs a person needs. Each one does its own setup: a fresh clone needs only
-# python3 (3.11+), node/npm, and for the browser tests Debian's chromium (installed
-# here when missing).
+# python3 (3.11+), node/npm, and for the browser and PostgreSQL tests Debian's chromium
+# and postgresql (installed here when missing).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -11,7 +11,7 @@ UI_BUNDLE := atmosphere/static/index.html
 AGENT_CLIS := agents/node_modules/.installed
 UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html ui/vite.config.ts ui/tsconfig.json ui/package.json
 
-.PHONY: help venv ui agents chromium serve demo test test-python test-ui test-browser bench lint format clean screenshot
+.PHONY: help venv ui agents chromium postgres serve demo test test-python test-ui test-browser bench lint format clean screenshot
 
 help:
 	@echo "make serve   - set up, build the dashboard, serve on http://127.0.0.1:8000"
@@ -53,6 +53,15 @@ chromium:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The PostgreSQL tests start Debian's server binaries themselves, on a free port in a temporary
+# directory (tests/postgres_support.py); this only installs them and starts no service.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql for the PostgreSQL tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 serve: venv ui
 	$(BIN)/atmosphere serve
 
@@ -67,7 +76,7 @@ lint: venv $(UI_DEPS)
 format: venv
 	$(BIN)/ruff format atmosphere tests bench harness
 
-test-python: venv
+test-python: venv postgres
 	$(BIN)/pytest -q -m "not browser"
 
 test-ui: $(UI_DEPS)
@@ -79,7 +88,7 @@ test-ui: $(UI_DEPS)
 test-browser: venv ui chromium
 	$(BIN)/pytest -q -m browser
 
-test: venv ui agents chromium lint
+test: venv ui agents chromium postgres lint
 	$(BIN)/pytest -q
 	$(MAKE) --no-print-directory test-ui
 	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md

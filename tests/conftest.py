@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -13,6 +13,9 @@ from atmosphere.app import create_app
 from atmosphere.config import Settings
 from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.suite import EmulatorSuite, start_all_in_process
+
+if TYPE_CHECKING:
+    from postgres_support import PostgresServer
 
 
 @pytest.fixture
@@ -113,3 +116,36 @@ def browser() -> Iterator[Any]:
     from browser_support import launch_chromium
 
     yield from launch_chromium()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (tests/postgres_support.py); fails, naming
+    `make postgres`, when Debian's postgresql is not installed. Mark its tests `postgres`."""
+    from postgres_support import PostgresServer, PostgresUnavailable
+
+    try:
+        server = PostgresServer.start()
+    except PostgresUnavailable as exc:
+        unavailable = str(exc)
+    else:
+        unavailable = ""
+    if unavailable:  # failed outside the except block, so the report is the one line alone
+        pytest.fail(unavailable, pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """postgresql://atmosphere@127.0.0.1:PORT/atmosphere — shared by the whole session."""
+    return postgres_server.url
+
+
+@pytest.fixture
+def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a new, empty database of its own for one test, dropped after it."""
+    with postgres_server.fresh_database() as url:
+        yield url
