@@ -1,4 +1,5 @@
 import { BookOpen } from 'lucide-react';
+import PageHeader from './PageHeader';
 import './ApiPage.css';
 
 /** A short "how do I call this" page: the OpenAI-compatible base URL and a few curl commands. */
@@ -24,13 +25,8 @@ export default function ApiPage({ origin = window.location.origin }: { origin?: 
   ];
 
   return (
-    <div className="api-page">
-      <header>
-        <h1>
-          <BookOpen size={22} /> API
-        </h1>
-        <p className="api-page-subtitle">Point any OpenAI client at Atmosphere; it routes to the backends on the Integrations page.</p>
-      </header>
+    <div className="page api-page">
+      <PageHeader title="API" icon={BookOpen} subtitle="Point any OpenAI client at Atmosphere; it routes to the backends on the Integrations page." />
       <section className="api-page-block" aria-labelledby="api-base-url">
         <h2 id="api-base-url">Base URL</h2>
         <code className="api-page-base" data-testid="api-base-url">

@@ -11,6 +11,7 @@ import AddHostForm from './AddHostForm';
 import EquivalentSuggestions from './EquivalentSuggestions';
 import { useEquivalents } from '../hooks/useEquivalents';
 import LiveIndicator from './LiveIndicator';
+import PageHeader from './PageHeader';
 import EmptyState from './EmptyState';
 import RelativeTime from './RelativeTime';
 import './IntegrationPanel.css';
@@ -50,35 +51,34 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
   const keepsOrder = integrations.length > 1 && integrations.every((item) => item.priority !== null);
 
   return (
-    <div className="integration-panel">
-      <header className="panel-header">
-        <div className="panel-title">
-          <h1>
-            <Puzzle size={22} /> Integrations
-          </h1>
-          <p className="panel-subtitle">The backend hosts Atmosphere routes requests to, by kind, in priority order.</p>
-        </div>
-        <div className="panel-toolbar">
-          <LiveIndicator state={liveState} pollMs={pollMs} />
-          {phase === 'ready' && updatedAt !== null ? (
-            <span className="panel-updated">
-              Updated <RelativeTime seconds={updatedAt} />
-            </span>
-          ) : null}
-          <button
-            type="button"
-            className="action-button rescan"
-            data-testid="rescan-button"
-            onClick={() => void rescan()}
-            disabled={rescanning}
-            aria-busy={rescanning}
-            aria-label="Rescan for backends"
-          >
-            <RefreshCw size={16} className={rescanning ? 'spin' : undefined} />
-            {rescanning ? 'Scanning…' : 'Rescan'}
-          </button>
-        </div>
-      </header>
+    <div className="page integration-panel">
+      <PageHeader
+        title="Integrations"
+        icon={Puzzle}
+        subtitle="The backend hosts Atmosphere routes requests to, by kind, in priority order."
+        actions={
+          <>
+            <LiveIndicator state={liveState} pollMs={pollMs} />
+            {phase === 'ready' && updatedAt !== null ? (
+              <span className="panel-updated">
+                Updated <RelativeTime seconds={updatedAt} />
+              </span>
+            ) : null}
+            <button
+              type="button"
+              className="action-button rescan"
+              data-testid="rescan-button"
+              onClick={() => void rescan()}
+              disabled={rescanning}
+              aria-busy={rescanning}
+              aria-label="Rescan for backends"
+            >
+              <RefreshCw size={16} className={rescanning ? 'spin' : undefined} />
+              {rescanning ? 'Scanning…' : 'Rescan'}
+            </button>
+          </>
+        }
+      />
 
       <p className="sr-only" role="status" aria-live="polite">
         {announcement}

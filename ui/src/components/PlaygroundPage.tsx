@@ -6,6 +6,7 @@ import { useChat } from '../hooks/useChat';
 import { useModels } from '../hooks/useModels';
 import ServedInfo from './ServedInfo';
 import CodeSnippets from './CodeSnippets';
+import PageHeader from './PageHeader';
 import './PlaygroundPage.css';
 
 /** The Playground: chat with any model of the catalogue (or "auto"), streamed, and see who served it. */
@@ -28,13 +29,8 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
   }
 
   return (
-    <div className="playground">
-      <header className="playground-header">
-        <h1>
-          <MessagesSquare size={22} /> Playground
-        </h1>
-        <p className="playground-subtitle">Chat through Atmosphere as any OpenAI client would, and see which backend answered.</p>
-      </header>
+    <div className="page playground">
+      <PageHeader title="Playground" icon={MessagesSquare} subtitle="Chat through Atmosphere as any OpenAI client would, and see which backend answered." />
 
       <div className="playground-model">
         <label htmlFor={modelId}>Model</label>

@@ -4,6 +4,8 @@ import type { RequestFilter } from '../api/types';
 import { matches, valuesOf } from '../api/requestFilter';
 import { useRequests } from '../hooks/useRequests';
 import LiveIndicator from './LiveIndicator';
+import LoadNotes from './LoadNotes';
+import PageHeader from './PageHeader';
 import RequestFilters from './RequestFilters';
 import RequestRow from './RequestRow';
 import './RequestsPage.css';
@@ -34,27 +36,14 @@ export default function RequestsPage({ socketUrl }: { socketUrl?: string }) {
   }
 
   return (
-    <div className="requests-page">
-      <header className="requests-header">
-        <div>
-          <h1>
-            <Activity size={22} /> Requests
-          </h1>
-          <p className="requests-subtitle">Every request through Atmosphere: who served it, what was tried first, how long it took. Prompts are not shown.</p>
-        </div>
-        <LiveIndicator state={liveState} />
-      </header>
-
-      {phase === 'unavailable' ? (
-        <p className="requests-note" data-testid="requests-unavailable">
-          This Atmosphere keeps no request log (its API has no <code>/v1/requests</code>).
-        </p>
-      ) : null}
-      {phase === 'error' ? (
-        <p className="requests-note error" role="alert" data-testid="api-error">
-          Could not load the request log: {error}
-        </p>
-      ) : null}
+    <div className="page">
+      <PageHeader
+        title="Requests"
+        icon={Activity}
+        subtitle="Every request through Atmosphere: who served it, what was tried first, how long it took. Prompts are not shown."
+        actions={<LiveIndicator state={liveState} />}
+      />
+      <LoadNotes phase={phase} error={error} name="requests" lacks="keeps no request log" endpoint="/v1/requests" what="the request log" />
 
       {phase === 'ready' || phase === 'loading' ? (
         <>

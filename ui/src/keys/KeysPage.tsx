@@ -3,6 +3,8 @@ import { KeyRound, Plus } from 'lucide-react';
 import type { NewClientKey } from '../api/keys';
 import { useKeys } from '../hooks/useKeys';
 import { useModels } from '../hooks/useModels';
+import LoadNotes from '../components/LoadNotes';
+import PageHeader from '../components/PageHeader';
 import KeyCard, { statusOf } from './KeyCard';
 import KeyForm from './KeyForm';
 import NewKeySecret from './NewKeySecret';
@@ -25,34 +27,25 @@ export default function KeysPage({ origin = window.location.origin }: { origin?:
   const sampleModel = models[0]?.id ?? 'auto';
 
   return (
-    <div className="keys-page" data-testid="keys-page">
-      <header className="keys-header">
-        <div>
-          <h1>
-            <KeyRound size={22} /> Keys
-          </h1>
-          <p className="keys-subtitle">
+    <div className="page" data-testid="keys-page">
+      <PageHeader
+        title="Keys"
+        icon={KeyRound}
+        subtitle={
+          <>
             A key per person or program: what it may use, how much, and revoked at once when it leaks. The admin key (<code>ATMOSPHERE_API_KEY</code>) manages them.
-          </p>
-        </div>
-        {phase === 'ready' && !creating && !created ? (
-          <button type="button" className="key-button primary" data-testid="new-key-button" onClick={() => setCreating(true)}>
-            <Plus size={15} /> New key
-          </button>
-        ) : null}
-      </header>
-
-      {phase === 'unavailable' ? (
-        <p className="keys-note" data-testid="keys-unavailable">
-          This Atmosphere has no client keys (its API has no <code>/v1/keys</code>).
-        </p>
-      ) : null}
-      {phase === 'error' ? (
-        <p className="keys-note error" role="alert" data-testid="api-error">
-          Could not load the keys: {error}
-        </p>
-      ) : null}
-      {phase === 'loading' ? <p className="keys-muted">Loading keys…</p> : null}
+          </>
+        }
+        actions={
+          phase === 'ready' && !creating && !created ? (
+            <button type="button" className="key-button primary" data-testid="new-key-button" onClick={() => setCreating(true)}>
+              <Plus size={15} /> New key
+            </button>
+          ) : null
+        }
+      />
+      <LoadNotes phase={phase} error={error} name="keys" lacks="has no client keys" endpoint="/v1/keys" what="the keys" />
+      {phase === 'loading' ? <p className="page-muted">Loading keys…</p> : null}
 
       {created ? <NewKeySecret created={created} origin={origin} model={sampleModel} onDone={() => setCreated(null)} /> : null}
       {creating ? (
@@ -77,7 +70,7 @@ export default function KeysPage({ origin = window.location.origin }: { origin?:
             ))}
           </ul>
         ) : (
-          <p className="keys-note" data-testid="keys-empty">
+          <p className="page-note" data-testid="keys-empty">
             No client keys yet. Every program uses the admin key (or none, on loopback) until you make one.
           </p>
         )

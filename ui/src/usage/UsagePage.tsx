@@ -5,6 +5,8 @@ import { formatLatency } from '../format';
 import { DAY_MS, bucketLabel, bucketTimes, compactNumber, latencyLines, stackedDatasets, totalsOf } from './chartData';
 import { useUsage } from '../hooks/useUsage';
 import LiveIndicator from '../components/LiveIndicator';
+import LoadNotes from '../components/LoadNotes';
+import PageHeader from '../components/PageHeader';
 import TimeChart from './TimeChart';
 import './UsagePage.css';
 
@@ -59,7 +61,7 @@ function TopTable({ title, name, entries }: { title: string; name: string; entri
           </tbody>
         </table>
       ) : (
-        <p className="usage-muted">Nothing in this range.</p>
+        <p className="page-muted">Nothing in this range.</p>
       )}
     </section>
   );
@@ -70,13 +72,13 @@ function NotRecorded({ report }: { report: UsageReport }) {
   if (ok && dropped === 0) return null;
   if (ok) {
     return (
-      <p className="usage-note" role="status" data-testid="usage-dropped">
+      <p className="page-note" role="status" data-testid="usage-dropped">
         {dropped.toLocaleString()} {dropped === 1 ? 'request was' : 'requests were'} not recorded (the disk was too slow); the charts miss them.
       </p>
     );
   }
   return (
-    <div className="usage-note warning" role="alert" data-testid="usage-not-recorded">
+    <div className="page-note warning" role="alert" data-testid="usage-not-recorded">
       <TriangleAlert size={16} />
       <div>
         <strong>Usage not recorded.</strong> {reason ? `${reason}. ` : ''}Requests are still served, but they are not written to the history
@@ -135,21 +137,20 @@ export default function UsagePage({ socketUrl }: { socketUrl?: string }) {
   }
 
   return (
-    <div className="usage-page" data-testid="usage-page">
-      <header className="usage-header">
-        <div>
-          <h1>
-            <BarChart3 size={22} /> Usage
-          </h1>
-          <p className="usage-subtitle">Who used what and how much, from the usage history (it survives restarts).</p>
-        </div>
-        <div className="usage-header-actions">
-          <button type="button" className="usage-refresh" data-testid="usage-refresh" onClick={refresh}>
-            <RefreshCw size={14} /> Refresh
-          </button>
-          <LiveIndicator state={liveState} />
-        </div>
-      </header>
+    <div className="page" data-testid="usage-page">
+      <PageHeader
+        title="Usage"
+        icon={BarChart3}
+        subtitle="Who used what and how much, from the usage history (it survives restarts)."
+        actions={
+          <>
+            <button type="button" className="usage-refresh" data-testid="usage-refresh" onClick={refresh}>
+              <RefreshCw size={14} /> Refresh
+            </button>
+            <LiveIndicator state={liveState} />
+          </>
+        }
+      />
 
       <div className="usage-controls">
         <label className="usage-range">
@@ -166,25 +167,16 @@ export default function UsagePage({ socketUrl }: { socketUrl?: string }) {
         <Choice name="group" label="Stack by" value={groupBy} options={GROUPS} onChange={setGroupBy} />
       </div>
 
-      {phase === 'unavailable' ? (
-        <p className="usage-note" data-testid="usage-unavailable">
-          This Atmosphere keeps no usage history (its API has no <code>/v1/usage</code>).
-        </p>
-      ) : null}
-      {phase === 'error' ? (
-        <p className="usage-note error" role="alert" data-testid="api-error">
-          Could not load usage: {error}
-        </p>
-      ) : null}
+      <LoadNotes phase={phase} error={error} name="usage" lacks="keeps no usage history" endpoint="/v1/usage" what="usage" />
       {phase === 'unrecorded' ? (
-        <div className="usage-note warning" role="alert" data-testid="usage-not-recorded">
+        <div className="page-note warning" role="alert" data-testid="usage-not-recorded">
           <TriangleAlert size={16} />
           <div>
             <strong>Usage not recorded.</strong> {error} Requests are still served; there is no history to chart until the database opens.
           </div>
         </div>
       ) : null}
-      {phase === 'loading' && !report ? <p className="usage-muted">Loading usage…</p> : null}
+      {phase === 'loading' && !report ? <p className="page-muted">Loading usage…</p> : null}
 
       {report && phase !== 'unavailable' && phase !== 'unrecorded' ? (
         <>
@@ -210,7 +202,7 @@ export default function UsagePage({ socketUrl }: { socketUrl?: string }) {
             </dl>
           ) : null}
           {report.series.length === 0 ? (
-            <p className="usage-note" data-testid="usage-empty">
+            <p className="page-note" data-testid="usage-empty">
               No requests in this range yet. Send one (the Playground is a quick way) and it shows here.
             </p>
           ) : null}
