@@ -80,10 +80,10 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
         </p>
       ) : null}
       <div className="add-host-actions">
-        <button type="button" className="add-host-cancel" onClick={() => setOpen(false)}>
+        <button type="button" className="button outline" onClick={() => setOpen(false)}>
           Cancel
         </button>
-        <button type="submit" className="add-host-submit" data-testid="add-host-submit" disabled={pending} aria-busy={pending}>
+        <button type="submit" className="button primary" data-testid="add-host-submit" disabled={pending} aria-busy={pending}>
           {pending ? <LoaderCircle size={16} className="spin" /> : <Plus size={16} />} Add
         </button>
       </div>

@@ -45,10 +45,10 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
       {confirming && onRemove ? (
         <div className="remove-confirm" role="group" aria-label={`Remove ${name}?`} data-testid="remove-confirm">
           <span>Remove {name}? Atmosphere stops routing to it and forgets it.</span>
-          <button type="button" className="action-button danger" data-testid="remove-confirm-button" disabled={pending !== null} onClick={() => void act('remove', () => onRemove(id))}>
+          <button type="button" className="button outline danger" data-testid="remove-confirm-button" disabled={pending !== null} onClick={() => void act('remove', () => onRemove(id))}>
             {pending === 'remove' ? <LoaderCircle size={16} className="spin" /> : <Trash2 size={16} />} Remove
           </button>
-          <button type="button" className="action-button plain" onClick={() => setConfirming(false)}>
+          <button type="button" className="button outline" onClick={() => setConfirming(false)}>
             Cancel
           </button>
         </div>
@@ -56,22 +56,22 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
       <div className="integration-action-row">
         {onMoveUp || onMoveDown ? (
           <span className="move-buttons">
-            <button type="button" className="action-button icon" data-testid="move-up" aria-label={`Move ${name} up in priority`} disabled={!onMoveUp || pending !== null} onClick={() => onMoveUp && void act('move', onMoveUp)}>
+            <button type="button" className="button outline icon" data-testid="move-up" aria-label={`Move ${name} up in priority`} disabled={!onMoveUp || pending !== null} onClick={() => onMoveUp && void act('move', onMoveUp)}>
               <ArrowUp size={16} />
             </button>
-            <button type="button" className="action-button icon" data-testid="move-down" aria-label={`Move ${name} down in priority`} disabled={!onMoveDown || pending !== null} onClick={() => onMoveDown && void act('move', onMoveDown)}>
+            <button type="button" className="button outline icon" data-testid="move-down" aria-label={`Move ${name} down in priority`} disabled={!onMoveDown || pending !== null} onClick={() => onMoveDown && void act('move', onMoveDown)}>
               <ArrowDown size={16} />
             </button>
           </span>
         ) : null}
         {canRemove && !confirming ? (
-          <button type="button" className="action-button plain" data-testid="remove-button" aria-label={`Remove ${name}`} onClick={() => setConfirming(true)}>
+          <button type="button" className="button outline" data-testid="remove-button" aria-label={`Remove ${name}`} onClick={() => setConfirming(true)}>
             <Trash2 size={16} /> Remove
           </button>
         ) : null}
         <button
           type="button"
-          className={`action-button ${enabled ? 'disconnect' : 'connect'}`}
+          className={`button outline ${enabled ? 'disconnect' : 'healthy'}`}
           data-testid={enabled ? 'disconnect-button' : 'connect-button'}
           onClick={() => void act('toggle', () => onSetEnabled(id, !enabled))}
           disabled={pending !== null}

@@ -37,7 +37,7 @@ export function Snippet({ title, code, name }: { title: string; code: string; na
     <section className="code-snippet">
       <header>
         <h3>{title}</h3>
-        <button type="button" data-testid={`copy-${name}`} onClick={() => void copyText(code).then(setCopied)} aria-label={`Copy the ${title} snippet`}>
+        <button type="button" className="button outline" data-testid={`copy-${name}`} onClick={() => void copyText(code).then(setCopied)} aria-label={`Copy the ${title} snippet`}>
           {copied ? <Check size={14} /> : <Copy size={14} />}
           {copied === null ? 'Copy' : copied ? 'Copied' : 'Select and copy'}
         </button>

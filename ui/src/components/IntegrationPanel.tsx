@@ -66,7 +66,7 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
             ) : null}
             <button
               type="button"
-              className="action-button rescan"
+              className="button rescan"
               data-testid="rescan-button"
               onClick={() => void rescan()}
               disabled={rescanning}
@@ -103,11 +103,11 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
             )}
           </div>
           {needsKey ? (
-            <button type="button" className="action-button retry" data-testid="enter-key-button" onClick={askForKey}>
+            <button type="button" className="button retry" data-testid="enter-key-button" onClick={askForKey}>
               Enter API key
             </button>
           ) : (
-            <button type="button" className="action-button retry" onClick={() => void retry()}>
+            <button type="button" className="button retry" onClick={() => void retry()}>
               Retry
             </button>
           )}
@@ -118,7 +118,7 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
         <div className="panel-api-error compact" data-testid="api-error" role="alert">
           <TriangleAlert size={18} />
           <p>Lost contact with the Atmosphere API ({error.message}). The cards show the last status it reported.</p>
-          <button type="button" className="action-button retry" onClick={() => void retry()}>
+          <button type="button" className="button retry" onClick={() => void retry()}>
             Retry
           </button>
         </div>

@@ -45,10 +45,10 @@ export default function KeyDialog() {
             onChange={(event) => setValue(event.target.value)}
           />
           <div className="key-dialog-actions">
-            <button type="button" className="key-dialog-cancel" onClick={dismissKeyPrompt}>
+            <button type="button" className="button outline" onClick={dismissKeyPrompt}>
               Not now
             </button>
-            <button type="submit" className="key-dialog-submit" data-testid="api-key-submit" disabled={!value.trim()}>
+            <button type="submit" className="button primary" data-testid="api-key-submit" disabled={!value.trim()}>
               Use this key
             </button>
           </div>

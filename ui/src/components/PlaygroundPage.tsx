@@ -79,15 +79,15 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
           }}
         />
         <div className="playground-actions">
-          <button type="button" className="playground-clear" onClick={clear} disabled={!messages.length}>
+          <button type="button" className="button outline" onClick={clear} disabled={!messages.length}>
             <Eraser size={15} /> Clear
           </button>
           {busy ? (
-            <button type="button" className="playground-stop" data-testid="playground-stop" onClick={stop}>
+            <button type="button" className="button outline danger" data-testid="playground-stop" onClick={stop}>
               <Square size={15} /> Stop
             </button>
           ) : (
-            <button type="submit" className="playground-send" data-testid="playground-send" disabled={!prompt.trim()}>
+            <button type="submit" className="button playground-send" data-testid="playground-send" disabled={!prompt.trim()}>
               <Send size={15} /> Send
             </button>
           )}

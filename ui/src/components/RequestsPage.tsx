@@ -54,7 +54,7 @@ export default function RequestsPage({ socketUrl }: { socketUrl?: string }) {
               <span>
                 Paused while you scroll{waiting ? `: ${waiting} new ${waiting === 1 ? 'request' : 'requests'} waiting` : ''}.
               </span>
-              <button type="button" data-testid="requests-resume" onClick={resumeAtTop}>
+              <button type="button" className="button outline warning small" data-testid="requests-resume" onClick={resumeAtTop}>
                 <Play size={14} /> Resume
               </button>
             </div>

@@ -96,7 +96,7 @@ export default function TestPanel({ integration }: { integration: Integration })
           </div>
           <button
             type="submit"
-            className="action-button test"
+            className="button test"
             data-testid="test-button"
             disabled={!canRun}
             aria-busy={running}

@@ -109,19 +109,19 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
           {confirming ? (
             <div className="key-card-confirm" role="group" aria-label={`Revoke ${key.name}?`} data-testid="revoke-confirm">
               <span>Revoke {key.name}? Programs using it are refused at once; this cannot be undone.</span>
-              <button type="button" className="key-button" onClick={() => setConfirming(false)} disabled={pending}>
+              <button type="button" className="button outline" onClick={() => setConfirming(false)} disabled={pending}>
                 Keep it
               </button>
-              <button type="button" className="key-button danger confirm" data-testid="revoke-confirm-button" onClick={() => void revoke()} disabled={pending}>
+              <button type="button" className="button danger" data-testid="revoke-confirm-button" onClick={() => void revoke()} disabled={pending}>
                 Revoke
               </button>
             </div>
           ) : (
             <>
-              <button type="button" className="key-button" data-testid="edit-key" onClick={() => setEditing(true)}>
+              <button type="button" className="button outline" data-testid="edit-key" onClick={() => setEditing(true)}>
                 <Pencil size={14} /> Edit limits
               </button>
-              <button type="button" className="key-button danger" data-testid="revoke-key" onClick={() => setConfirming(true)}>
+              <button type="button" className="button outline danger" data-testid="revoke-key" onClick={() => setConfirming(true)}>
                 <Ban size={14} /> Revoke
               </button>
             </>

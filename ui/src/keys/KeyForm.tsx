@@ -102,10 +102,10 @@ export default function KeyForm({ initial, submitLabel, name: formName, onSubmit
         </p>
       ) : null}
       <div className="key-form-actions wide">
-        <button type="button" className="key-button" onClick={onCancel} disabled={pending}>
+        <button type="button" className="button outline" onClick={onCancel} disabled={pending}>
           Cancel
         </button>
-        <button type="submit" className="key-button primary" data-testid="key-submit" disabled={pending}>
+        <button type="submit" className="button primary" data-testid="key-submit" disabled={pending}>
           {pending ? <LoaderCircle size={14} className="spin" /> : null}
           {submitLabel}
         </button>

@@ -38,7 +38,7 @@ export default function KeysPage({ origin = window.location.origin }: { origin?:
         }
         actions={
           phase === 'ready' && !creating && !created ? (
-            <button type="button" className="key-button primary" data-testid="new-key-button" onClick={() => setCreating(true)}>
+            <button type="button" className="button primary" data-testid="new-key-button" onClick={() => setCreating(true)}>
               <Plus size={15} /> New key
             </button>
           ) : null

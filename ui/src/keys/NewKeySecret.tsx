@@ -20,7 +20,7 @@ export default function NewKeySecret({ created, origin, model, onDone }: { creat
       <p className="new-key-warning">Copy the secret now: it is shown only this once. Atmosphere keeps only a hash of it; a lost key is revoked and made anew.</p>
       <div className="new-key-secret">
         <code data-testid="new-key-secret">{created.secret}</code>
-        <button type="button" className="key-button" data-testid="copy-secret" onClick={() => void copyText(created.secret).then(setCopied)}>
+        <button type="button" className="button outline" data-testid="copy-secret" onClick={() => void copyText(created.secret).then(setCopied)}>
           {copied ? <Check size={14} /> : <Copy size={14} />}
           {copied === null ? 'Copy' : copied ? 'Copied' : 'Select and copy'}
         </button>
@@ -32,7 +32,7 @@ export default function NewKeySecret({ created, origin, model, onDone }: { creat
         ))}
       </div>
       <div className="new-key-actions">
-        <button type="button" className="key-button primary" data-testid="new-key-done" onClick={onDone}>
+        <button type="button" className="button primary" data-testid="new-key-done" onClick={onDone}>
           I have copied it
         </button>
       </div>

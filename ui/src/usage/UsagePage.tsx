@@ -144,7 +144,7 @@ export default function UsagePage({ socketUrl }: { socketUrl?: string }) {
         subtitle="Who used what and how much, from the usage history (it survives restarts)."
         actions={
           <>
-            <button type="button" className="usage-refresh" data-testid="usage-refresh" onClick={refresh}>
+            <button type="button" className="button outline small" data-testid="usage-refresh" onClick={refresh}>
               <RefreshCw size={14} /> Refresh
             </button>
             <LiveIndicator state={liveState} />
