@@ -49,10 +49,10 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
   }
 
   return (
-    <form className="add-host-form" data-testid="add-host-form" onSubmit={submit} aria-label="Add a host">
-      <div className="add-host-field">
+    <form className="panel form-grid" data-testid="add-host-form" onSubmit={submit} aria-label="Add a host">
+      <div className="field">
         <label htmlFor={ids.kind}>Kind</label>
-        <select id={ids.kind} data-testid="add-host-kind" value={kind} onChange={(event) => setKind(event.target.value as NewHost['kind'])}>
+        <select className="input" id={ids.kind} data-testid="add-host-kind" value={kind} onChange={(event) => setKind(event.target.value as NewHost['kind'])}>
           {KINDS.map((k) => (
             <option key={k.value} value={k.value}>
               {k.label}
@@ -60,26 +60,26 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
           ))}
         </select>
       </div>
-      <div className="add-host-field">
+      <div className="field">
         <label htmlFor={ids.name}>Name</label>
-        <input id={ids.name} data-testid="add-host-name" required value={name} placeholder="gpu-box" onChange={(event) => setName(event.target.value)} />
+        <input className="input" id={ids.name} data-testid="add-host-name" required value={name} placeholder="gpu-box" onChange={(event) => setName(event.target.value)} />
       </div>
-      <div className="add-host-field wide">
+      <div className="field wide">
         <label htmlFor={ids.url}>URL</label>
-        <input id={ids.url} data-testid="add-host-url" required type="url" value={url} placeholder={`http://192.168.1.20:${port}`} onChange={(event) => setUrl(event.target.value)} />
+        <input className="input" id={ids.url} data-testid="add-host-url" required type="url" value={url} placeholder={`http://192.168.1.20:${port}`} onChange={(event) => setUrl(event.target.value)} />
       </div>
       {kind === 'llamafarm' ? (
-        <div className="add-host-field wide">
+        <div className="field wide">
           <label htmlFor={ids.runtime}>Runtime URL (optional)</label>
-          <input id={ids.runtime} data-testid="add-host-runtime-url" type="url" value={runtimeUrl} placeholder="same host, port 11540" onChange={(event) => setRuntimeUrl(event.target.value)} />
+          <input className="input" id={ids.runtime} data-testid="add-host-runtime-url" type="url" value={runtimeUrl} placeholder="same host, port 11540" onChange={(event) => setRuntimeUrl(event.target.value)} />
         </div>
       ) : null}
       {error ? (
-        <p className="add-host-error" role="alert" data-testid="add-host-error">
+        <p className="form-error wide" role="alert" data-testid="add-host-error">
           {error}
         </p>
       ) : null}
-      <div className="add-host-actions">
+      <div className="form-actions wide">
         <button type="button" className="button outline" onClick={() => setOpen(false)}>
           Cancel
         </button>

@@ -27,7 +27,7 @@ export default function ApiPage({ origin = window.location.origin }: { origin?: 
   return (
     <div className="page api-page">
       <PageHeader title="API" icon={BookOpen} subtitle="Point any OpenAI client at Atmosphere; it routes to the backends on the Integrations page." />
-      <section className="api-page-block" aria-labelledby="api-base-url">
+      <section className="panel api-page-block" aria-labelledby="api-base-url">
         <h2 id="api-base-url">Base URL</h2>
         <code className="api-page-base" data-testid="api-base-url">
           {base}
@@ -35,9 +35,9 @@ export default function ApiPage({ origin = window.location.origin }: { origin?: 
         <p className="api-page-note">Use a model id shown on the Integrations page as <code>model</code>, or <code>auto</code> for the first healthy backend's default.</p>
       </section>
       {examples.map((example) => (
-        <section className="api-page-block" key={example.title}>
+        <section className="panel api-page-block" key={example.title}>
           <h2>{example.title}</h2>
-          <pre>
+          <pre className="inset">
             <code>{example.code}</code>
           </pre>
         </section>

@@ -17,7 +17,7 @@ export default function BreakerState({ breaker }: { breaker: Breaker | null }) {
   const Icon = state === 'closed' ? ShieldCheck : state === 'open' ? ShieldAlert : ShieldQuestion;
   const until = toDate(openUntil);
   return (
-    <div className={`breaker-state ${state}`} data-testid="breaker" data-state={state}>
+    <div className={`inset breaker-state ${state}`} data-testid="breaker" data-state={state}>
       <p className="breaker-line">
         <Icon size={14} aria-hidden="true" />
         <span>

@@ -38,7 +38,7 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
   return (
     <footer className="integration-actions">
       {actionError ? (
-        <p className="integration-action-error" role="alert">
+        <p className="form-error" role="alert">
           {actionError}
         </p>
       ) : null}

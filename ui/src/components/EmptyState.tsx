@@ -27,13 +27,13 @@ export default function EmptyState({ hasIntegrations }: { hasIntegrations: boole
           </li>
         </ul>
         <p>Running them somewhere else? Point Atmosphere at them with environment variables:</p>
-        <pre className="empty-state-code">
+        <pre className="inset empty-state-code">
           <code>
             {'ATMOSPHERE_OLLAMA_URL=http://127.0.0.1:11434\nATMOSPHERE_LLAMAFARM_URL=http://127.0.0.1:14345'}
           </code>
         </pre>
         <p>or flags:</p>
-        <pre className="empty-state-code">
+        <pre className="inset empty-state-code">
           <code>{'atmosphere serve --ollama-url http://HOST:11434 --llamafarm-url http://HOST:14345'}</code>
         </pre>
       </div>

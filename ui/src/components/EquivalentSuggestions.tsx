@@ -35,20 +35,20 @@ function Suggestion({ suggestion, onAccept }: { suggestion: EquivalentSuggestion
 
   return (
     <li className="equivalent-suggestion" data-testid="equivalent-suggestion">
-      <form onSubmit={accept}>
+      <form className="inset" onSubmit={accept}>
         <Members members={suggestion.members} />
         {suggestion.reason ? <span className="equivalent-reason">{suggestion.reason}</span> : null}
         <div className="equivalent-accept-row">
           <label>
             <span className="sr-only">Shared name</span>
-            <input data-testid="equivalent-name" value={name} onChange={(event) => setName(event.target.value)} required />
+            <input className="input small" data-testid="equivalent-name" value={name} onChange={(event) => setName(event.target.value)} required />
           </label>
           <button type="submit" className="button outline accent small" data-testid="equivalent-accept" disabled={pending || !name.trim()}>
             {pending ? <LoaderCircle size={14} className="spin" /> : <Check size={14} />} Use as one model
           </button>
         </div>
         {error ? (
-          <p className="equivalent-error" role="alert">
+          <p className="form-error" role="alert">
             {error}
           </p>
         ) : null}
@@ -71,12 +71,12 @@ interface Props {
 export default function EquivalentSuggestions({ suggestions, accepted, onAccept }: Props) {
   if (!suggestions.length && !accepted.length) return null;
   return (
-    <section className="equivalents" data-testid="equivalent-suggestions" aria-labelledby="equivalents-title">
+    <section className="panel equivalents" data-testid="equivalent-suggestions" aria-labelledby="equivalents-title">
       <h2 id="equivalents-title">
         <Shuffle size={16} /> Same model, different names?
       </h2>
       <p className="equivalents-note">Accept one to route its shared name to any of these hosts, with fallback between them.</p>
-      <ul>
+      <ul className="stack-list">
         {suggestions.map((s) => (
           <Suggestion key={Object.entries(s.members).map(([h, m]) => `${h}=${m}`).join('&')} suggestion={s} onAccept={onAccept} />
         ))}

@@ -36,6 +36,7 @@ export default function KeyDialog() {
           </p>
           <label htmlFor={inputId}>API key</label>
           <input
+            className="input"
             id={inputId}
             type="password"
             autoComplete="off"
@@ -44,7 +45,7 @@ export default function KeyDialog() {
             value={value}
             onChange={(event) => setValue(event.target.value)}
           />
-          <div className="key-dialog-actions">
+          <div className="form-actions">
             <button type="button" className="button outline" onClick={dismissKeyPrompt}>
               Not now
             </button>

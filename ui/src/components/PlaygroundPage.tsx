@@ -32,9 +32,9 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
     <div className="page playground">
       <PageHeader title="Playground" icon={MessagesSquare} subtitle="Chat through Atmosphere as any OpenAI client would, and see which backend answered." />
 
-      <div className="playground-model">
+      <div className="field">
         <label htmlFor={modelId}>Model</label>
-        <select id={modelId} data-testid="playground-model" value={model} disabled={busy} onChange={(event) => setModel(event.target.value)}>
+        <select className="input" id={modelId} data-testid="playground-model" value={model} disabled={busy} onChange={(event) => setModel(event.target.value)}>
           <option value="auto">auto (the first ready backend)</option>
           {models.map((m) => (
             <option key={m.id} value={m.id}>
@@ -46,7 +46,7 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
         {modelsError ? <p className="playground-error">Could not list the models: {modelsError}</p> : null}
       </div>
 
-      <ol className="chat-transcript" aria-live="polite" data-testid="chat-transcript">
+      <ol className="stack-list chat-transcript" aria-live="polite" data-testid="chat-transcript">
         {messages.map((message, index) => (
           <li key={index} className={`chat-message ${message.role}`} data-testid="chat-message" data-role={message.role}>
             <span className="chat-role">{message.role === 'user' ? 'You' : 'Assistant'}</span>
@@ -68,6 +68,7 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
           Message
         </label>
         <textarea
+          className="input"
           id={promptId}
           data-testid="playground-input"
           rows={3}

@@ -15,9 +15,9 @@ const OUTCOMES = ['ok', 'fallback', 'error'];
 export default function RequestFilters({ filter, backends, models, onChange }: Props) {
   const ids = { backend: useId(), model: useId(), outcome: useId() };
   const field = (name: keyof RequestFilter, label: string, options: string[], testId: string) => (
-    <div className="request-filter">
+    <div className="field">
       <label htmlFor={ids[name]}>{label}</label>
-      <select id={ids[name]} data-testid={testId} value={filter[name] ?? ''} onChange={(event) => onChange({ ...filter, [name]: event.target.value || undefined })}>
+      <select className="input" id={ids[name]} data-testid={testId} value={filter[name] ?? ''} onChange={(event) => onChange({ ...filter, [name]: event.target.value || undefined })}>
         <option value="">any</option>
         {options.map((option) => (
           <option key={option} value={option}>

@@ -28,7 +28,7 @@ function RequestDetail({ entry }: { entry: RequestEntry }) {
     ['Client', entry.client ?? '—'],
   ];
   return (
-    <div className="request-detail" data-testid="request-detail">
+    <div className="inset request-detail" data-testid="request-detail">
       <h3>Attempts before the one that served</h3>
       {entry.attempts.length ? (
         <ol className="request-attempts">

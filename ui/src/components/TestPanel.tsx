@@ -110,7 +110,7 @@ export default function TestPanel({ integration }: { integration: Integration })
       <div className="test-results-region" aria-live="polite" aria-busy={running}>
         {running ? <p className="sr-only">Running test against {integration.name}…</p> : null}
         {runs.length > 0 ? (
-          <ol className="test-results" aria-label={`Latest test results for ${integration.name}`}>
+          <ol className="stack-list test-results" aria-label={`Latest test results for ${integration.name}`}>
             {runs.map((entry) => (
               <TestResult key={entry.key} run={entry} />
             ))}

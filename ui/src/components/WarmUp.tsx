@@ -54,7 +54,7 @@ export default function WarmUp({ integration, onWarm }: Props) {
           <label htmlFor={selectId} className="sr-only">
             Model to warm up on {integration.name}
           </label>
-          <select id={selectId} data-testid="warmup-select" value={chosen} onChange={(event) => setModel(event.target.value)}>
+          <select className="input small" id={selectId} data-testid="warmup-select" value={chosen} onChange={(event) => setModel(event.target.value)}>
             {candidates.map((m) => (
               <option key={modelKey(m)} value={m.id}>
                 {m.name}

@@ -55,7 +55,7 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
   }
 
   return (
-    <li className={`key-card ${status}`} data-testid="key-card" data-key-id={key.id} data-name={key.name} data-status={status}>
+    <li className={`panel key-card ${status}`} data-testid="key-card" data-key-id={key.id} data-name={key.name} data-status={status}>
       <div className="key-card-head">
         <h2>{key.name}</h2>
         <code className="key-card-prefix" title="The start of the secret, to recognise it">
@@ -129,7 +129,7 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
         </div>
       ) : null}
       {error ? (
-        <p className="key-form-error" role="alert">
+        <p className="form-error" role="alert">
           {error}
         </p>
       ) : null}

@@ -49,9 +49,10 @@ export default function KeyForm({ initial, submitLabel, name: formName, onSubmit
   }
 
   const number = (field: 'rpm' | 'tpm' | 'concurrent' | 'budget', label: string, hint: string) => (
-    <div className="key-form-field">
+    <div className="field">
       <label htmlFor={`${id}-${field}`}>{label}</label>
       <input
+        className="input"
         id={`${id}-${field}`}
         data-testid={`key-${field}`}
         type="number"
@@ -66,16 +67,16 @@ export default function KeyForm({ initial, submitLabel, name: formName, onSubmit
   );
 
   return (
-    <form className="key-form" data-testid={`${formName}-form`} onSubmit={submit} aria-label={submitLabel} noValidate>
-      <div className="key-form-field">
+    <form className="panel form-grid" data-testid={`${formName}-form`} onSubmit={submit} aria-label={submitLabel} noValidate>
+      <div className="field">
         <label htmlFor={`${id}-name`}>Name</label>
-        <input id={`${id}-name`} data-testid="key-name" value={fields.name} placeholder="alice-laptop, rag-indexer…" onChange={(event) => set('name', event.target.value)} />
+        <input className="input" id={`${id}-name`} data-testid="key-name" value={fields.name} placeholder="alice-laptop, rag-indexer…" onChange={(event) => set('name', event.target.value)} />
       </div>
-      <div className="key-form-field">
+      <div className="field">
         <label htmlFor={`${id}-expires`}>Expires on (optional)</label>
-        <input id={`${id}-expires`} data-testid="key-expires" type="date" value={fields.expires} onChange={(event) => set('expires', event.target.value)} />
+        <input className="input" id={`${id}-expires`} data-testid="key-expires" type="date" value={fields.expires} onChange={(event) => set('expires', event.target.value)} />
       </div>
-      <fieldset className="key-form-field wide key-form-surfaces">
+      <fieldset className="field wide key-form-surfaces">
         <legend>Surfaces it may use</legend>
         {SURFACES.map((surface) => (
           <label key={surface}>
@@ -84,9 +85,9 @@ export default function KeyForm({ initial, submitLabel, name: formName, onSubmit
           </label>
         ))}
       </fieldset>
-      <div className="key-form-field wide">
+      <div className="field wide">
         <label htmlFor={`${id}-models`}>Models it may use (patterns, comma-separated; empty for all)</label>
-        <input id={`${id}-models`} data-testid="key-models" value={fields.models} placeholder="llama3.2:*, fast" onChange={(event) => set('models', event.target.value)} />
+        <input className="input" id={`${id}-models`} data-testid="key-models" value={fields.models} placeholder="llama3.2:*, fast" onChange={(event) => set('models', event.target.value)} />
       </div>
       {number('rpm', 'Requests per minute', 'no limit')}
       {number('tpm', 'Tokens per minute', 'no limit')}
@@ -97,11 +98,11 @@ export default function KeyForm({ initial, submitLabel, name: formName, onSubmit
         Keep the prompts and answers of this key's requests in the history (off: only counts and timings)
       </label>
       {error ? (
-        <p className="key-form-error wide" role="alert" data-testid="key-form-error">
+        <p className="form-error wide" role="alert" data-testid="key-form-error">
           {error}
         </p>
       ) : null}
-      <div className="key-form-actions wide">
+      <div className="form-actions wide">
         <button type="button" className="button outline" onClick={onCancel} disabled={pending}>
           Cancel
         </button>

@@ -64,7 +64,7 @@ export default function KeysPage({ origin = window.location.origin }: { origin?:
 
       {phase === 'ready' ? (
         sorted.length ? (
-          <ul className="keys-list" data-testid="keys-list">
+          <ul className="stack-list keys-list" data-testid="keys-list">
             {sorted.map((key) => (
               <KeyCard key={key.id} clientKey={key} onUpdate={update} onRevoke={revoke} />
             ))}

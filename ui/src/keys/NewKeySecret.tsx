@@ -13,13 +13,13 @@ import './NewKeySecret.css';
 export default function NewKeySecret({ created, origin, model, onDone }: { created: NewClientKey; origin: string; model: string; onDone: () => void }) {
   const [copied, setCopied] = useState<boolean | null>(null);
   return (
-    <section className="new-key" data-testid="new-key" aria-labelledby="new-key-title">
+    <section className="panel new-key" data-testid="new-key" aria-labelledby="new-key-title">
       <h2 id="new-key-title">
         <KeyRound size={18} /> Key “{created.name}” created
       </h2>
       <p className="new-key-warning">Copy the secret now: it is shown only this once. Atmosphere keeps only a hash of it; a lost key is revoked and made anew.</p>
       <div className="new-key-secret">
-        <code data-testid="new-key-secret">{created.secret}</code>
+        <code className="input" data-testid="new-key-secret">{created.secret}</code>
         <button type="button" className="button outline" data-testid="copy-secret" onClick={() => void copyText(created.secret).then(setCopied)}>
           {copied ? <Check size={14} /> : <Copy size={14} />}
           {copied === null ? 'Copy' : copied ? 'Copied' : 'Select and copy'}

@@ -108,7 +108,7 @@ export default function TimeChart(props: TimeChartProps) {
   }, [props.kind, props.stacked, props.integer, props.suggestedMax, labels, series]);
 
   return (
-    <figure className="time-chart" data-testid={`chart-${name}`} aria-labelledby={titleId}>
+    <figure className="panel time-chart" data-testid={`chart-${name}`} aria-labelledby={titleId}>
       <figcaption id={titleId}>{title}</figcaption>
       <div className="time-chart-canvas">
         <canvas ref={canvas} role="img" aria-label={`${title}: chart; the table below has the numbers`} data-testid={`chart-canvas-${name}`} />

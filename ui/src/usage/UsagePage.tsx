@@ -39,7 +39,7 @@ function Choice<T extends string>({ name, label, value, options, onChange }: { n
 
 function TopTable({ title, name, entries }: { title: string; name: string; entries: TopEntry[] }) {
   return (
-    <section className="usage-top" aria-labelledby={`usage-top-${name}`} data-testid={`usage-top-${name}`}>
+    <section className="panel usage-top" aria-labelledby={`usage-top-${name}`} data-testid={`usage-top-${name}`}>
       <h2 id={`usage-top-${name}`}>{title}</h2>
       {entries.length ? (
         <table>
