@@ -1,12 +1,13 @@
 import { useId, useState } from 'react';
 import { LoaderCircle, Plus } from 'lucide-react';
 import type { NewHost } from '../api/types';
-import { errorMessage } from '../api/client';
+import { useAction } from '../hooks/useAction';
+import { FormError, Options } from './FormParts';
 import './AddHostForm.css';
 
-const KINDS: { value: NewHost['kind']; label: string; port: number }[] = [
-  { value: 'ollama', label: 'Ollama', port: 11434 },
-  { value: 'llamafarm', label: 'LlamaFarm', port: 14345 },
+const KINDS: { id: NewHost['kind']; label: string; port: number }[] = [
+  { id: 'ollama', label: 'Ollama', port: 11434 },
+  { id: 'llamafarm', label: 'LlamaFarm', port: 14345 },
 ];
 
 /** A form for one more backend host: kind, name, URL and (LlamaFarm) its Universal Runtime URL. */
@@ -16,10 +17,9 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
   const [name, setName] = useState('');
   const [url, setUrl] = useState('');
   const [runtimeUrl, setRuntimeUrl] = useState('');
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending, error, run } = useAction();
   const ids = { kind: useId(), name: useId(), url: useId(), runtime: useId() };
-  const port = KINDS.find((k) => k.value === kind)?.port;
+  const port = KINDS.find((k) => k.id === kind)?.port;
 
   if (!open) {
     return (
@@ -31,20 +31,13 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    setPending(true);
-    setError(null);
     const host: NewHost = { kind, name: name.trim(), url: url.trim() };
     if (kind === 'llamafarm' && runtimeUrl.trim()) host.runtime_url = runtimeUrl.trim();
-    try {
-      await onAdd(host);
+    if (await run(() => onAdd(host))) {
       setName('');
       setUrl('');
       setRuntimeUrl('');
       setOpen(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
     }
   }
 
@@ -53,11 +46,7 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
       <div className="field">
         <label htmlFor={ids.kind}>Kind</label>
         <select className="input" id={ids.kind} data-testid="add-host-kind" value={kind} onChange={(event) => setKind(event.target.value as NewHost['kind'])}>
-          {KINDS.map((k) => (
-            <option key={k.value} value={k.value}>
-              {k.label}
-            </option>
-          ))}
+          <Options options={KINDS} />
         </select>
       </div>
       <div className="field">
@@ -74,11 +63,7 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
           <input className="input" id={ids.runtime} data-testid="add-host-runtime-url" type="url" value={runtimeUrl} placeholder="same host, port 11540" onChange={(event) => setRuntimeUrl(event.target.value)} />
         </div>
       ) : null}
-      {error ? (
-        <p className="form-error wide" role="alert" data-testid="add-host-error">
-          {error}
-        </p>
-      ) : null}
+      <FormError error={error} testId="add-host-error" wide />
       <div className="form-actions wide">
         <button type="button" className="button outline" onClick={() => setOpen(false)}>
           Cancel

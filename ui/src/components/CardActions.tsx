@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import { ArrowDown, ArrowUp, LoaderCircle, Plug, Trash2, Unplug } from 'lucide-react';
 import type { Integration } from '../api/types';
-import { errorMessage } from '../api/client';
+import { useAction } from '../hooks/useAction';
+import { FormError } from './FormParts';
 import './CardActions.css';
 
 export interface CardActionHandlers {
@@ -15,37 +16,20 @@ export interface CardActionHandlers {
 
 /** Connect/Disconnect, move up/down in priority, and remove (which asks first). */
 export default function CardActions({ integration, onSetEnabled, onMoveUp, onMoveDown, onRemove }: { integration: Integration } & CardActionHandlers) {
-  const [pending, setPending] = useState<string | null>(null);
+  const { running: pending, error: actionError, run: act } = useAction();
   const [confirming, setConfirming] = useState(false);
-  const [actionError, setActionError] = useState<string | null>(null);
   const { id, name, enabled } = integration;
-
-  async function act(label: string, action: () => Promise<unknown>) {
-    setPending(label);
-    setActionError(null);
-    try {
-      await action();
-    } catch (err) {
-      setActionError(errorMessage(err));
-    } finally {
-      setPending(null);
-    }
-  }
 
   const ToggleIcon = pending === 'toggle' ? LoaderCircle : enabled ? Unplug : Plug;
   const canRemove = integration.removable === true && onRemove !== undefined;
 
   return (
     <footer className="integration-actions">
-      {actionError ? (
-        <p className="form-error" role="alert">
-          {actionError}
-        </p>
-      ) : null}
+      <FormError error={actionError} />
       {confirming && onRemove ? (
-        <div className="remove-confirm" role="group" aria-label={`Remove ${name}?`} data-testid="remove-confirm">
+        <div className="strip danger remove-confirm" role="group" aria-label={`Remove ${name}?`} data-testid="remove-confirm">
           <span>Remove {name}? Atmosphere stops routing to it and forgets it.</span>
-          <button type="button" className="button outline danger" data-testid="remove-confirm-button" disabled={pending !== null} onClick={() => void act('remove', () => onRemove(id))}>
+          <button type="button" className="button outline danger" data-testid="remove-confirm-button" disabled={pending !== null} onClick={() => void act(() => onRemove(id), 'remove')}>
             {pending === 'remove' ? <LoaderCircle size={16} className="spin" /> : <Trash2 size={16} />} Remove
           </button>
           <button type="button" className="button outline" onClick={() => setConfirming(false)}>
@@ -56,10 +40,10 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
       <div className="integration-action-row">
         {onMoveUp || onMoveDown ? (
           <span className="move-buttons">
-            <button type="button" className="button outline icon" data-testid="move-up" aria-label={`Move ${name} up in priority`} disabled={!onMoveUp || pending !== null} onClick={() => onMoveUp && void act('move', onMoveUp)}>
+            <button type="button" className="button outline icon" data-testid="move-up" aria-label={`Move ${name} up in priority`} disabled={!onMoveUp || pending !== null} onClick={() => onMoveUp && void act(onMoveUp, 'move')}>
               <ArrowUp size={16} />
             </button>
-            <button type="button" className="button outline icon" data-testid="move-down" aria-label={`Move ${name} down in priority`} disabled={!onMoveDown || pending !== null} onClick={() => onMoveDown && void act('move', onMoveDown)}>
+            <button type="button" className="button outline icon" data-testid="move-down" aria-label={`Move ${name} down in priority`} disabled={!onMoveDown || pending !== null} onClick={() => onMoveDown && void act(onMoveDown, 'move')}>
               <ArrowDown size={16} />
             </button>
           </span>
@@ -73,7 +57,7 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
           type="button"
           className={`button outline ${enabled ? 'disconnect' : 'healthy'}`}
           data-testid={enabled ? 'disconnect-button' : 'connect-button'}
-          onClick={() => void act('toggle', () => onSetEnabled(id, !enabled))}
+          onClick={() => void act(() => onSetEnabled(id, !enabled), 'toggle')}
           disabled={pending !== null}
           aria-busy={pending === 'toggle'}
           aria-label={enabled ? `Disconnect ${name}` : `Connect ${name}`}

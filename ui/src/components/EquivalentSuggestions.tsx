@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import { Check, LoaderCircle, Shuffle } from 'lucide-react';
 import type { Equivalent, EquivalentSuggestion } from '../api/types';
-import { errorMessage } from '../api/client';
+import { useAction } from '../hooks/useAction';
+import { FormError } from './FormParts';
 import './EquivalentSuggestions.css';
 
 function Members({ members }: { members: Record<string, string> }) {
@@ -18,19 +19,11 @@ function Members({ members }: { members: Record<string, string> }) {
 
 function Suggestion({ suggestion, onAccept }: { suggestion: EquivalentSuggestion; onAccept: (name: string, members: Record<string, string>) => Promise<unknown> }) {
   const [name, setName] = useState(suggestion.name);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending, error, run } = useAction();
 
   async function accept(event: React.FormEvent) {
     event.preventDefault();
-    setPending(true);
-    setError(null);
-    try {
-      await onAccept(name.trim(), suggestion.members);
-    } catch (err) {
-      setError(errorMessage(err));
-      setPending(false);
-    }
+    await run(() => onAccept(name.trim(), suggestion.members));
   }
 
   return (
@@ -47,11 +40,7 @@ function Suggestion({ suggestion, onAccept }: { suggestion: EquivalentSuggestion
             {pending ? <LoaderCircle size={14} className="spin" /> : <Check size={14} />} Use as one model
           </button>
         </div>
-        {error ? (
-          <p className="form-error" role="alert">
-            {error}
-          </p>
-        ) : null}
+        <FormError error={error} />
       </form>
     </li>
   );

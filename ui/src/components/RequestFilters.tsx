@@ -1,5 +1,6 @@
 import { useId } from 'react';
 import type { RequestFilter } from '../api/types';
+import { Options } from './FormParts';
 import './RequestFilters.css';
 
 interface Props {
@@ -19,11 +20,7 @@ export default function RequestFilters({ filter, backends, models, onChange }: P
       <label htmlFor={ids[name]}>{label}</label>
       <select className="input" id={ids[name]} data-testid={testId} value={filter[name] ?? ''} onChange={(event) => onChange({ ...filter, [name]: event.target.value || undefined })}>
         <option value="">any</option>
-        {options.map((option) => (
-          <option key={option} value={option}>
-            {option}
-          </option>
-        ))}
+        <Options options={options.map((option) => ({ id: option, label: option }))} />
       </select>
     </div>
   );

@@ -49,7 +49,7 @@ export default function RequestsPage({ socketUrl }: { socketUrl?: string }) {
         <>
           <RequestFilters filter={filter} backends={backends} models={models} onChange={setFilter} />
           {paused ? (
-            <div className="requests-paused" role="status" data-testid="requests-paused">
+            <div className="strip warning requests-paused" role="status" data-testid="requests-paused">
               <Pause size={15} />
               <span>
                 Paused while you scroll{waiting ? `: ${waiting} new ${waiting === 1 ? 'request' : 'requests'} waiting` : ''}.

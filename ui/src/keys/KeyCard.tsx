@@ -1,7 +1,8 @@
 import { useState } from 'react';
 import { Ban, Pencil, ShieldAlert } from 'lucide-react';
 import type { ClientKey, KeyDraft } from '../api/keys';
-import { errorMessage } from '../api/client';
+import { useAction } from '../hooks/useAction';
+import { FormError } from '../components/FormParts';
 import RelativeTime from '../components/RelativeTime';
 import KeyForm from './KeyForm';
 import { fieldsOf } from './draft';
@@ -37,21 +38,11 @@ function budgetText(key: ClientKey): string {
 export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { clientKey: ClientKey; onUpdate: (id: string, draft: KeyDraft) => Promise<unknown>; onRevoke: (id: string) => Promise<unknown> }) {
   const [editing, setEditing] = useState(false);
   const [confirming, setConfirming] = useState(false);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending, error, run } = useAction();
   const status = statusOf(key);
 
   async function revoke() {
-    setPending(true);
-    setError(null);
-    try {
-      await onRevoke(key.id);
-      setConfirming(false);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
+    if (await run(() => onRevoke(key.id))) setConfirming(false);
   }
 
   return (
@@ -128,11 +119,7 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
           )}
         </div>
       ) : null}
-      {error ? (
-        <p className="form-error" role="alert">
-          {error}
-        </p>
-      ) : null}
+      <FormError error={error} />
       {editing ? (
         <KeyForm
           name="edit-key"

@@ -1,7 +1,8 @@
 import { useId, useState } from 'react';
 import { LoaderCircle } from 'lucide-react';
 import { SURFACES, type KeyDraft } from '../api/keys';
-import { errorMessage } from '../api/client';
+import { useAction } from '../hooks/useAction';
+import { FormError } from '../components/FormParts';
 import { draftOf, type KeyFields } from './draft';
 import './KeyForm.css';
 
@@ -19,29 +20,14 @@ interface KeyFormProps {
 /** Name, expiry, surfaces, model patterns, limits, budget and prompt logging of one key; empty means "no limit". */
 export default function KeyForm({ initial, submitLabel, name: formName, onSubmit, onCancel }: KeyFormProps) {
   const [fields, setFields] = useState<KeyFields>(initial);
-  const [pending, setPending] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { pending, error, run } = useAction();
   const id = useId();
   const set = <K extends keyof KeyFields>(field: K, value: KeyFields[K]) => setFields((f) => ({ ...f, [field]: value }));
 
   async function submit(event: React.FormEvent) {
     event.preventDefault();
-    setError(null);
-    let draft: KeyDraft;
-    try {
-      draft = draftOf(fields);
-    } catch (err) {
-      setError(errorMessage(err));
-      return;
-    }
-    setPending(true);
-    try {
-      await onSubmit(draft);
-    } catch (err) {
-      setError(errorMessage(err));
-    } finally {
-      setPending(false);
-    }
+    // A field the draft cannot read (a name missing, a limit not a whole number) fails like the service would.
+    await run(() => onSubmit(draftOf(fields)));
   }
 
   function toggleSurface(surface: string, on: boolean) {
@@ -97,11 +83,7 @@ export default function KeyForm({ initial, submitLabel, name: formName, onSubmit
         <input type="checkbox" data-testid="key-log-prompts" checked={fields.logPrompts} onChange={(event) => set('logPrompts', event.target.checked)} />
         Keep the prompts and answers of this key's requests in the history (off: only counts and timings)
       </label>
-      {error ? (
-        <p className="form-error wide" role="alert" data-testid="key-form-error">
-          {error}
-        </p>
-      ) : null}
+      <FormError error={error} testId="key-form-error" wide />
       <div className="form-actions wide">
         <button type="button" className="button outline" onClick={onCancel} disabled={pending}>
           Cancel

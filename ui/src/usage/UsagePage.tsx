@@ -5,6 +5,7 @@ import { formatLatency } from '../format';
 import { DAY_MS, bucketLabel, bucketTimes, compactNumber, latencyLines, stackedDatasets, totalsOf } from './chartData';
 import { useUsage } from '../hooks/useUsage';
 import LiveIndicator from '../components/LiveIndicator';
+import { Options } from '../components/FormParts';
 import LoadNotes from '../components/LoadNotes';
 import PageHeader from '../components/PageHeader';
 import TimeChart from './TimeChart';
@@ -156,11 +157,7 @@ export default function UsagePage({ socketUrl }: { socketUrl?: string }) {
         <label className="usage-range">
           <span>Range</span>
           <select data-testid="usage-range" value={range} onChange={(event) => chooseRange(event.target.value as RangeId)}>
-            {RANGES.map((r) => (
-              <option key={r.id} value={r.id}>
-                {r.label}
-              </option>
-            ))}
+            <Options options={RANGES} />
           </select>
         </label>
         <Choice name="bucket" label="Per" value={bucket} options={[{ id: 'hour', label: 'Hour' }, { id: 'day', label: 'Day' }]} onChange={setBucket} />
