@@ -27,9 +27,9 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
     <footer className="integration-actions">
       <FormError error={actionError} />
       {confirming && onRemove ? (
-        <div className="strip danger remove-confirm" role="group" aria-label={`Remove ${name}?`} data-testid="remove-confirm">
+        <div className="strip tone-danger remove-confirm" role="group" aria-label={`Remove ${name}?`} data-testid="remove-confirm">
           <span>Remove {name}? Atmosphere stops routing to it and forgets it.</span>
-          <button type="button" className="button outline danger" data-testid="remove-confirm-button" disabled={pending !== null} onClick={() => void act(() => onRemove(id), 'remove')}>
+          <button type="button" className="button outline tone-danger" data-testid="remove-confirm-button" disabled={pending !== null} onClick={() => void act(() => onRemove(id), 'remove')}>
             {pending === 'remove' ? <LoaderCircle size={16} className="spin" /> : <Trash2 size={16} />} Remove
           </button>
           <button type="button" className="button outline" onClick={() => setConfirming(false)}>
@@ -55,7 +55,7 @@ export default function CardActions({ integration, onSetEnabled, onMoveUp, onMov
         ) : null}
         <button
           type="button"
-          className={`button outline ${enabled ? 'disconnect' : 'healthy'}`}
+          className={`button outline ${enabled ? 'disconnect' : 'tone-healthy'}`}
           data-testid={enabled ? 'disconnect-button' : 'connect-button'}
           onClick={() => void act(() => onSetEnabled(id, !enabled), 'toggle')}
           disabled={pending !== null}

@@ -36,7 +36,7 @@ function Suggestion({ suggestion, onAccept }: { suggestion: EquivalentSuggestion
             <span className="sr-only">Shared name</span>
             <input className="input small" data-testid="equivalent-name" value={name} onChange={(event) => setName(event.target.value)} required />
           </label>
-          <button type="submit" className="button outline accent small" data-testid="equivalent-accept" disabled={pending || !name.trim()}>
+          <button type="submit" className="button outline tone-accent small" data-testid="equivalent-accept" disabled={pending || !name.trim()}>
             {pending ? <LoaderCircle size={14} className="spin" /> : <Check size={14} />} Use as one model
           </button>
         </div>

@@ -84,7 +84,7 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
             <Eraser size={15} /> Clear
           </button>
           {busy ? (
-            <button type="button" className="button outline danger" data-testid="playground-stop" onClick={stop}>
+            <button type="button" className="button outline tone-danger" data-testid="playground-stop" onClick={stop}>
               <Square size={15} /> Stop
             </button>
           ) : (

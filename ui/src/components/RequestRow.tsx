@@ -3,6 +3,9 @@ import type { RequestEntry } from '../api/types';
 import { formatLatency, toDate } from '../format';
 import './RequestRow.css';
 
+/** The outcome's colour: served, served by a fallback, failed (an outcome this page does not know stays plain). */
+const OUTCOME_TONES: Record<string, string> = { ok: 'tone-healthy', fallback: 'tone-warning', error: 'tone-danger' };
+
 function _time(entry: RequestEntry): string {
   return toDate(entry.time)?.toLocaleTimeString() ?? '—';
 }
@@ -84,7 +87,7 @@ export default function RequestRow({ entry, open, onToggle }: Props) {
         </td>
         <td data-testid="request-backend">{entry.backend ?? '—'}</td>
         <td>
-          <span className={`request-outcome ${entry.outcome ?? 'unknown'}`}>{entry.outcome ?? '—'}</span>
+          <span className={`badge request-outcome ${entry.outcome ?? 'unknown'} ${OUTCOME_TONES[entry.outcome ?? ''] ?? ''}`}>{entry.outcome ?? '—'}</span>
           {entry.status !== null ? <span className="request-status">{entry.status}</span> : null}
         </td>
         <td className="request-col-timing">{formatLatency(entry.ttft_ms) ?? '—'}</td>

@@ -49,12 +49,12 @@ export default function RequestsPage({ socketUrl }: { socketUrl?: string }) {
         <>
           <RequestFilters filter={filter} backends={backends} models={models} onChange={setFilter} />
           {paused ? (
-            <div className="strip warning requests-paused" role="status" data-testid="requests-paused">
+            <div className="strip tone-warning requests-paused" role="status" data-testid="requests-paused">
               <Pause size={15} />
               <span>
                 Paused while you scroll{waiting ? `: ${waiting} new ${waiting === 1 ? 'request' : 'requests'} waiting` : ''}.
               </span>
-              <button type="button" className="button outline warning small" data-testid="requests-resume" onClick={resumeAtTop}>
+              <button type="button" className="button outline tone-warning small" data-testid="requests-resume" onClick={resumeAtTop}>
                 <Play size={14} /> Resume
               </button>
             </div>

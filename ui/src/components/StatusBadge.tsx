@@ -9,6 +9,13 @@ const ICONS: Record<KnownStatus, LucideIcon> = {
   error: TriangleAlert,
 };
 
+const TONES: Record<KnownStatus, string> = {
+  healthy: 'tone-healthy',
+  degraded: 'tone-warning',
+  offline: 'tone-danger',
+  error: 'tone-error',
+};
+
 function _known(word: string): word is KnownStatus {
   return (KNOWN_STATUSES as readonly string[]).includes(word);
 }
@@ -22,7 +29,7 @@ export default function StatusBadge({ status }: { status: string }) {
   const known = _known(word);
   const Icon = known ? ICONS[word] : CircleHelp;
   return (
-    <span className={`integration-status ${known ? word : 'unknown'}`} data-testid="status-badge" data-status={word}>
+    <span className={`badge integration-status ${known ? `${word} ${TONES[word]}` : 'unknown tone-muted'}`} data-testid="status-badge" data-status={word}>
       <Icon size={16} />
       <span className="integration-status-word">{word}</span>
     </span>

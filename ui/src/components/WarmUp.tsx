@@ -62,7 +62,7 @@ export default function WarmUp({ integration, onWarm }: Props) {
               </option>
             ))}
           </select>
-          <button type="button" className="button outline warning small" data-testid="warmup-button" disabled={running} aria-busy={running} onClick={() => void warm()}>
+          <button type="button" className="button outline tone-warning small" data-testid="warmup-button" disabled={running} aria-busy={running} onClick={() => void warm()}>
             {running ? <LoaderCircle size={15} className="spin" /> : <Flame size={15} />}
             {running ? 'Warming…' : 'Warm up'}
           </button>

@@ -10,6 +10,8 @@ import './KeyCard.css';
 
 export type KeyStatus = 'active' | 'expired' | 'revoked';
 
+const STATUS_TONES: Record<KeyStatus, string> = { active: 'tone-healthy', expired: 'tone-warning', revoked: 'tone-danger' };
+
 export function statusOf(key: ClientKey, now: number = Date.now()): KeyStatus {
   if (key.revoked_at !== null) return 'revoked';
   if (key.expires_at !== null && key.expires_at <= now) return 'expired';
@@ -52,11 +54,11 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
         <code className="key-card-prefix" title="The start of the secret, to recognise it">
           {key.prefix}…
         </code>
-        <span className={`key-card-status ${status}`} data-testid="key-status">
+        <span className={`badge key-card-status ${status} ${STATUS_TONES[status]}`} data-testid="key-status">
           {status}
         </span>
         {key.limited_last_hour > 0 ? (
-          <span className="key-card-limited" data-testid="key-limited" title="Requests refused (429 or 403) in the last hour">
+          <span className="badge tone-error key-card-limited" data-testid="key-limited" title="Requests refused (429 or 403) in the last hour">
             <ShieldAlert size={13} /> limited {key.limited_last_hour}× in the last hour
           </span>
         ) : null}
@@ -103,7 +105,7 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
               <button type="button" className="button outline" onClick={() => setConfirming(false)} disabled={pending}>
                 Keep it
               </button>
-              <button type="button" className="button danger" data-testid="revoke-confirm-button" onClick={() => void revoke()} disabled={pending}>
+              <button type="button" className="button solid tone-danger" data-testid="revoke-confirm-button" onClick={() => void revoke()} disabled={pending}>
                 Revoke
               </button>
             </div>
@@ -112,7 +114,7 @@ export default function KeyCard({ clientKey: key, onUpdate, onRevoke }: { client
               <button type="button" className="button outline" data-testid="edit-key" onClick={() => setEditing(true)}>
                 <Pencil size={14} /> Edit limits
               </button>
-              <button type="button" className="button outline danger" data-testid="revoke-key" onClick={() => setConfirming(true)}>
+              <button type="button" className="button outline tone-danger" data-testid="revoke-key" onClick={() => setConfirming(true)}>
                 <Ban size={14} /> Revoke
               </button>
             </>
