@@ -65,10 +65,10 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
       ) : null}
       <FormError error={error} testId="add-host-error" wide />
       <div className="form-actions wide">
-        <button type="button" className="button outline" onClick={() => setOpen(false)}>
+        <button type="button" className="button large outline" onClick={() => setOpen(false)}>
           Cancel
         </button>
-        <button type="submit" className="button primary" data-testid="add-host-submit" disabled={pending} aria-busy={pending}>
+        <button type="submit" className="button large primary" data-testid="add-host-submit" disabled={pending} aria-busy={pending}>
           {pending ? <LoaderCircle size={16} className="spin" /> : <Plus size={16} />} Add
         </button>
       </div>

@@ -46,10 +46,10 @@ export default function KeyDialog() {
             onChange={(event) => setValue(event.target.value)}
           />
           <div className="form-actions">
-            <button type="button" className="button outline" onClick={dismissKeyPrompt}>
+            <button type="button" className="button large outline" onClick={dismissKeyPrompt}>
               Not now
             </button>
-            <button type="submit" className="button primary" data-testid="api-key-submit" disabled={!value.trim()}>
+            <button type="submit" className="button large primary" data-testid="api-key-submit" disabled={!value.trim()}>
               Use this key
             </button>
           </div>

@@ -80,15 +80,15 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
           }}
         />
         <div className="playground-actions">
-          <button type="button" className="button outline" onClick={clear} disabled={!messages.length}>
+          <button type="button" className="button large outline" onClick={clear} disabled={!messages.length}>
             <Eraser size={15} /> Clear
           </button>
           {busy ? (
-            <button type="button" className="button outline tone-danger" data-testid="playground-stop" onClick={stop}>
+            <button type="button" className="button large outline tone-danger" data-testid="playground-stop" onClick={stop}>
               <Square size={15} /> Stop
             </button>
           ) : (
-            <button type="submit" className="button playground-send" data-testid="playground-send" disabled={!prompt.trim()}>
+            <button type="submit" className="button large playground-send" data-testid="playground-send" disabled={!prompt.trim()}>
               <Send size={15} /> Send
             </button>
           )}
