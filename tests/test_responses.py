@@ -205,7 +205,9 @@ def test_store_false_is_fine_and_stored_responses_cannot_be_fetched(gateway):
         ({"input": []}, "input"),
         ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x.example/a.png"}]}]}, None),
-        ({"input": "x", "tools": [{"type": "web_search"}]}, "tools[0]"),
+        ({"input": "x", "tools": [{"type": "function", "parameters": {}}]}, "tools[0].name"),
+        ({"input": "x", "tools": ["web_search"]}, "tools[0]"),
+        ({"input": "x", "tools": [{"type": "namespace", "name": "ns", "tools": "spawn"}]}, "tools[0].tools"),
         ({"input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),
         ({"input": "x", "max_output_tokens": 0}, "max_output_tokens"),
         ({"input": "x", "top_logprobs": 3}, "top_logprobs"),
@@ -261,6 +263,7 @@ def test_an_ollama_error_line_mid_stream_ends_with_response_failed(gateway, back
 async def test_text_then_a_call_in_fragments_become_two_output_items_in_order():
     """As an OpenAI-style backend streams it: some text, then a call whose arguments arrive in pieces."""
     from atmosphere.api.responses import ResponseEvents
+    from atmosphere.api.responses_wire import parse_responses_request
     from atmosphere.domain import ChatChunk, ToolCallDelta, Usage
     from atmosphere.router.executor import StartedStream
 
@@ -275,7 +278,8 @@ async def test_text_then_a_call_in_fragments_become_two_output_items_in_order():
         yield chunk(finish_reason="tool_calls")
         yield chunk(usage=Usage(5, 9))
 
-    raw = b"".join([e async for e in ResponseEvents(StartedStream(chunk(role="assistant"), rest()), {}).events()])
+    req = parse_responses_request({"model": "m", "input": "Weather?"})
+    raw = b"".join([e async for e in ResponseEvents(StartedStream(chunk(role="assistant"), rest()), req).events()])
     events = [json.loads(block.split(b"\n", 1)[1][6:]) for block in raw.strip().split(b"\n\n")]
     kinds = [e["type"] for e in events]
     assert kinds == [

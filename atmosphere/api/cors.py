@@ -22,7 +22,7 @@ _METHODS = b"GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
 # Headers a page may read from an answer besides the CORS-safelisted ones.
 _EXPOSED = (
     b"x-request-id, request-id, x-atmosphere-backend, x-atmosphere-model, x-atmosphere-attempts, "
-    b"x-atmosphere-substituted, x-atmosphere-usage, retry-after"
+    b"x-atmosphere-substituted, x-atmosphere-usage, x-atmosphere-dropped-tools, retry-after"
 )
 _MAX_AGE = b"600"
 

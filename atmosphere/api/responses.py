@@ -18,7 +18,9 @@ from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
 from atmosphere.api.context import surfaces
+from atmosphere.api.responses_tools import ToolOffer
 from atmosphere.api.responses_wire import (
+    ResponsesRequest,
     answer_body,
     completed_status,
     function_call_item,
@@ -33,6 +35,7 @@ from atmosphere.api.validation import read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import ChatChunk, ToolCall, Usage
 from atmosphere.errors import AtmosphereError, NotFound
+from atmosphere.observe import context
 from atmosphere.router.executor import Served, StartedStream
 
 router = APIRouter(prefix="/v1", tags=["OpenAI Responses"])
@@ -49,12 +52,13 @@ _EXAMPLE = {"model": "llama3.2", "instructions": "Be brief.", "input": "Say hi",
 )
 async def create_response(request: Request) -> Response:
     req = parse_responses_request(await read_json(request, body_limit(request)))
+    dropped = dropped_tools_header(req.tools)
     if not req.chat.stream:
         served = await until_disconnected(request, executor(request).chat(req.chat))
-        return json_response(answer_body(served.value, req.echo), headers=served_headers(served))
+        return json_response(answer_body(served.value, req), headers={**served_headers(served), **dropped})
 
     def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
-        return ResponseEvents(started.value, req.echo).events()
+        return ResponseEvents(started.value, req).events()
 
     def failure(error: AtmosphereError) -> bytes:
         """No backend started (after the heartbeat) or the drain ended it: ``response.failed``."""
@@ -71,7 +75,18 @@ async def create_response(request: Request) -> Response:
 
     # After the heartbeat: ": waiting for <backend>" comments (SSE clients skip them), then the events.
     form = StreamForm(keepalive=sse_comment, failure=failure)
-    return await stream_with_heartbeat(request, executor(request).chat_stream(req.chat), events, form)
+    response = await stream_with_heartbeat(request, executor(request).chat_stream(req.chat), events, form)
+    response.headers.update(dropped)  # the head has not left yet, even when the heartbeat sends it early
+    return response
+
+
+def dropped_tools_header(tools: ToolOffer) -> dict[str, str]:
+    """``X-Atmosphere-Dropped-Tools: web_search,...`` when tools no local model can run were left
+    out; the same list goes on the request's log entry (through its context)."""
+    if not tools.dropped:
+        return {}
+    context.current().dropped_tools = list(tools.dropped)
+    return {"X-Atmosphere-Dropped-Tools": ",".join(tools.dropped)}
 
 
 @router.get("/responses/{response_id}", summary="Responses are not stored: always 404")
@@ -100,9 +115,10 @@ class ResponseEvents:
     ``response.incomplete`` (stopped on the token limit) / ``response.failed``.
     """
 
-    def __init__(self, stream: StartedStream, echo: dict[str, Any]):
+    def __init__(self, stream: StartedStream, req: ResponsesRequest):
         self.stream = stream
-        self.echo = echo
+        self.echo = req.echo
+        self.tools = req.tools
         self.response_id = new_id("resp")
         self.created = stream.first.created
         self.model = stream.first.model
@@ -165,7 +181,7 @@ class ResponseEvents:
                 out += self._close_text()  # a call starts a new output item after the text
                 call = _Call(self._next_index(), delta.id or new_id("call"), delta.name or "")
                 self.calls[delta.index] = call
-                item = function_call_item(call.item_id, call.call, status="in_progress")
+                item = function_call_item(call.item_id, call.call, self.tools, status="in_progress")
                 out.append(self._event("response.output_item.added", output_index=call.output_index, item=item))
             if delta.arguments:
                 call.call.arguments += delta.arguments
@@ -219,14 +235,14 @@ class ResponseEvents:
     def _close_calls(self) -> list[bytes]:
         out = []
         for call in sorted(self.calls.values(), key=lambda c: c.output_index):
-            item = function_call_item(call.item_id, call.call)
+            item = function_call_item(call.item_id, call.call, self.tools)
             self.done.append((call.output_index, item))
             out.append(
                 self._event(
                     "response.function_call_arguments.done",
                     item_id=call.item_id,
                     output_index=call.output_index,
-                    name=call.call.name,
+                    name=item["name"],
                     arguments=call.call.arguments,
                 )
             )

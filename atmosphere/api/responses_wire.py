@@ -3,7 +3,10 @@ a ``ChatCompletion`` becomes a ``response`` object, and the output items both sh
 
 Stateless: nothing is stored, so whatever needs a stored response (``previous_response_id``,
 ``conversation``, ``store: true``, ``background``, ``item_reference`` inputs) is a 400 that
-says so. Only function tools exist here; other tool types are refused, not dropped.
+says so. Tools are reduced to what a local model can call (``responses_tools``): function
+tools, namespace members flattened, hosted tools dropped and named. Fields that only tune
+OpenAI's own service (``reasoning``, ``include``, ``prompt_cache_key``, ``client_metadata``,
+``parallel_tool_calls``, ``store: false``) are accepted and have no effect.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from atmosphere.api.responses_tools import ToolOffer, tool_offer
 from atmosphere.api.validation import MAX_DEPTH, integer_param, number_param, optional_model, require_object
 from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage
 from atmosphere.errors import InvalidRequest
@@ -27,6 +31,7 @@ class ResponsesRequest:
 
     chat: ChatRequest
     echo: dict[str, Any] = field(default_factory=dict)
+    tools: ToolOffer = field(default_factory=ToolOffer)  # maps calls back to the client's (namespace, name)
 
 
 def new_id(prefix: str) -> str:
@@ -49,16 +54,16 @@ def parse_responses_request(data: Any) -> ResponsesRequest:
     instructions = data.get("instructions")
     if instructions is not None and not isinstance(instructions, str):
         raise InvalidRequest("'instructions' must be a string.", param="instructions")
+    offer = tool_offer(data.get("tools"))
     messages = [{"role": "system", "content": instructions}] if instructions else []
-    messages += _input_messages(data.get("input"))
+    messages += _input_messages(data.get("input"), offer)
     stream = data.get("stream") or False
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
     extra: dict[str, Any] = {}
-    tools = _tools(data.get("tools"))
-    if tools:
-        extra["tools"] = tools
-    choice = _tool_choice(data.get("tool_choice"))
+    if offer.functions:
+        extra["tools"] = offer.functions
+    choice = offer.tool_choice(data.get("tool_choice"))
     if choice is not None:
         extra["tool_choice"] = choice
     text = data.get("text")
@@ -86,14 +91,15 @@ def parse_responses_request(data: Any) -> ResponsesRequest:
         "top_p": chat.top_p if chat.top_p is not None else 1.0,
         "text": {"format": (text or {}).get("format") or {"type": "text"}},
         "tool_choice": data.get("tool_choice") or "auto",
-        "tools": data.get("tools") or [],
+        "tools": offer.echo,
     }
-    return ResponsesRequest(chat, echo)
+    return ResponsesRequest(chat, echo, offer)
 
 
-def _input_messages(raw: Any) -> list[dict[str, Any]]:
+def _input_messages(raw: Any, offer: ToolOffer) -> list[dict[str, Any]]:
     """``input`` → chat messages. Consecutive function calls become one assistant turn with
-    several tool calls; a call's output becomes a tool message for that call id."""
+    several tool calls (a namespace member's under the backend's name for it); a call's
+    output becomes a tool message for that call id."""
     if isinstance(raw, str):
         return [{"role": "user", "content": raw}]
     if not isinstance(raw, list) or not raw:
@@ -110,6 +116,8 @@ def _input_messages(raw: Any) -> list[dict[str, Any]]:
             call_id, name, arguments = item.get("call_id"), item.get("name"), item.get("arguments", "{}")
             if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name and isinstance(arguments, str)):
                 raise InvalidRequest(f"'{where}' needs 'call_id', 'name' and 'arguments' (a JSON string).", param=where)
+            namespace = item.get("namespace")
+            name = offer.backend_name(name, namespace if isinstance(namespace, str) else None)
             call = {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant" and last.get("tool_calls") and not last.get("content"):
@@ -171,40 +179,6 @@ def _output_text(output: Any, where: str) -> str:
     raise InvalidRequest(f"'{where}.output' must be a string or an array of text parts.", param=f"{where}.output")
 
 
-def _tools(raw: Any) -> list[dict[str, Any]]:
-    """Flat Responses function tools → chat's nested ones."""
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise InvalidRequest("'tools' must be an array of tools.", param="tools")
-    out = []
-    for index, tool in enumerate(raw):
-        where = f"tools[{index}]"
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            kind = tool.get("type") if isinstance(tool, dict) else None
-            raise InvalidRequest(f"'{where}': only function tools are supported here (got {kind!r}).", param=where)
-        name, parameters = tool.get("name"), tool.get("parameters")
-        if not isinstance(name, str) or not name:
-            raise InvalidRequest(f"'{where}.name' must be a non-empty string.", param=f"{where}.name")
-        if parameters is not None and not isinstance(parameters, dict):
-            raise InvalidRequest(f"'{where}.parameters' must be a JSON Schema object.", param=f"{where}.parameters")
-        function: dict[str, Any] = {"name": name, "parameters": parameters or {"type": "object", "properties": {}}}
-        if isinstance(tool.get("description"), str):
-            function["description"] = tool["description"]
-        out.append({"type": "function", "function": function})
-    return out
-
-
-def _tool_choice(raw: Any) -> Any:
-    if raw is None or raw in ("none", "auto", "required"):
-        return raw
-    if isinstance(raw, dict) and raw.get("type") == "function" and isinstance(raw.get("name"), str):
-        return {"type": "function", "function": {"name": raw["name"]}}
-    if isinstance(raw, dict) and raw.get("type") == "allowed_tools":
-        return "required" if raw.get("mode") == "required" else "auto"
-    raise InvalidRequest("'tool_choice' must be none, auto, required or a function tool choice.", param="tool_choice")
-
-
 def _response_format(text: Any) -> dict[str, Any] | None:
     """``text.format`` (flat json_schema) → chat's ``response_format`` (nested)."""
     if text is None:
@@ -252,12 +226,13 @@ def output_text_part(text: str) -> dict[str, Any]:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
 
 
-def function_call_item(item_id: str, call: ToolCall, status: str = "completed") -> dict[str, Any]:
+def function_call_item(item_id: str, call: ToolCall, tools: ToolOffer, status: str = "completed") -> dict[str, Any]:
+    """A ``function_call`` output item; a namespace member's carries ``namespace`` beside its own name."""
     return {
         "type": "function_call",
         "id": item_id,
         "call_id": call.id,
-        "name": call.name,
+        **tools.client_name(call.name),
         "arguments": call.arguments,
         "status": status,
     }
@@ -311,11 +286,11 @@ def completed_status(finish_reason: str | None) -> str:
     return "incomplete" if finish_reason == "length" else "completed"
 
 
-def answer_body(answer: ChatCompletion, echo: dict[str, Any]) -> dict[str, Any]:
+def answer_body(answer: ChatCompletion, req: ResponsesRequest) -> dict[str, Any]:
     """A whole (non-streamed) answer as a response object."""
     output: list[dict[str, Any]] = []
     if answer.content or not answer.tool_calls:
         output.append(message_item(new_id("msg"), answer.content or ""))
-    output += [function_call_item(new_id("fc"), call) for call in answer.tool_calls]
+    output += [function_call_item(new_id("fc"), call, req.tools) for call in answer.tool_calls]
     status = completed_status(answer.finish_reason)
-    return response_body(new_id("resp"), answer.created, answer.model, echo, status=status, output=output, usage=answer.usage)
+    return response_body(new_id("resp"), answer.created, answer.model, req.echo, status=status, output=output, usage=answer.usage)

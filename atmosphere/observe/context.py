@@ -27,6 +27,7 @@ class RequestContext:
     client: str | None = None  # the caller's address
     session: str | None = None  # X-Atmosphere-Session
     started: float = field(default_factory=time.perf_counter)  # when the request arrived
+    dropped_tools: list[str] | None = None  # tools the face left out (hosted ones no local model runs)
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("atmosphere_request", default=None)

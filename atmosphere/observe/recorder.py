@@ -132,6 +132,7 @@ class Trace:
             client=self.context.client,
             prompt=self.prompt,
             queued_ms=round(self.queued * 1000, 3) if self.queued else None,
+            dropped_tools=self.context.dropped_tools,
             **fields,
         )
 

@@ -27,6 +27,7 @@ _SAMPLES_PER_MINUTE = 512  # latencies kept per host-minute for p50/p95 (a fair 
 FIELD_CHARS = 256  # any string field of an entry (model names, ids, reasons), marker included
 TEXT_CHARS = 4096  # the prompt and the answer (ATMOSPHERE_LOG_PROMPTS=true only)
 MAX_ATTEMPTS = 16  # attempts kept per entry (hosts tried before the one that served)
+MAX_DROPPED_TOOLS = 32  # names of dropped tools kept per entry
 MAX_LOG_BYTES = 4 * 1024 * 1024  # the whole ring, in characters of its strings plus a fixed cost per entry
 TRUNCATED = "…[truncated]"
 _ENTRY_OVERHEAD = 400  # the JSON of an entry's numbers, flags and keys
@@ -54,11 +55,14 @@ class RequestEntry:
     prompt: str | None = None  # only with ATMOSPHERE_LOG_PROMPTS=true
     answer: str | None = None
     queued_ms: float | None = None  # time spent waiting for a host at its concurrency limit
+    dropped_tools: list[str] | None = None  # tools offered that no local backend can run, left out
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         if data["prompt"] is None and data["answer"] is None:
             del data["prompt"], data["answer"]
+        if data["dropped_tools"] is None:
+            del data["dropped_tools"]
         return data
 
 
@@ -132,6 +136,9 @@ def bound(entry: RequestEntry) -> int:
                 value = clip(value, TEXT_CHARS)
                 setattr(entry, name, value)
             size += len(value)
+    if entry.dropped_tools:
+        entry.dropped_tools = [clip(name) for name in entry.dropped_tools[:MAX_DROPPED_TOOLS]]
+        size += sum(len(name) + 4 for name in entry.dropped_tools)
     if entry.attempts:
         if len(entry.attempts) > MAX_ATTEMPTS:
             entry.attempts = entry.attempts[:MAX_ATTEMPTS]

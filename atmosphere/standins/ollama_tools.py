@@ -8,7 +8,10 @@ object), on a ``done: false`` line when streaming, and the final line still says
 The emulated model calls a tool only when the user asks for it: the first offered tool
 whose name the last user turn says (``get_weather`` for "weather in Paris?": the name's
 words but a leading verb such as ``get``), filling the tool's required parameters from
-their JSON Schema types; after a tool result it answers in text that quotes the result.
+their JSON Schema types (a string the user put in backticks fills the first string
+parameter: "run `echo hi` with exec_command"); after a tool result it answers in text that
+quotes the result. The user turn is read as it arrives: a string, or a list of text parts
+(chat's ``text``, the Responses API's ``input_text``, which OpenAI-style backends pass on).
 Text inside tags (Claude Code's ``<system-reminder>`` context) is not the user's ask, and
 system turns after a tool result do not hide it. Never calling unprompted matters: Claude
 Code offers a dozen tools on every turn, and a model that always calls the first one
@@ -24,7 +27,7 @@ from typing import Any
 _SAMPLES: dict[str, Any] = {"string": "Paris", "integer": 1, "number": 1.5, "boolean": True, "array": [], "object": {}}
 
 
-def _arguments(parameters: Any) -> dict[str, Any]:
+def _arguments(parameters: Any, quoted: str | None = None) -> dict[str, Any]:
     if not isinstance(parameters, dict):
         return {}
     found = parameters.get("properties")
@@ -36,12 +39,19 @@ def _arguments(parameters: Any) -> dict[str, Any]:
         entry = properties.get(name)
         spec: dict[str, Any] = entry if isinstance(entry, dict) else {}
         enum = spec.get("enum")
-        out[str(name)] = enum[0] if isinstance(enum, list) and enum else _SAMPLES.get(str(spec.get("type")), "Paris")
+        if isinstance(enum, list) and enum:
+            out[str(name)] = enum[0]
+        elif quoted is not None and spec.get("type") == "string":
+            out[str(name)], quoted = quoted, None
+        else:
+            out[str(name)] = _SAMPLES.get(str(spec.get("type")), "Paris")
     return out
 
 
 _VERBS = frozenset({"get", "fetch", "set", "do", "run", "call"})
 _TAGGED = re.compile(r"<([A-Za-z][\w-]*)>.*?</\1>", re.S)
+_QUOTED = re.compile(r"`([^`\n]{1,200})`")
+_TEXT_PARTS = frozenset({"text", "input_text"})
 _NAME_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 
 
@@ -50,11 +60,18 @@ def _last_turn(messages: list[Any]) -> dict[str, Any] | None:
     return next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") != "system"), None)
 
 
-def _ask(messages: list[Any]) -> set[str]:
-    """The words of the last user turn, without tagged context."""
+def _user_text(messages: list[Any]) -> str:
+    """The last user turn's text, without tagged context."""
     last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None)
     content = last.get("content") if last else None
-    text = _TAGGED.sub(" ", content) if isinstance(content, str) else ""
+    if isinstance(content, list):
+        parts = (p for p in content if isinstance(p, dict) and p.get("type") in _TEXT_PARTS)
+        content = "\n".join(p["text"] for p in parts if isinstance(p.get("text"), str))
+    return _TAGGED.sub(" ", content) if isinstance(content, str) else ""
+
+
+def _ask(text: str) -> set[str]:
+    """The words of the user's turn."""
     return set(re.findall(r"[a-z0-9]+", text.lower()))
 
 
@@ -73,17 +90,17 @@ def planned_tool_call(body: dict[str, Any]) -> dict[str, Any] | None:
     last = _last_turn(messages)
     if last is None or last.get("role") == "tool":
         return None
-    ask = _ask(messages)
+    text = _user_text(messages)
+    ask = _ask(text)
     offered = (t.get("function") if isinstance(t, dict) else None for t in tools)
     functions: list[dict[str, Any]] = [f for f in offered if isinstance(f, dict)]
     function = next((f for f in functions if isinstance(f.get("name"), str) and _asked_for(f["name"], ask)), None)
     if function is None:
         return None
     seed = hashlib.sha256(repr(messages).encode()).hexdigest()[:8]
-    return {
-        "id": f"call_{seed}",
-        "function": {"index": 0, "name": function["name"], "arguments": _arguments(function.get("parameters"))},
-    }
+    quoted = _QUOTED.search(text)
+    arguments = _arguments(function.get("parameters"), quoted.group(1) if quoted else None)
+    return {"id": f"call_{seed}", "function": {"index": 0, "name": function["name"], "arguments": arguments}}
 
 
 def tool_result_reply(model: str, messages: Any) -> str | None:
