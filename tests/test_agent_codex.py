@@ -71,8 +71,9 @@ def codex_home() -> Iterator[Path]:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def provider_config(gateway: Any, model: str) -> str:
+def provider_config(gateway: Any, model: str, key_from: str | None = None) -> str:
     """The config.toml the README gives for a Responses provider at the gateway."""
+    env_key = f'env_key = "{key_from}"\n' if key_from else ""
     return f"""\
 model = "{model}"
 model_provider = "atmosphere"
@@ -81,7 +82,7 @@ model_provider = "atmosphere"
 name = "Atmosphere"
 base_url = "{gateway.url}/v1"
 wire_api = "responses"
-"""
+{env_key}"""
 
 
 def run_codex(
@@ -129,6 +130,18 @@ def test_codex_exec_through_a_llamafarm_alias_prints_its_answer(gateway, codex_h
     done = run_codex(codex_home, tmp_path / "project", outside, provider_config(gateway, "fast"), "say hi")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Hello from the LlamaFarm emulator (chatbot/fast)! You said: say hi"
+    assert outside.seen == [], outside.seen
+
+
+def test_codex_sends_the_gateways_api_key_from_the_providers_env_key(backends, make_gateway, codex_home, tmp_path, outside):
+    gateway = make_gateway(backends, api_key="s3cret-key-for-codex")
+    # No retries: a refused key is final, and Codex would otherwise back off for seconds.
+    config = provider_config(gateway, MODEL, key_from="ATMOSPHERE_API_KEY") + "request_max_retries = 0\nstream_max_retries = 0\n"
+    done = run_codex(codex_home, tmp_path / "project", outside, config, "say hi", ATMOSPHERE_API_KEY="s3cret-key-for-codex")
+    assert done.returncode == 0, done.stderr
+    assert "Hello from the Ollama emulator" in done.stdout
+    refused = run_codex(codex_home, tmp_path / "project", outside, config, "say hi", ATMOSPHERE_API_KEY="a-wrong-key-here")
+    assert refused.returncode != 0 and "401" in refused.stderr
     assert outside.seen == [], outside.seen
 
 
