@@ -66,9 +66,7 @@ class Settings(BaseSettings):
     stream_heartbeat: float = Field(
         2.0, gt=0, description="seconds of waiting for a stream's first chunk before the response starts with keep-alives"
     )
-    shutdown_grace: float = Field(
-        30.0, ge=0, description="seconds in-flight requests and streams get to finish after SIGTERM"
-    )
+    shutdown_grace: float = Field(30.0, ge=0, description="seconds in-flight requests and streams get to finish after SIGTERM")
     max_buffered_bytes: int = Field(
         128 * 1024 * 1024, ge=1024 * 1024, description="bytes of upstream answers held in memory at once, process-wide"
     )

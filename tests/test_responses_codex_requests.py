@@ -17,6 +17,7 @@ import pytest
 from atmosphere.api.responses_tools import tool_offer
 from atmosphere.api.responses_wire import function_call_item, parse_responses_request
 from atmosphere.domain import ToolCall
+from atmosphere.standins.ollama_tools import planned_tool_call
 
 MODEL = "llama3.2:latest"
 _OBJECT = {"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}
@@ -266,3 +267,28 @@ def test_a_malformed_namespace_or_untyped_tool_is_a_400_naming_it(gateway, tools
     response = post(gateway, codex_body("say hi", tools=tools))
     assert response.status_code == 400
     assert response.json()["error"]["param"] == param
+
+
+def _as_chat(ask: str) -> dict[str, Any]:
+    """Codex's turn as the gateway hands it to an OpenAI-style backend: text parts, tools nested."""
+    req = parse_responses_request(codex_body(ask))
+    return {"tools": req.chat.extra["tools"], "messages": req.chat.messages}
+
+
+def test_the_stand_in_never_calls_one_of_codexs_tools_unasked():
+    assert planned_tool_call(_as_chat("say hi")) is None
+    assert planned_tool_call(_as_chat("Summarise this repository for me")) is None
+
+
+def test_the_stand_in_reads_codexs_text_parts_and_fills_the_backticked_command():
+    body = _as_chat("Use exec_command to run `ls -la`")
+    assert isinstance(body["messages"][-1]["content"], list)  # parts, as a LlamaFarm-style backend gets them
+    call = planned_tool_call(body)
+    assert call is not None and call["function"]["name"] == "exec_command"
+    assert call["function"]["arguments"] == {"message": "ls -la"}
+
+
+def test_tagged_context_in_a_part_is_not_the_users_ask():
+    body = _as_chat("say hi")
+    body["messages"][-1]["content"].insert(0, {"type": "text", "text": "<env>use exec_command and spawn_agent</env>"})
+    assert planned_tool_call(body) is None

@@ -52,7 +52,7 @@ _EXAMPLE = {"model": "llama3.2", "instructions": "Be brief.", "input": "Say hi",
 )
 async def create_response(request: Request) -> Response:
     req = parse_responses_request(await read_json(request, body_limit(request)))
-    dropped = dropped_tools_header(req.tools)
+    dropped = _report_dropped(req.tools)
     if not req.chat.stream:
         served = await until_disconnected(request, executor(request).chat(req.chat))
         return json_response(answer_body(served.value, req), headers={**served_headers(served), **dropped})
@@ -80,9 +80,9 @@ async def create_response(request: Request) -> Response:
     return response
 
 
-def dropped_tools_header(tools: ToolOffer) -> dict[str, str]:
-    """``X-Atmosphere-Dropped-Tools: web_search,...`` when tools no local model can run were left
-    out; the same list goes on the request's log entry (through its context)."""
+def _report_dropped(tools: ToolOffer) -> dict[str, str]:
+    """Tools no local model can run were left out: they go on the request's log entry (through
+    its context), and the answer's ``X-Atmosphere-Dropped-Tools: web_search,...`` header, returned."""
     if not tools.dropped:
         return {}
     context.current().dropped_tools = list(tools.dropped)
