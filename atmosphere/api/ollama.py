@@ -251,8 +251,21 @@ def _refuse(verb: str) -> Callable[[], Awaitable[Response]]:
     return refuse
 
 
+@router.post("/pull")
+async def pull(request: Request) -> Response:
+    """Refused with 501: pull models on the backend itself. ``ollama run`` pulls a model
+    ``/api/show`` did not find, so the refusal names that model as not found first."""
+    refusal = _MANAGE.format(verb="pull")
+    try:
+        name = parse.model_name(await _body(request))
+    except AtmosphereError:
+        return error_response(501, refusal)
+    if executor(request).lookup(name) is None:
+        refusal = f"model '{name}' not found on any enabled integration, and {refusal[0].lower()}{refusal[1:]}"
+    return error_response(501, refusal)
+
+
 for _path, _methods, _verb in (
-    ("/pull", ["POST"], "pull"),
     ("/push", ["POST"], "push"),
     ("/create", ["POST"], "create"),
     ("/copy", ["POST"], "copy"),

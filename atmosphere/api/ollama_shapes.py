@@ -8,6 +8,7 @@ the ``done: true`` line (counts from the backend, durations measured at the gate
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -27,7 +28,12 @@ from atmosphere.router.residency import Held
 
 # Our capabilities → Ollama's names (``types/model/capability.go``).
 _CAPABILITIES = {"chat": "completion", "generate": "completion", "embeddings": "embedding", "vision": "vision", "tools": "tools"}
-ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: what Ollama writes for "not known"
+# What Ollama writes for a model kept loaded (a negative keep_alive): the CLI prints "Forever".
+# Go's zero time would print "Stopping...", which no resident model is.
+FOREVER = "2318-01-01T00:00:00Z"
+
+
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 
 def rfc3339(epoch: float | None = None) -> str:
@@ -206,13 +212,32 @@ def ps_entry(held: Held) -> dict[str, Any]:
         "name": held.name,
         "model": held.name,
         "size": resident.size if resident.size is not None else held.info.size or 0,
-        "digest": resident.digest or _digest_of(held.host, held.name),
+        "digest": _cli_digest(resident.digest) or _digest_of(held.host, held.name),
         "details": _details(held.info),
-        "expires_at": resident.expires_at or ZERO_TIME,
+        "expires_at": _expiry(resident.expires_at),
         "size_vram": resident.size_vram or 0,
         "context_length": resident.context_length or 0,
         "integration": held.host,  # where it is loaded (not an Ollama field; clients ignore it)
     }
+
+
+def _cli_digest(digest: str | None) -> str | None:
+    """A host's digest where the CLI can print it (``ollama ps`` slices ``digest[:12]``)."""
+    return digest if digest is not None and len(digest) >= 12 else None
+
+
+def _expiry(expires_at: str | None) -> str:
+    """A host's expiry as RFC 3339, which Go parses (one it could not fails the whole ``ollama
+    ps``); a host that does not say, or says nonsense, keeps the model until it decides: forever."""
+    if expires_at:
+        try:
+            moment = datetime.fromisoformat(expires_at)
+        except ValueError:
+            return FOREVER
+        if _RFC3339.fullmatch(expires_at):
+            return expires_at
+        return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat()
+    return FOREVER
 
 
 # The keys the ollama CLI's ``show`` reads from a non-null ``model_info`` (0.5.4 panics on
@@ -220,14 +245,24 @@ def ps_entry(held: Held) -> dict[str, Any]:
 CLI_MODEL_INFO = ("general.architecture", "general.parameter_count", "{arch}.context_length", "{arch}.embedding_length")
 
 
-def cli_readable(model_info: dict[str, Any] | None) -> bool:
-    """Whether the ollama CLI can print this ``model_info``: a string architecture, then numbers."""
+# And from a non-null ``projector_info`` (0.5.4 asserts these too).
+CLI_PROJECTOR_INFO = (
+    "general.architecture",
+    "general.parameter_count",
+    "{arch}.vision.embedding_length",
+    "{arch}.vision.projection_dim",
+)
+
+
+def cli_readable(model_info: dict[str, Any] | None, keys: tuple[str, ...] = CLI_MODEL_INFO) -> bool:
+    """Whether the ollama CLI can print this ``model_info`` (or, with ``CLI_PROJECTOR_INFO``,
+    ``projector_info``): a string architecture, then numbers."""
     if model_info is None:
         return False
     arch = model_info.get("general.architecture")
     if not isinstance(arch, str) or not arch:
         return False
-    numbers = [model_info.get(key.format(arch=arch)) for key in CLI_MODEL_INFO[1:]]
+    numbers = [model_info.get(key.format(arch=arch)) for key in keys[1:]]
     return all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers)
 
 
@@ -246,8 +281,8 @@ def show_body(entry: CatalogModel, sheet: ModelSheet | None) -> dict[str, Any]:
         "capabilities": capabilities(info.capabilities),
         "modified_at": (sheet.modified_at if sheet is not None else None) or rfc3339(entry.created),
     }
-    if model_info is not None and sheet is not None and sheet.projector:
-        body["projector_info"] = sheet.projector  # the CLI reads it only beside the host's model_info
+    if model_info is not None and sheet is not None and cli_readable(sheet.projector, CLI_PROJECTOR_INFO):
+        body["projector_info"] = sheet.projector  # passed on only whole, and only beside the host's model_info
     return body
 
 
