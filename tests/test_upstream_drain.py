@@ -11,7 +11,9 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
+from harness.polling import wait_until
 from harness.processes import ROOT, EmulatorProcess, terminate_process
 
 WORDS = " ".join(f"word{i}" for i in range(40))  # the stand-in echoes it: ~50 chunks, 0.3 s apart
@@ -142,3 +144,52 @@ def test_sigterm_ends_an_open_stream_on_every_face_with_that_face_s_error_ending
     for path, text in bodies.items():  # each read to its end: a cut chunked body would have raised
         ending = [e for e in text.replace("\n\n", "\n").split("\n") if e][-2:]
         assert FACE_STREAMS[path][1] in "\n".join(ending), (path, ending)
+
+
+# Requests whose answer has not started at SIGTERM: the stand-in takes 30 s before its first chunk.
+NOT_STARTED = {
+    "chat stream": ("/api/chat", {"messages": [{"role": "user", "content": "hi"}]}),
+    "generate stream": ("/api/generate", {"prompt": "hi"}),
+    "chat, not streamed": ("/api/chat", {"messages": [{"role": "user", "content": "hi"}], "stream": False}),
+    "OpenAI chat, not streamed": ("/v1/chat/completions", {"messages": [{"role": "user", "content": "hi"}]}),
+}
+
+
+async def _not_yet_answered(port: int, ollama: EmulatorProcess, proc: subprocess.Popen[bytes]) -> dict[str, httpx.Response]:
+    async def one(client: httpx.AsyncClient, path: str, body: dict[str, object]) -> httpx.Response:
+        return await client.post(path, json={**body, "model": "qwen2.5:0.5b"})
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        answers = {name: asyncio.ensure_future(one(client, *call)) for name, call in NOT_STARTED.items()}
+
+        def all_at_the_backend() -> bool:
+            seen = httpx.get(f"{ollama.url}/_emulator/requests", timeout=2).json()["requests"]
+            return sum(r["path"] in ("/api/chat", "/api/generate") for r in seen) >= len(NOT_STARTED)
+
+        assert await asyncio.to_thread(wait_until, all_at_the_backend, 15), "the requests never reached the stand-in"
+        proc.send_signal(signal.SIGTERM)
+        return {name: await answer for name, answer in answers.items()}
+
+
+def test_sigterm_before_an_answer_starts_ends_it_with_the_face_s_error_not_a_cut_connection(tmp_path: Path):
+    ollama = EmulatorProcess("ollama", extra_args=["--set", "answer_delay=30"]).start()
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATMOSPHERE_SHUTDOWN_GRACE": "2"}
+    cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), "--ollama-url", ollama.url,
+           "--llamafarm-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--log-level", "warning"]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_health(port, proc)
+        answers = asyncio.run(_not_yet_answered(port, ollama, proc))
+        assert proc.wait(10) in (0, -signal.SIGTERM)
+        log = proc.stderr.read().decode() if proc.stderr else ""
+    finally:
+        terminate_process(proc)
+        ollama.terminate()
+    for name, answer in answers.items():
+        assert answer.status_code == 503, (name, answer.status_code, answer.text)
+    for name in ("chat stream", "generate stream", "chat, not streamed"):  # Ollama's own error line
+        (line,) = answers[name].text.splitlines()
+        assert set(orjson.loads(line)) == {"error"} and "shutting down" in orjson.loads(line)["error"], name
+    assert answers["OpenAI chat, not streamed"].json()["error"]["code"] == "shutting_down"
+    assert "CancelledError" not in log and "Traceback" not in log, log

@@ -10,6 +10,11 @@ its body properly, and the connection closes cleanly before uvicorn would cut it
 Streams register only while they wait for the next upstream chunk; a stream that is
 writing to its client is told by a flag and stops before its next wait, so the
 cancellation never lands inside Starlette's own send.
+
+A request whose answer has not started yet (no head sent: a non-streamed answer, or a
+stream still waiting for its first chunk, as an Ollama stream does) is told by a hook
+(``on_stop``) and answers ``ShuttingDown``, a 503 in its face's error shape (Ollama's
+``{"error": "..."}``), instead of being cancelled by uvicorn with nothing sent.
 """
 
 from __future__ import annotations
@@ -23,16 +28,39 @@ from atmosphere.errors import AtmosphereError
 _MARGIN_S = 0.5  # end the streams this long before uvicorn's own deadline
 
 
+BEFORE_START = "The gateway is shutting down; this request was ended before its answer started."
+
+
 class ShuttingDown(AtmosphereError):
     status = 503
     type = "server_error"
     code = "shutting_down"
 
 
+class StopHook:
+    """Calls ``callback`` once when the drain stops (or soon, if it already has); ``fired`` after."""
+
+    __slots__ = ("_hooks", "_callback", "fired")
+
+    def __init__(self, hooks: set[StopHook], callback: Callable[[], object]) -> None:
+        self._hooks = hooks
+        self._callback = callback
+        self.fired = False
+
+    def fire(self) -> None:
+        if not self.fired:
+            self.fired = True
+            self._callback()
+
+    def remove(self) -> None:
+        self._hooks.discard(self)
+
+
 class Drain:
     def __init__(self) -> None:
         self.stopping = False
         self._waiting: dict[asyncio.Task[object], bool] = {}  # streams waiting for a chunk → fired
+        self._hooks: set[StopHook] = set()  # requests whose answer has not started
 
     def begin(self, grace: float) -> None:
         """Called on SIGTERM (in the loop's thread): stop the streams near the end of ``grace``."""
@@ -43,6 +71,18 @@ class Drain:
         for task in list(self._waiting):
             self._waiting[task] = True
             task.cancel()
+        for hook in list(self._hooks):
+            hook.fire()
+
+    def on_stop(self, callback: Callable[[], object]) -> StopHook:
+        """Call ``callback`` when the streams are stopped (a request still waiting for its
+        answer to start); ``remove()`` the hook once the answer has started."""
+        hook = StopHook(self._hooks, callback)
+        if self.stopping:
+            asyncio.get_running_loop().call_soon(hook.fire)
+        else:
+            self._hooks.add(hook)
+        return hook
 
     async def guarded(self, parts: AsyncIterator[bytes], failure: Callable[[AtmosphereError], bytes]) -> AsyncIterator[bytes]:
         """``parts`` as they come, until the drain ends them with ``failure(ShuttingDown)``."""

@@ -170,7 +170,8 @@ async def _load_or_unload(request: Request, model: str, capability: str, field: 
 
 # No heartbeat: NDJSON has no comment line, and the ollama clients read line by line and
 # parse each as JSON (an empty line is not), so the head waits for the first chunk while
-# the client's leaving is still watched; the drain ends a stream with an ``{"error"}`` line.
+# the client's leaving is still watched. On SIGTERM the drain ends a started stream with an
+# ``{"error"}`` line, and one still waiting for its first chunk with a 503 ``{"error"}`` body.
 OLLAMA_STREAM = StreamForm(
     keepalive=None, failure=lambda error: ndjson_line({"error": error.message}), media_type=NDJSON_MEDIA_TYPE
 )

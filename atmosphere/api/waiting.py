@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from atmosphere.api.common import served_headers
-from atmosphere.api.drain import Drain
+from atmosphere.api.drain import BEFORE_START, Drain, ShuttingDown
 from atmosphere.api.sse import SSE_MEDIA_TYPE, stream_response
 from atmosphere.errors import AtmosphereError, ClientClosedRequest, UpstreamError
 from atmosphere.router.executor import Served, StartedStream
@@ -59,14 +59,28 @@ async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
     current = asyncio.current_task()
     assert current is not None  # noqa: S101 - always called from a request's task
     watch = _Watch(request, current.cancel)
+    drain: Drain | None = getattr(request.app.state, "drain", None)
+    stop = drain.on_stop(current.cancel) if drain is not None else None
     try:
         return await work
     except asyncio.CancelledError:
-        if watch.fired and current.uncancel() == 0:
-            raise ClientClosedRequest("The client closed the connection before the answer.") from None
+        ours = int(watch.fired) + int(stop is not None and stop.fired)  # the cancels we asked for
+        if ours and _uncancel(current, ours) == 0:
+            if watch.fired:
+                raise ClientClosedRequest("The client closed the connection before the answer.") from None
+            raise ShuttingDown(BEFORE_START) from None
         raise
     finally:
+        if stop is not None:
+            stop.remove()
         await watch.stop()
+
+
+def _uncancel(task: asyncio.Task[Any], times: int) -> int:
+    remaining = 0
+    for _ in range(times):
+        remaining = task.uncancel()
+    return remaining
 
 
 async def stream_with_heartbeat(
@@ -83,18 +97,26 @@ async def stream_with_heartbeat(
         task = asyncio.ensure_future(starting)  # the task copies the context: it reports to `progress`
     finally:
         PROGRESS.reset(token)
-    left: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    loop = asyncio.get_running_loop()
+    left: asyncio.Future[None] = loop.create_future()
     watch = _Watch(request, functools.partial(left.set_result, None))  # fires once at most
+    drain: Drain | None = getattr(request.app.state, "drain", None)
+    stopped: asyncio.Future[None] = loop.create_future()
+    stop = drain.on_stop(functools.partial(stopped.set_result, None)) if drain is not None else None
     try:
         timeout = heartbeat if form.keepalive is not None else None
-        waited: set[asyncio.Future[Any]] = {task, left}
+        waited: set[asyncio.Future[Any]] = {task, left, stopped}
         await asyncio.wait(waited, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
     except BaseException:
         await _cancel(task)
         raise
     finally:
+        if stop is not None:
+            stop.remove()
         await watch.stop()
-    drain: Drain | None = getattr(request.app.state, "drain", None)
+    if stopped.done() and not task.done():  # SIGTERM's grace is ending: nothing sent yet, say why
+        await _cancel(task)
+        raise ShuttingDown(BEFORE_START)
 
     def drained(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         return drain.guarded(body, form.failure) if drain is not None else body
