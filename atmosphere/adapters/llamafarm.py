@@ -385,6 +385,12 @@ class LlamaFarmBackend:
         return self.chat_stream(self._as_chat(req, model), model)
 
     async def embed(self, req: EmbedRequest, model: str) -> Embeddings:
+        if req.dimensions:
+            raise BackendFailure(
+                "dimensions cannot be honoured: the Universal Runtime has no such parameter and returns the "
+                "model's full-length vectors; leave dimensions out",
+                retryable=False,
+            )
         body: dict[str, Any] = {"model": model, "input": req.inputs, "encoding_format": "float"}
         try:
             data = await post_json(self._runtime, "/v1/embeddings", body, "embeddings (universal runtime)")

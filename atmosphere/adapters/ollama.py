@@ -9,6 +9,7 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.adapters.ollama_wire import (
+    DIMENSIONS_SINCE,
     LOGPROBS_SINCE,
     finish,
     guess_capabilities,
@@ -330,6 +331,13 @@ class OllamaBackend:
     async def embed(self, req: EmbedRequest, model: str) -> Embeddings:
         body: dict[str, Any] = {"model": model, "input": req.inputs}
         if req.dimensions:
+            if not version_at_least(self._version, DIMENSIONS_SINCE):
+                since = ".".join(map(str, DIMENSIONS_SINCE))
+                raise BackendFailure(
+                    f"dimensions needs Ollama {since} or newer (this one is {self._version}, which returns "
+                    "full-length vectors): leave dimensions out",
+                    retryable=False,
+                )
             body["dimensions"] = req.dimensions
         try:
             data = await post_json(self._client, "/api/embed", body, "embeddings")

@@ -152,6 +152,9 @@ def finish(reason: str | None) -> str:
 # The first Ollama with ``logprobs`` on /api/chat (its release notes; the reference only says
 # "newer versions", so unconfirmed). Older servers ignore the field silently, hence the check.
 LOGPROBS_SINCE = (0, 12, 11)
+# The first Ollama whose /api/embed reads ``dimensions`` (``git tag --contains`` on the commit
+# adding it); older ones return full-length vectors without a word, hence the check too.
+DIMENSIONS_SINCE = (0, 11, 11)
 
 
 def version_at_least(version: str | None, wanted: tuple[int, ...]) -> bool:
