@@ -21,6 +21,8 @@ from atmosphere.observe.context import RequestContext
 _SANE = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 _REQUEST_ID = b"x-request-id"
 _SESSION = b"x-atmosphere-session"
+_USER_AGENT = b"user-agent"
+_AGENT_CHARS = 200
 
 
 def surfaces(router: APIRouter, names: Mapping[str, str]) -> dict[str, str]:
@@ -39,21 +41,26 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = session = None
+        given = session = agent = None
         for name, value in scope["headers"]:
             if name == _REQUEST_ID:
                 given = value
             elif name == _SESSION:
                 session = value.decode("latin-1")[:200] or None
+            elif name == _USER_AGENT:
+                agent = value[:_AGENT_CHARS].decode("latin-1") or None
         request_id = given.decode() if given is not None and _SANE.fullmatch(given) else context.new_id()
         path: str = scope["path"]
         client = scope.get("client")
+        surface = self.surfaces.get(path) or self.surfaces.get(path.rstrip("/"))
         token = context.enter(
             RequestContext(
                 request_id,
-                self.surfaces.get(path) or self.surfaces.get(path.rstrip("/"), path),
+                surface or path,
                 client[0] if client else None,
                 session,
+                agent=agent,
+                declared=surface is not None,
             )
         )
         header = (b"x-request-id", request_id.encode())

@@ -77,8 +77,20 @@ def _under(path: str, prefix: str) -> bool:
     return path == base or path.startswith(base + "/")
 
 
+# A request refused for what it sent: recorded in the request log (with why) when the
+# executor never saw it, so an operator sees why a client was turned away.
+REFUSALS = frozenset({400, 413})
+
+
+def _record_refusal(request: Request, exc: AtmosphereError) -> None:
+    executor = getattr(request.app.state, "executor", None)
+    if exc.status in REFUSALS and executor is not None:
+        executor.recorder.refused(exc)
+
+
 async def _atmosphere_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AtmosphereError)
+    _record_refusal(request, exc)
     return render_error(request.app, request.url.path, exc)
 
 
@@ -88,7 +100,9 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
     loc = [str(p) for p in first.get("loc", ()) if p != "body"]
     param = ".".join(loc) or None
     message = f"'{param}': {first.get('msg', 'invalid value')}" if param else first.get("msg", "Invalid request.")
-    return render_error(request.app, request.url.path, InvalidRequest(message, param=param))
+    error = InvalidRequest(message, param=param)
+    _record_refusal(request, error)
+    return render_error(request.app, request.url.path, error)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

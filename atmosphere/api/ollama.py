@@ -28,7 +28,7 @@ from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.validation import read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import CatalogModel, EmbedRequest
-from atmosphere.errors import AtmosphereError, BackendFailure, ModelNotFound
+from atmosphere.errors import AtmosphereError, BackendFailure, InvalidRequest, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 
 log = logging.getLogger("atmosphere.api.ollama")
@@ -141,7 +141,7 @@ async def generate(request: Request) -> Response:
     model = parse.model_name(data)
     prompt = data.get("prompt") or ""
     if not isinstance(prompt, str):
-        return error_response(400, "prompt must be a string")
+        raise InvalidRequest("prompt must be a string")
     req = parse.generate_request(data, model, prompt)
     ex = executor(request)
     if not prompt:  # a load or unload call (``ollama stop`` sends keep_alive 0 and no prompt)
@@ -215,7 +215,7 @@ async def embed(request: Request) -> Response:
     inputs = parse.embed_inputs(data)
     dimensions = data.get("dimensions")
     if dimensions is not None and (isinstance(dimensions, bool) or not isinstance(dimensions, int) or dimensions < 1):
-        return error_response(400, "dimensions must be a positive integer")
+        raise InvalidRequest("dimensions must be a positive integer")
     ex = executor(request)
     served = await ex.embed(EmbedRequest(model=_served_as(ex, model), inputs=inputs, dimensions=dimensions))
     body: dict[str, Any] = {"model": model, "embeddings": served.value.vectors}
@@ -232,9 +232,9 @@ async def embeddings(request: Request) -> Response:
     model = parse.model_name(data)
     prompt = data.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
-        return error_response(400, "prompt must be a string")
+        raise InvalidRequest("prompt must be a string")
     if not prompt:
-        return error_response(400, "prompt is required: the text to embed")
+        raise InvalidRequest("prompt is required: the text to embed")
     ex = executor(request)
     served = await ex.embed(EmbedRequest(model=_served_as(ex, model), inputs=[prompt]))
     return json_response({"embedding": served.value.vectors[0]}, headers=served_headers(served))

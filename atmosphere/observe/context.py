@@ -28,6 +28,9 @@ class RequestContext:
     session: str | None = None  # X-Atmosphere-Session
     started: float = field(default_factory=time.perf_counter)  # when the request arrived
     dropped_tools: list[str] | None = None  # tools the face left out (hosted ones no local model runs)
+    agent: str | None = None  # the caller's User-Agent ("claude-cli/2.1.197 ...", "ollama/0.5.4 ...")
+    declared: bool = False  # the path is one a face declared (an inference surface), not any path
+    recorded: bool = False  # the request log has this request's entry (written once)
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("atmosphere_request", default=None)

@@ -2,7 +2,9 @@
 
 The executor opens a ``Trace`` per request (every surface passes through it) and closes it
 once: when the answer is complete, when a stream ends (or its client leaves), or when the
-request fails. Faces record nothing themselves.
+request fails. A request refused before it reached the executor (a face's validation: a 400
+or 413) is recorded by the error handlers through ``refused``, once, with the reason. Faces
+record nothing themselves.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ class Recorder:
 
     def trace(self, requested_model: str | None, stream: bool, prompt: Callable[[], str | None] | None = None) -> Trace:
         return Trace(self, requested_model, stream, prompt() if self.log_prompts and prompt else None)
+
+    def refused(self, error: AtmosphereError) -> None:
+        """A request of an inference surface refused before the executor saw it (a face's
+        validation), with why; nothing for other paths, or when its entry is written already."""
+        current = context.current()
+        if not current.declared or current.recorded:
+            return
+        Trace(self, None, False, None).fail(error)
 
     def _add(self, entry: RequestEntry) -> None:
         self.log.add(entry)
@@ -73,6 +83,7 @@ class Trace:
         if self._done:
             return
         self._done = True
+        self.context.recorded = True
         now = time.perf_counter()
         total = (now - self.context.started) * 1000
         upstream = (now - self.upstream_at) * 1000 if self.upstream_at is not None else None
@@ -97,8 +108,10 @@ class Trace:
         if self._done:
             return
         self._done = True
+        self.context.recorded = True
+        reason = None
         if isinstance(error, AtmosphereError):
-            status = error.status
+            status, reason = error.status, error.message
         else:  # 499: the client went away before an answer (nginx's word for it); else our own fault
             status = 499 if isinstance(error, asyncio.CancelledError) else 500
         attempts: list[Attempt] = getattr(error, "attempts", [])
@@ -116,6 +129,7 @@ class Trace:
                 usage=None,
                 substituted=False,
                 answer=None,
+                reason=reason,
             )
         )
 
@@ -130,6 +144,7 @@ class Trace:
             tokens_out=usage.completion_tokens if usage else None,
             stream=self.stream,
             client=self.context.client,
+            agent=self.context.agent,
             prompt=self.prompt,
             queued_ms=round(self.queued * 1000, 3) if self.queued else None,
             dropped_tools=self.context.dropped_tools,

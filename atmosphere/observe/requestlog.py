@@ -25,6 +25,7 @@ Outcome = Literal["ok", "fallback", "error"]
 WINDOW_MINUTES = 15
 _SAMPLES_PER_MINUTE = 512  # latencies kept per host-minute for p50/p95 (a fair sample beyond)
 FIELD_CHARS = 256  # any string field of an entry (model names, ids, reasons), marker included
+REASON_CHARS = 200  # an entry's ``reason``: one line an operator reads
 TEXT_CHARS = 4096  # the prompt and the answer (ATMOSPHERE_LOG_PROMPTS=true only)
 MAX_ATTEMPTS = 16  # attempts kept per entry (hosts tried before the one that served)
 MAX_DROPPED_TOOLS = 32  # names of dropped tools kept per entry
@@ -56,6 +57,8 @@ class RequestEntry:
     answer: str | None = None
     queued_ms: float | None = None  # time spent waiting for a host at its concurrency limit
     dropped_tools: list[str] | None = None  # tools offered that no local backend can run, left out
+    reason: str | None = None  # why it failed or was refused, in a line (the error's message, cut)
+    agent: str | None = None  # the caller's User-Agent: which tool sent it
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -63,6 +66,8 @@ class RequestEntry:
             del data["prompt"], data["answer"]
         if data["dropped_tools"] is None:
             del data["dropped_tools"]
+        if data["reason"] is None:  # only a failed or refused request has one
+            del data["reason"]
         return data
 
 
@@ -122,13 +127,17 @@ def bound(entry: RequestEntry) -> int:
 
     Cheap for the usual entry: each field is one length check unless it is over."""
     size = _ENTRY_OVERHEAD
-    for name in ("id", "surface", "requested_model", "backend", "model", "client"):
+    for name in ("id", "surface", "requested_model", "backend", "model", "client", "agent"):
         value = getattr(entry, name)
         if value is not None:
             if len(value) > FIELD_CHARS:
                 value = clip(value)
                 setattr(entry, name, value)
             size += len(value)
+    if entry.reason is not None:
+        if len(entry.reason) > REASON_CHARS or "\n" in entry.reason:
+            entry.reason = clip(" ".join(entry.reason.split()), REASON_CHARS)
+        size += len(entry.reason)
     for name in ("prompt", "answer"):
         value = getattr(entry, name)
         if value is not None:
