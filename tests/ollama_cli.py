@@ -31,9 +31,11 @@ class DecodeError(AssertionError):
 
 @dataclass
 class CliError(Exception):
-    """An error the command returns; the CLI prints ``Error: <text>`` and exits 1."""
+    """An error the command returns; the CLI prints ``Error: <text>`` and exits 1. ``status``
+    is the StatusError's code (None for an error line inside a 200 stream)."""
 
     text: str
+    status: int | None = None
 
     def __str__(self) -> str:
         return f"Error: {self.text}"
@@ -93,7 +95,7 @@ CHAT = {"model": str, "created_at": datetime, "message": MESSAGE, "done": bool, 
 GENERATE = {"model": str, "created_at": datetime, "response": str, "thinking": str, "done": bool, "done_reason": str}
 GENERATE |= {"context": [int], "tool_calls": [TOOL_CALL], **METRICS}
 
-_ZERO: dict[Any, Any] = {str: "", int: 0, bool: False, datetime: ZERO_TIME, dict: None}
+_ZERO: dict[Any, Any] = {str: "", int: 0, float: 0.0, bool: False, datetime: ZERO_TIME, dict: None}
 
 
 def go_decode(value: Any, shape: Any, where: str = "$") -> Any:
@@ -122,6 +124,10 @@ def go_decode(value: Any, shape: Any, where: str = "$") -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise DecodeError(f"json: cannot unmarshal {value!r} into the Go int at {where}")
         return value
+    if shape is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DecodeError(f"json: cannot unmarshal {value!r} into the Go float64 at {where}")
+        return float(value)
     if shape is dict:
         if not isinstance(value, dict):
             raise DecodeError(f"json: cannot unmarshal {type(value).__name__} into map[string]any at {where}")
@@ -137,7 +143,8 @@ def go_decode(value: Any, shape: Any, where: str = "$") -> Any:
 def _status_error(response: httpx.Response, message: str, *, streaming: bool) -> CliError:
     # do() leaves Status empty, so the text is the body's error; stream() sets it ("404 Not Found").
     status = f"{response.status_code} {response.reason_phrase}"
-    return CliError(f"{status}: {message}" if streaming and message else message or status)
+    text = f"{status}: {message}" if streaming and message else message or status
+    return CliError(text, response.status_code)
 
 
 def call(http: httpx.Client, method: str, path: str, body: Any, shape: Any) -> Any:
@@ -198,7 +205,7 @@ def ps(http: httpx.Client) -> list[list[str]]:
 def show(http: httpx.Client, name: str) -> dict[str, str]:
     """``ollama show NAME``: the Model table, read as 0.5.4's ``showInfo`` reads it (its
     type assertions panic on a missing or mistyped key; the current source skips those rows)."""
-    answer = call(http, "POST", "/api/show", {"name": name, "verbose": False}, SHOW)
+    answer = call(http, "POST", "/api/show", _show_body(name), SHOW)
     info, details, rows = answer["model_info"], answer["details"], {}
     if info is not None:
         arch = _assert(info.get("general.architecture"), str, "general.architecture")
@@ -233,15 +240,21 @@ def stop(http: httpx.Client, name: str) -> str:
 def run(http: httpx.Client, name: str, prompt: str | None = None) -> str:
     """``ollama run NAME [PROMPT]``: ``/api/show`` first (a 404 means pull, then show again);
     with a prompt one streamed ``/api/generate``; without one (interactive) a load call, then
-    each line typed is a streamed ``/api/chat``; here one line, ``hello``. What it prints."""
+    each line typed is a streamed ``/api/chat``; here one line, ``hello``. An embedding model
+    (current source: its capabilities say so) embeds the prompt instead. What it prints."""
     try:
         try:
-            call(http, "POST", "/api/show", {"name": name}, SHOW)
+            info = call(http, "POST", "/api/show", _show_body(name), SHOW)
         except CliError as error:
-            if not error.text.startswith(("model", "404")) and "not found" not in error.text:
+            if error.status != 404:  # a StatusError of 404: the model is not there, so pull it
                 raise
-            stream(http, "/api/pull", {"name": name, "insecure": False, "stream": None}, {"status": str})
-            call(http, "POST", "/api/show", {"name": name}, SHOW)
+            stream(http, "/api/pull", {"model": "", "username": "", "password": "", "name": name}, {"status": str})
+            info = call(http, "POST", "/api/show", _show_body(name), SHOW)
+        if "embedding" in (info["capabilities"] or []) and prompt is not None:
+            vectors = call(http, "POST", "/api/embed", {"model": name, "input": prompt}, {"embeddings": [[float]]})
+            if not vectors["embeddings"]:
+                raise CliError("no embeddings returned")
+            return orjson.dumps(vectors["embeddings"][0]).decode()
         if prompt is not None:
             lines = stream(http, "/api/generate", _generate_body(name, prompt=prompt, context=[]), GENERATE)
             return "".join(line["response"] for line in lines)
@@ -250,6 +263,11 @@ def run(http: httpx.Client, name: str, prompt: str | None = None) -> str:
         return "".join(line["message"]["content"] for line in stream(http, "/api/chat", chat, CHAT))
     except CliError as error:
         return str(error)
+
+
+def _show_body(name: str) -> dict[str, Any]:
+    """``api.ShowRequest{Name: name}`` as Go marshals it (0.5.4: ``model`` empty, ``name`` set)."""
+    return {"model": "", "system": "", "template": "", "verbose": False, "options": None, "name": name}
 
 
 def _generate_body(name: str, prompt: str = "", **fields: Any) -> dict[str, Any]:

@@ -5,6 +5,7 @@ decoding of the answers, the keys and slices it dereferences) over every integra
 from __future__ import annotations
 
 import ollama_cli as cli
+import orjson
 import pytest
 
 from atmosphere.api import ollama_shapes as shapes
@@ -107,9 +108,11 @@ def test_ollama_run_answers_a_prompt_and_an_interactive_line_through_every_integ
         one_shot = cli.run(http, "llama3.2", "Once upon")
         alias = cli.run(http, "fast", "Once upon")
         interactive = cli.run(http, SMALL)
+        embedded = cli.run(http, "nomic-embed-text", "Once upon")
         unknown = cli.run(http, "nope")
     assert "Ollama emulator (llama3.2:latest)" in one_shot and "You said: Once upon" in one_shot
     assert "LlamaFarm emulator" in alias
     assert "Ollama emulator (qwen2.5:0.5b)" in interactive and "hello" in interactive
+    assert len(orjson.loads(embedded)) == 768  # an embedding model prints the prompt's vector
     # show said 404, so the CLI tries to pull: the gateway says it does not, and which model is missing
-    assert unknown.startswith("Error: ") and "nope" in unknown and "on the backend itself" in unknown
+    assert unknown.startswith("Error: 501 Not Implemented: model 'nope' not found") and "on the backend itself" in unknown

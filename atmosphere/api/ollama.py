@@ -262,7 +262,7 @@ async def pull(request: Request) -> Response:
     except AtmosphereError:
         return error_response(501, refusal)
     if executor(request).lookup(name) is None:
-        refusal = f"model '{name}' not found on any enabled integration, and {refusal[0].lower()}{refusal[1:]}"
+        refusal = f"model '{name}' not found on any enabled integration. {refusal}"
     return error_response(501, refusal)
 
 
