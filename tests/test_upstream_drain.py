@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import orjson
 
+from atmosphere.api.drain import Drain
 from harness.polling import wait_until
 from harness.processes import ROOT, EmulatorProcess, terminate_process
 
@@ -193,3 +194,22 @@ def test_sigterm_before_an_answer_starts_ends_it_with_the_face_s_error_not_a_cut
         assert set(orjson.loads(line)) == {"error"} and "shutting down" in orjson.loads(line)["error"], name
     assert answers["OpenAI chat, not streamed"].json()["error"]["code"] == "shutting_down"
     assert "CancelledError" not in log and "Traceback" not in log, log
+
+
+def test_a_request_that_moved_on_before_the_drain_hook_runs_is_left_alone():
+    async def scenario() -> list[str]:
+        drain = Drain()
+        stopping = asyncio.Event()
+        drain.on_stop(stopping.set)
+        drain.begin(0.0)
+        await stopping.wait()
+        called: list[str] = []
+        late = drain.on_stop(lambda: called.append("answered already"))  # fires on the next turn...
+        late.remove()  # ...but its answer started first: it must not be cancelled
+        drain.on_stop(lambda: called.append("still waiting"))
+        last = asyncio.Event()
+        drain.on_stop(last.set)
+        await last.wait()
+        return called
+
+    assert asyncio.run(scenario()) == ["still waiting"]

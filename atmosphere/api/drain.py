@@ -38,21 +38,24 @@ class ShuttingDown(AtmosphereError):
 
 
 class StopHook:
-    """Calls ``callback`` once when the drain stops (or soon, if it already has); ``fired`` after."""
+    """Calls ``callback`` once when the drain stops (or soon, if it already has), unless
+    removed first; ``fired`` after."""
 
-    __slots__ = ("_hooks", "_callback", "fired")
+    __slots__ = ("_hooks", "_callback", "_removed", "fired")
 
     def __init__(self, hooks: set[StopHook], callback: Callable[[], object]) -> None:
         self._hooks = hooks
         self._callback = callback
+        self._removed = False
         self.fired = False
 
     def fire(self) -> None:
-        if not self.fired:
+        if not self.fired and not self._removed:  # a removed hook's request has moved on: never cancel it
             self.fired = True
             self._callback()
 
     def remove(self) -> None:
+        self._removed = True
         self._hooks.discard(self)
 
 

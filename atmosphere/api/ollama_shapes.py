@@ -31,8 +31,7 @@ _CAPABILITIES = {"chat": "completion", "generate": "completion", "embeddings": "
 # What Ollama writes for a model kept loaded (a negative keep_alive): the CLI prints "Forever".
 # Go's zero time would print "Stopping...", which no resident model is.
 FOREVER = "2318-01-01T00:00:00Z"
-
-
+# What Go's time.Time reads from JSON: RFC 3339, fractional seconds optional, a zone required.
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})")
 
 

@@ -135,7 +135,7 @@ def bound(entry: RequestEntry) -> int:
                 setattr(entry, name, value)
             size += len(value)
     if entry.reason is not None:
-        if len(entry.reason) > REASON_CHARS or "\n" in entry.reason:
+        if len(entry.reason) > REASON_CHARS or "\n" in entry.reason or "\r" in entry.reason:
             entry.reason = clip(" ".join(entry.reason.split()), REASON_CHARS)
         size += len(entry.reason)
     for name in ("prompt", "answer"):
