@@ -89,6 +89,8 @@ def test_ollama_show_never_passes_on_metadata_the_cli_would_crash_on():
     assert shapes.show_body(entry, ModelSheet(metadata=readable, projector=whole))["projector_info"] == whole
     missing_key = {k: v for k, v in readable.items() if k != "llama.embedding_length"}
     assert shapes.show_body(entry, ModelSheet(metadata=missing_key))["model_info"] is None
+    for odd_time in ("yesterday", "2026-12-08 10:00:00"):  # Go reads RFC 3339 only, or fails the whole show
+        cli.go_decode(shapes.show_body(entry, ModelSheet(metadata=readable, modified_at=odd_time)), cli.SHOW)
 
 
 def test_ollama_stop_unloads_the_model_so_ps_no_longer_lists_it(gateway, backends):

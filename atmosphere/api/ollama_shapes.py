@@ -213,7 +213,8 @@ def ps_entry(held: Held) -> dict[str, Any]:
         "size": resident.size if resident.size is not None else held.info.size or 0,
         "digest": _cli_digest(resident.digest) or _digest_of(held.host, held.name),
         "details": _details(held.info),
-        "expires_at": _expiry(resident.expires_at),
+        # A host that does not say, or says what Go cannot read, keeps it until it decides: forever.
+        "expires_at": go_time(resident.expires_at) or FOREVER,
         "size_vram": resident.size_vram or 0,
         "context_length": resident.context_length or 0,
         "integration": held.host,  # where it is loaded (not an Ollama field; clients ignore it)
@@ -225,18 +226,18 @@ def _cli_digest(digest: str | None) -> str | None:
     return digest if digest is not None and len(digest) >= 12 else None
 
 
-def _expiry(expires_at: str | None) -> str:
-    """A host's expiry as RFC 3339, which Go parses (one it could not fails the whole ``ollama
-    ps``); a host that does not say, or says nonsense, keeps the model until it decides: forever."""
-    if expires_at:
-        try:
-            moment = datetime.fromisoformat(expires_at)
-        except ValueError:
-            return FOREVER
-        if _RFC3339.fullmatch(expires_at):
-            return expires_at
-        return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat()
-    return FOREVER
+def go_time(text: str | None) -> str | None:
+    """A host's timestamp as RFC 3339, the one form Go's time.Time reads (a time it cannot
+    read fails the CLI's whole answer: ``ollama ps``, ``ollama show``); None when it is none."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if _RFC3339.fullmatch(text):
+        return text
+    return (moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)).isoformat()
 
 
 # The keys the ollama CLI's ``show`` reads from a non-null ``model_info`` (0.5.4 panics on
@@ -278,7 +279,7 @@ def show_body(entry: CatalogModel, sheet: ModelSheet | None) -> dict[str, Any]:
         "details": details(entry),
         "model_info": model_info,
         "capabilities": capabilities(info.capabilities),
-        "modified_at": (sheet.modified_at if sheet is not None else None) or rfc3339(entry.created),
+        "modified_at": go_time(sheet.modified_at if sheet is not None else None) or rfc3339(entry.created),
     }
     if model_info is not None and sheet is not None and cli_readable(sheet.projector, CLI_PROJECTOR_INFO):
         body["projector_info"] = sheet.projector  # passed on only whole, and only beside the host's model_info
