@@ -4,12 +4,14 @@ why Claude Code, Codex or the ollama CLI was turned away."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import time
 
 from websockets.sync.client import connect
 
 from atmosphere.observe.requestlog import REASON_CHARS
+from harness.polling import wait_until
 
 SECRET = "the prompt nobody may read in the log"
 REFUSED = {
@@ -84,3 +86,22 @@ def test_refusals_off_the_inference_surfaces_are_not_logged_as_requests(gateway)
         assert http.post("/api/show", json={}).status_code == 400
         assert http.post("/v1/integrations/ollama/warm", content=b"{").status_code == 400
         assert _logged(http) == []
+
+
+def test_a_request_the_shutdown_drain_ended_is_logged_as_a_503_not_as_a_client_that_left(backends, make_gateway):
+    backends.ollama.state.answer_delay = 30.0  # the stand-in takes its time before the first chunk
+    gateway = make_gateway(backends)
+    server = gateway._server
+    hello = [{"role": "user", "content": "hi"}]
+    with gateway.client(timeout=20) as http:
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            streamed = pool.submit(http.post, "/api/chat", json={"model": "qwen2.5:0.5b", "messages": hello})
+            whole = pool.submit(http.post, "/api/chat", json={"model": "qwen2.5:0.5b", "messages": hello, "stream": False})
+            assert wait_until(lambda: backends.ollama.state.active == 2, 10), "the requests never reached the stand-in"
+            server._loop.call_soon_threadsafe(server.app.state.drain.begin, 0.0)  # what SIGTERM does, at once
+            answers = [streamed.result(), whole.result()]
+        entries = _logged(http)
+    assert [a.status_code for a in answers] == [503, 503]
+    assert all("shutting down" in a.json()["error"] for a in answers)
+    assert sorted((e["status"], e["stream"]) for e in entries) == [(503, False), (503, True)]
+    assert all(e["reason"] == "the gateway shut down before the answer started" for e in entries)

@@ -33,6 +33,7 @@ from atmosphere.api.common import served_headers
 from atmosphere.api.drain import BEFORE_START, Drain, ShuttingDown
 from atmosphere.api.sse import SSE_MEDIA_TYPE, stream_response
 from atmosphere.errors import AtmosphereError, ClientClosedRequest, UpstreamError
+from atmosphere.observe import context
 from atmosphere.router.executor import Served, StartedStream
 from atmosphere.router.streams import PROGRESS, Progress
 
@@ -60,7 +61,7 @@ async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
     assert current is not None  # noqa: S101 - always called from a request's task
     watch = _Watch(request, current.cancel)
     drain: Drain | None = getattr(request.app.state, "drain", None)
-    stop = drain.on_stop(current.cancel) if drain is not None else None
+    stop = drain.on_stop(_shut_down(current.cancel)) if drain is not None else None
     try:
         return await work
     except asyncio.CancelledError:
@@ -74,6 +75,19 @@ async def until_disconnected(request: Request, work: Awaitable[T]) -> T:
         if stop is not None:
             stop.remove()
         await watch.stop()
+
+
+def _shut_down(then: Callable[[], object]) -> Callable[[], None]:
+    """What the drain calls to end this request before its answer: note it in the request's
+    context (its log entry is a 503, not a client that left), then ``then``. The context is
+    taken now: the drain calls from outside the request."""
+    request_context = context.current()
+
+    def stop() -> None:
+        request_context.shutting_down = True
+        then()
+
+    return stop
 
 
 def _uncancel(task: asyncio.Task[Any], times: int) -> int:
@@ -102,7 +116,7 @@ async def stream_with_heartbeat(
     watch = _Watch(request, functools.partial(left.set_result, None))  # fires once at most
     drain: Drain | None = getattr(request.app.state, "drain", None)
     stopped: asyncio.Future[None] = loop.create_future()
-    stop = drain.on_stop(functools.partial(stopped.set_result, None)) if drain is not None else None
+    stop = drain.on_stop(_shut_down(functools.partial(stopped.set_result, None))) if drain is not None else None
     try:
         timeout = heartbeat if form.keepalive is not None else None
         waited: set[asyncio.Future[Any]] = {task, left, stopped}

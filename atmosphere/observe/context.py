@@ -31,6 +31,7 @@ class RequestContext:
     agent: str | None = None  # the caller's User-Agent ("claude-cli/2.1.197 ...", "ollama/0.5.4 ...")
     declared: bool = False  # the path is one a face declared (an inference surface), not any path
     recorded: bool = False  # the request log has this request's entry (written once)
+    shutting_down: bool = False  # the SIGTERM drain ended it before its answer started
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("atmosphere_request", default=None)

@@ -112,6 +112,8 @@ class Trace:
         reason = None
         if isinstance(error, AtmosphereError):
             status, reason = error.status, error.message
+        elif isinstance(error, asyncio.CancelledError) and self.context.shutting_down:
+            status, reason = 503, "the gateway shut down before the answer started"  # the drain's doing
         else:  # 499: the client went away before an answer (nginx's word for it); else our own fault
             status = 499 if isinstance(error, asyncio.CancelledError) else 500
         attempts: list[Attempt] = getattr(error, "attempts", [])
