@@ -25,6 +25,7 @@ from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
 from atmosphere.config import Settings
 from atmosphere.fleet import Fleet
+from atmosphere.host_policy import HostRules
 from atmosphere.hosts import HostSpec
 from atmosphere.http.budget import BufferBudget
 from atmosphere.http.client import BUDGET_EXTENSION
@@ -104,6 +105,7 @@ def build_fleet(settings: Settings) -> Fleet:
         build=lambda spec: build_backend(spec, settings),
         balancer=balancer,
         requests=RequestLog(),
+        rules=HostRules(settings.host_allow_list(), settings.max_hosts),
     )
 
 

@@ -18,7 +18,8 @@ from pydantic.fields import FieldInfo
 from atmosphere import __version__
 from atmosphere.config import ConfigError, Settings, load_settings
 
-_REPEATABLE = {"llamafarm_url", "ollama_url"}  # several hosts: the flag may repeat
+_REPEATABLE = {"llamafarm_url", "ollama_url", "allow_host_addresses"}  # lists: the flag may repeat
+_ALIASES = {"allow_host_addresses": ["--allow-host-address"]}  # one address per use reads better
 # The settings each command takes (serve: every setting but the demo's own).
 _DEMO_ONLY = {"standin_ports"}
 _SCAN = {
@@ -31,6 +32,8 @@ _SCAN = {
     "ca_bundle",
     "llamafarm_default_model",
     "allow_cloud",
+    "allow_host_addresses",
+    "max_hosts",
 }
 _DEMO = {"host", "port", "state_dir", "log_level", "health_interval", "standin_ports", "api_key", "api_key_file", "allowed_hosts"}
 
@@ -56,7 +59,8 @@ def _add_setting_flags(parser: argparse.ArgumentParser, names: set[str]) -> None
             continue
         # Values pass through as text: the settings check them and name the setting when wrong.
         action = "append" if name in _REPEATABLE else "store"
-        parser.add_argument(flag, dest=name, default=None, action=action, help=help_text, metavar=name.upper())
+        flags = [flag, *_ALIASES.get(name, [])]
+        parser.add_argument(*flags, dest=name, default=None, action=action, help=help_text, metavar=name.upper())
 
 
 def _settings_from(args: argparse.Namespace) -> Settings:

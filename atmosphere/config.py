@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from atmosphere.host_policy import AllowList
 from atmosphere.hosts import HostListError, HostSpec, Kind, check_url, parse_hosts, unique
 
 
@@ -26,6 +27,13 @@ class Settings(BaseSettings):
     # its default is written only here: adding a described field adds the flag.
     host: str = Field("127.0.0.1", description="address to bind (off loopback only with an API key)")
     port: int = Field(8000, ge=1, le=65535, description="port to serve on")
+    # Before the host lists: their checks read it. README: "Security".
+    allow_host_addresses: str = Field(
+        "",
+        description="addresses, networks or names a host may have although the host policy refuses them "
+        "(link-local, cloud metadata), comma list or repeat the flag",
+    )
+    max_hosts: int = Field(64, ge=1, le=1024, description="hosts at most, configured and added together")
     llamafarm_url: str = Field(
         "http://localhost:14345",
         description="LlamaFarm server(s): url, name=url or url|runtime_url; comma list or repeat the flag",
@@ -151,7 +159,7 @@ class Settings(BaseSettings):
         """A comma list of ``url`` / ``name=url`` (LlamaFarm: ``url|runtime_url``)."""
         kind: Kind = "llamafarm" if info.field_name == "llamafarm_url" else "ollama"
         try:
-            specs = parse_hosts(kind, value)
+            specs = parse_hosts(kind, value, allow=_allow_list(info.data))
         except HostListError as exc:
             raise ValueError(str(exc)) from None
         if not specs:
@@ -169,17 +177,34 @@ class Settings(BaseSettings):
     def hosts(self) -> list[HostSpec]:
         """Every configured host: LlamaFarm hosts first, then Ollama hosts (the default priority)."""
         runtime = self.llamafarm_runtime_url if "llamafarm_runtime_url" in self.model_fields_set else None
-        specs = parse_hosts("llamafarm", self.llamafarm_url, first_runtime=runtime)
-        return unique(specs + parse_hosts("ollama", self.ollama_url))
+        allow = self.host_allow_list()
+        specs = parse_hosts("llamafarm", self.llamafarm_url, first_runtime=runtime, allow=allow)
+        return unique(specs + parse_hosts("ollama", self.ollama_url, allow=allow))
+
+    def host_allow_list(self) -> AllowList:
+        return AllowList.parse(self.allow_host_addresses)
+
+    @field_validator("allow_host_addresses")
+    @classmethod
+    def _allow_list_parses(cls, value: str) -> str:
+        AllowList.parse(value)  # raises ValueError naming the bad entry
+        return value
+
+    @model_validator(mode="after")
+    def _hosts_within_cap(self) -> Settings:
+        count = len(self.hosts())
+        if count > self.max_hosts:
+            raise ValueError(f"ATMOSPHERE_MAX_HOSTS: the host lists name {count} hosts, more than {self.max_hosts}")
+        return self
 
     def models_path(self) -> Path:
         return self.models_file or self.state_dir / "models.toml"
 
     @field_validator("llamafarm_runtime_url")
     @classmethod
-    def _must_be_http_url(cls, value: str) -> str:
+    def _must_be_http_url(cls, value: str, info: Any) -> str:
         try:
-            return check_url(value)
+            return check_url(value, _allow_list(info.data))
         except HostListError as exc:
             raise ValueError(str(exc)) from None
 
@@ -221,6 +246,14 @@ class Settings(BaseSettings):
         if level not in ("critical", "error", "warning", "info", "debug"):
             raise ValueError(f"must be one of critical, error, warning, info, debug (got {value!r})")
         return level
+
+
+def _allow_list(validated: dict[str, Any]) -> AllowList:
+    """The allow list from the settings validated so far (a bad one has its own error)."""
+    try:
+        return AllowList.parse(validated.get("allow_host_addresses", ""))
+    except ValueError:
+        return AllowList()
 
 
 STANDINS = ("ollama", "llamafarm", "runtime")

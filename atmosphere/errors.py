@@ -74,6 +74,14 @@ class MethodNotAllowed(AtmosphereError):
             self.headers["Allow"] = allow
 
 
+class Conflict(AtmosphereError):
+    """The request is well formed but the service's state refuses it (e.g. a cap is reached)."""
+
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
+
+
 class HTTPStatusError(AtmosphereError):
     """Any other HTTP-level refusal, with its status as given (e.g. from the web framework)."""
 

@@ -19,7 +19,8 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.domain import ModelInfo
-from atmosphere.errors import InvalidRequest, NotFound, StateNotSaved
+from atmosphere.errors import Conflict, InvalidRequest, NotFound, StateNotSaved
+from atmosphere.host_policy import HostRules, TooManyHosts, network_of
 from atmosphere.hosts import HostListError, HostSpec, new_host
 from atmosphere.observe.metrics import HostGauge
 from atmosphere.observe.requestlog import RequestLog
@@ -34,9 +35,17 @@ BuildBackend = Callable[[HostSpec], Backend]
 
 class Fleet:
     def __init__(
-        self, configured: list[HostSpec], *, state_dir: Path, build: BuildBackend, balancer: Balancer, requests: RequestLog
+        self,
+        configured: list[HostSpec],
+        *,
+        state_dir: Path,
+        build: BuildBackend,
+        balancer: Balancer,
+        requests: RequestLog,
+        rules: HostRules = HostRules(),  # noqa: B008 - frozen
     ):
         self._file = state_dir / "hosts.json"
+        self.rules = rules
         self._build = build
         self.balancer = balancer
         self.requests = requests
@@ -46,6 +55,9 @@ class Fleet:
         for spec in added:
             if spec.id in self.specs:
                 log.warning("ignoring saved host %r: the settings name a host with that id", spec.id)
+                continue
+            if len(self.specs) >= rules.max_hosts:
+                log.warning("ignoring saved host %r in %s: more hosts than ATMOSPHERE_MAX_HOSTS", spec.id, self._file)
                 continue
             self.specs[spec.id] = spec
         self.registry: Registry | None = None
@@ -82,6 +94,7 @@ class Fleet:
             "max_inflight": load.max_inflight,
             "stats": self.requests.stats(host_id),
             "warmup_supported": bool(backend is not None and backend.warmup_supported),
+            "network": network_of(spec.url) if spec else None,
         }
 
     def gauges(self) -> list[HostGauge]:
@@ -117,9 +130,12 @@ class Fleet:
             raise InvalidRequest("'runtime_url' must be a string.", param="runtime_url")
         async with self._lock:
             try:
-                spec = new_host(kind, name or "", url, runtime_url or None, set(self.specs))
+                self.rules.check_room(len(self.specs))
+                spec = new_host(kind, name or "", url, runtime_url or None, set(self.specs), self.rules.allow)
+            except TooManyHosts as exc:
+                raise Conflict(str(exc), code="too_many_hosts") from None
             except HostListError as exc:
-                raise InvalidRequest(str(exc), param="url" if "URL" in str(exc) else None) from None
+                raise InvalidRequest(str(exc), param=exc.param) from None
             self.specs[spec.id] = spec
             try:
                 await self._save()
@@ -209,7 +225,7 @@ class Fleet:
         added = []
         for item in data.get("added") or []:
             try:
-                added.append(HostSpec.from_dict(item))
+                added.append(HostSpec.from_dict(item, self.rules.allow))
             except (HostListError, KeyError, TypeError, AttributeError) as exc:
                 log.warning("ignoring a saved host in %s: %s", self._file, exc)
         order = data.get("order")

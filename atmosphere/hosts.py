@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
+from atmosphere.host_policy import NO_EXCEPTIONS, AllowList, HostUrlRefused, normalize_host_url
+
 Kind = Literal["llamafarm", "ollama"]
 KINDS: tuple[Kind, ...] = ("llamafarm", "ollama")
 RUNTIME_PORT = 11540
@@ -25,7 +27,11 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
 
 
 class HostListError(ValueError):
-    """A host list item is malformed; the message names the item."""
+    """A host list item is malformed; the message names the item (``param``: the API field)."""
+
+    def __init__(self, message: str, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,33 +49,30 @@ class HostSpec:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HostSpec:
+    def from_dict(cls, data: dict[str, Any], allow: AllowList = NO_EXCEPTIONS) -> HostSpec:
         kind = data.get("kind")
         if kind not in KINDS:
             raise HostListError(f"unknown kind {kind!r}")
-        url = check_url(str(data.get("url", "")))
+        url = check_url(str(data.get("url", "")), allow)
         runtime = data.get("runtime_url")
         return cls(
             id=str(data["id"]),
             kind=kind,
             name=str(data.get("name") or data["id"]),
             url=url,
-            runtime_url=check_url(str(runtime)) if runtime else (default_runtime_url(url) if kind == "llamafarm" else None),
+            runtime_url=check_url(str(runtime), allow)
+            if runtime
+            else (default_runtime_url(url) if kind == "llamafarm" else None),
             removable=bool(data.get("removable", True)),
         )
 
 
-def check_url(value: str) -> str:
-    """An http(s) URL with a host and a valid port, without a trailing slash."""
-    text = value.strip()
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise HostListError(f"must be an http:// or https:// URL with a host (got {value!r})")
+def check_url(value: str, allow: AllowList = NO_EXCEPTIONS) -> str:
+    """The base URL the host policy makes of ``value`` (host_policy.py), or HostListError."""
     try:
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:
-        raise HostListError(f"has an invalid port (got {value!r})") from None
-    return text.rstrip("/")
+        return normalize_host_url(value, allow)
+    except HostUrlRefused as exc:
+        raise HostListError(str(exc)) from None
 
 
 def default_runtime_url(url: str) -> str:
@@ -97,7 +100,7 @@ def split_items(values: str | list[str] | tuple[str, ...]) -> list[str]:
     return [item.strip() for chunk in chunks for item in chunk.split(",") if item.strip()]
 
 
-def parse_item(kind: Kind, item: str) -> tuple[str | None, str, str | None]:
+def parse_item(kind: Kind, item: str, allow: AllowList = NO_EXCEPTIONS) -> tuple[str | None, str, str | None]:
     """``name=url|runtime`` → (name or None, url, runtime url or None)."""
     name: str | None = None
     head, sep, tail = item.partition("=")
@@ -109,15 +112,21 @@ def parse_item(kind: Kind, item: str) -> tuple[str | None, str, str | None]:
     url, bar, runtime = item.partition("|")
     if bar and kind != "llamafarm":
         raise HostListError(f"only LlamaFarm hosts take a '|runtime_url' (got {item!r})")
-    return name, check_url(url), check_url(runtime) if bar else None
+    return name, check_url(url, allow), check_url(runtime, allow) if bar else None
 
 
-def parse_hosts(kind: Kind, values: str | list[str] | tuple[str, ...], *, first_runtime: str | None = None) -> list[HostSpec]:
+def parse_hosts(
+    kind: Kind,
+    values: str | list[str] | tuple[str, ...],
+    *,
+    first_runtime: str | None = None,
+    allow: AllowList = NO_EXCEPTIONS,
+) -> list[HostSpec]:
     """The hosts of one kind, in the order given. ``first_runtime`` is the Universal Runtime
     of the first LlamaFarm host when set on its own (``ATMOSPHERE_LLAMAFARM_RUNTIME_URL``)."""
     specs: list[HostSpec] = []
     for position, item in enumerate(split_items(values)):
-        name, url, runtime = parse_item(kind, item)
+        name, url, runtime = parse_item(kind, item, allow)
         if name is not None:
             host_id = slug(name)
         elif position == 0:
@@ -141,18 +150,31 @@ def unique(specs: list[HostSpec]) -> list[HostSpec]:
     return specs
 
 
-def new_host(kind: str, name: str, url: str, runtime_url: str | None, taken: set[str]) -> HostSpec:
+def new_host(
+    kind: str, name: str, url: str, runtime_url: str | None, taken: set[str], allow: AllowList = NO_EXCEPTIONS
+) -> HostSpec:
     """A host the operator adds from the dashboard: id from its name, else from host and port."""
     if kind not in KINDS:
-        raise HostListError("'kind' must be 'ollama' or 'llamafarm'")
+        raise HostListError("'kind' must be 'ollama' or 'llamafarm'", "kind")
     name = name.strip()
     if name and not _NAME.match(name):
-        raise HostListError("'name' must be 1-63 letters, digits, spaces, '.', '_' or '-'")
-    checked = check_url(url)
+        raise HostListError("'name' must be 1-63 letters, digits, spaces, '.', '_' or '-'", "name")
+    checked = _field_url("url", url, allow)
     if runtime_url and kind != "llamafarm":
-        raise HostListError("only LlamaFarm hosts take a 'runtime_url'")
-    runtime = check_url(runtime_url) if runtime_url else (default_runtime_url(checked) if kind == "llamafarm" else None)
+        raise HostListError("only LlamaFarm hosts take a 'runtime_url'", "runtime_url")
+    runtime = (
+        _field_url("runtime_url", runtime_url, allow)
+        if runtime_url
+        else (default_runtime_url(checked) if kind == "llamafarm" else None)
+    )
     host_id = slug(name) if name else host_port_id(kind, checked)
     if host_id in taken:
-        raise HostListError(f"an integration with the id {host_id!r} exists already; choose another name")
+        raise HostListError(f"an integration with the id {host_id!r} exists already; choose another name", "name")
     return HostSpec(host_id, kind, name or f"{_DISPLAY[kind]} ({urlsplit(checked).netloc})", checked, runtime, True)
+
+
+def _field_url(param: str, value: str, allow: AllowList) -> str:
+    try:
+        return normalize_host_url(value, allow)
+    except HostUrlRefused as exc:
+        raise HostListError(f"'{param}' {exc}", param) from None
