@@ -25,7 +25,7 @@ from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
 from atmosphere.config import Settings
 from atmosphere.fleet import Fleet
-from atmosphere.host_policy import HostRules
+from atmosphere.host_policy import HostRules, peer_refusal
 from atmosphere.hosts import HostSpec
 from atmosphere.http.budget import BufferBudget
 from atmosphere.http.client import BUDGET_EXTENSION
@@ -61,7 +61,8 @@ def transport_factory(settings: Settings) -> Callable[[], PooledTransport]:
     """A keep-alive pool per backend client, all verifying TLS the same way and sharing
     one budget for buffered answers."""
     extensions = {BUDGET_EXTENSION: _budget(settings.max_buffered_bytes)}
-    return functools.partial(PooledTransport, ssl_context=_tls(settings.ca_bundle), extensions=extensions)
+    peers = peer_refusal(settings.host_allow_list())  # a name that resolves to a metadata address
+    return functools.partial(PooledTransport, ssl_context=_tls(settings.ca_bundle), extensions=extensions, peer_check=peers)
 
 
 def build_backend(spec: HostSpec, settings: Settings) -> Backend:

@@ -16,15 +16,15 @@ are refused, as is all of link-local (169.254.0.0/16, fe80::/10) where they live
 spelling an address can take (``2852039166``, ``0xa9fea9fe``, ``::ffff:169.254.169.254``).
 An operator who really runs a backend there lists it in ``--allow-host-address``.
 
-Pure: nothing is resolved or contacted here. A name is judged by what it says, so a DNS name
-that resolves to a refused address is not caught by this module.
+Pure: nothing is resolved or contacted here. A name is judged by what it says; one that
+resolves to a refused address is caught when the transport connects (``peer_refusal``).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlsplit
@@ -193,6 +193,25 @@ def refusal(host: str, address: IPAddress | None) -> str | None:
         if candidate.is_unspecified or candidate.is_multicast or (candidate.version == 4 and candidate.is_reserved):
             return "an address no host has (unspecified, multicast or reserved)"
     return None
+
+
+def peer_refusal(allow: AllowList = NO_EXCEPTIONS) -> Callable[[str, str], str | None]:
+    """The check the transport makes of each new connection: ``(host as written, address
+    connected to)`` → why that address is refused, or None. A name is judged above by what
+    it says; this catches one that resolves (or is re-pointed) to a metadata address."""
+
+    def check(host: str, peer: str) -> str | None:
+        name = host.lower().rstrip(".")
+        try:
+            address = ipaddress.ip_address(peer.split("%", 1)[0])
+        except ValueError:
+            return None
+        reason = refusal(name, address)
+        if reason is None or allow.allows(name, _address(name)) or allow.allows(name, address):
+            return None
+        return f"{name} resolves to {address}, {reason}; if a backend really runs there, list it in {ALLOW_SETTING}"
+
+    return check
 
 
 def network_of(url: str) -> Network:

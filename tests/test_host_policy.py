@@ -265,3 +265,29 @@ def test_with_an_api_key_only_its_holder_adds_or_removes_hosts(make_gateway, met
         assert client.delete("/v1/integrations/ollama").status_code == 401
         added = client.post("/v1/integrations", json={"kind": "ollama", "url": metadata.url}, headers={"x-api-key": KEY})
         assert added.status_code == 201
+
+
+# --- a name that resolves to a refused address -------------------------------------------
+
+
+def test_a_name_that_resolves_to_a_metadata_address_is_refused_when_connecting() -> None:
+    from atmosphere.host_policy import AllowList, peer_refusal
+
+    check = peer_refusal()
+    assert "resolves to 169.254.169.254" in (check("rebound.example.org", "169.254.169.254") or "")
+    assert "ATMOSPHERE_ALLOW_HOST_ADDRESSES" in (check("x.example", "::ffff:169.254.169.254") or "")
+    assert check("gpu-box", "10.0.0.5") is None and check("localhost", "127.0.0.1") is None
+    allowed = peer_refusal(AllowList.parse("169.254.169.254, imds.corp"))
+    assert allowed("rebound.example.org", "169.254.169.254") is None
+    assert allowed("imds.corp", "169.254.169.1") is None  # the name itself is listed
+    assert allowed("other.example", "169.254.169.1") is not None
+
+
+async def test_the_transport_sends_nothing_to_an_address_its_check_refuses(metadata) -> None:
+    from atmosphere.http.transport import PooledTransport
+
+    refuse_loopback = PooledTransport(peer_check=lambda host, peer: "a test refusal" if peer == "127.0.0.1" else None)
+    async with httpx.AsyncClient(transport=refuse_loopback, base_url=metadata.url) as client:
+        with pytest.raises(httpx.ConnectError, match="refused to connect to 127.0.0.1:.*a test refusal"):
+            await client.get("/latest/meta-data/")
+    assert metadata.heard == []

@@ -261,8 +261,12 @@ class PooledTransport(httpx.AsyncBaseTransport):
         keepalive_limit: int = 128,
         ssl_context: ssl.SSLContext | Callable[[], ssl.SSLContext] | None = None,
         extensions: dict[str, Any] | None = None,
+        peer_check: Callable[[str, str], str | None] | None = None,
     ):
         self._limit = asyncio.Semaphore(max_connections)
+        # (host as written, address connected to) → why that address is refused, or None:
+        # a name that resolves to a cloud metadata address is caught here (host_policy.py).
+        self._peer_check = peer_check
         self._idle: collections.deque[_Connection] = collections.deque()
         self._keepalive_limit = keepalive_limit
         # A callable is asked on the first https:// connection only: the trust store costs
@@ -375,6 +379,12 @@ class PooledTransport(httpx.AsyncBaseTransport):
             raise CertificateError(f"TLS handshake with {where} failed ({exc.reason or exc})", request=request) from None
         except OSError as exc:
             raise ConnectFailed(f"cannot connect to {where}: {exc.strerror or exc}", request=request) from None
+        if self._peer_check is not None:
+            peer = conn.transport.get_extra_info("peername") if conn.transport is not None else None
+            refused = self._peer_check(url.host, str(peer[0])) if peer else None
+            if refused is not None:
+                conn.close()  # before a byte of the request is sent
+                raise ConnectFailed(f"refused to connect to {where}: {refused}", request=request)
         return conn, False
 
     def release(self, conn: _Connection) -> None:
