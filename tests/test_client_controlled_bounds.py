@@ -107,3 +107,15 @@ def test_the_api_refuses_an_equivalent_with_a_huge_member(gateway) -> None:
     with gateway.client() as client:
         refused = client.post("/v1/models/equivalents", json={"name": "x", "members": {"ollama": "y" * 10_000}})
     assert refused.status_code == 400 and "256" in refused.json()["error"]["message"]
+
+
+def test_past_the_shared_names_cap_the_api_answers_409_and_a_replacement_still_saves(backends, make_gateway, tmp_path) -> None:
+    models = tmp_path / "models.toml"
+    models.write_text("\n".join(f'[models.m{i}]\nollama = "m{i}:latest"\n' for i in range(MAX_EQUIVALENTS)))
+    gateway = make_gateway(backends, models_file=models)
+    with gateway.client() as client:
+        refused = client.post("/v1/models/equivalents", json={"name": "one-more", "members": {"ollama": "x"}})
+        replaced = client.post("/v1/models/equivalents", json={"name": "m0", "members": {"ollama": "other:latest"}})
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "too_many_equivalents"
+    assert str(MAX_EQUIVALENTS) in refused.json()["error"]["message"]
+    assert replaced.status_code == 200 and 'ollama = "other:latest"' in models.read_text()

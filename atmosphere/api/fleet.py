@@ -13,11 +13,11 @@ from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, json_response
 from atmosphere.api.validation import read_json, require_object
-from atmosphere.errors import InvalidRequest, StateNotSaved
+from atmosphere.errors import Conflict, InvalidRequest, StateNotSaved
 from atmosphere.fleet import Fleet
 from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
 from atmosphere.observe.requestlog import RequestLog
-from atmosphere.router.equivalents import EquivalentError, Equivalents, check, suggest
+from atmosphere.router.equivalents import EquivalentError, Equivalents, TooManyEquivalents, check, suggest
 from atmosphere.router.executor import Executor
 
 router = APIRouter()
@@ -117,8 +117,8 @@ async def accept_equivalent(request: Request) -> Response:
         raise InvalidRequest(f"Unknown integration id(s) in 'members': {', '.join(unknown)}.", param="members")
     try:
         _equivalents(request).add(equivalent)
-    except EquivalentError as exc:  # the models file is full
-        raise InvalidRequest(str(exc), param="name") from None
+    except TooManyEquivalents as exc:  # the models file is full: the state refuses, not the request
+        raise Conflict(f"{exc}.", code="too_many_equivalents") from None
     except OSError as exc:
         raise StateNotSaved(f"Could not write the models file: {exc.strerror or exc}. Nothing was changed.") from None
     return json_response({"equivalent": equivalent.to_dict()})
