@@ -1,4 +1,5 @@
-"""Inbound connections: a header timeout and a cap below the file-descriptor limit.
+"""Inbound connections: a header timeout, a cap on header size, and a cap on connections
+below the file-descriptor limit.
 
 uvicorn holds a connection that never sends its request head forever, and accepts
 connections until the process runs out of file descriptors; after that every accept
@@ -7,6 +8,10 @@ fails and so does every request, silently (measured: 1,100 idle sockets under
 
 - a connection that has not sent a complete request head ``header_timeout`` seconds after
   it opened (or after its previous response) gets a 408 and is closed;
+- a request head larger than ``MAX_HEAD_BYTES`` in all, or with one line (the request line
+  or a header) over ``MAX_LINE_BYTES``, gets a 431 with a short JSON body and is closed;
+  httptools buffers a header until it ends, so without this a client could send one
+  header for ever into the gateway's memory (the backend side is capped the same way);
 - at most ``max_connections`` are open: a new one beyond that closes the oldest idle one
   (never sent a request first, then idle keep-alive), so legitimate clients get in while
   a flood of idle sockets does not; with none idle the new one gets a 503.
@@ -22,6 +27,7 @@ import resource
 import time
 from typing import Any
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 log = logging.getLogger("atmosphere.connections")
@@ -31,6 +37,24 @@ _MAX_DEFAULT = 32_768
 _LOG_EVERY = 5.0  # seconds between two log lines about the same limit
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 _BUSY_503 = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n"
+MAX_HEAD_BYTES = 32 * 1024  # the request line and every header of one request, in all
+MAX_LINE_BYTES = 16 * 1024  # the request line, or one header's name and value
+_TOO_LARGE_BODY = (
+    b'{"error":{"message":"Request headers too large: at most 32 KiB in all and 16 KiB in one line.",'
+    b'"type":"invalid_request_error","param":null,"code":"request_headers_too_large"}}'
+)
+_TOO_LARGE_431 = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    b"content-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _TOO_LARGE_BODY
+)
+
+
+_LINGER_SECONDS = 2.0  # after a 431, how long the rest of the client's head is read and dropped
+_LINGER_BYTES = 4 * 1024 * 1024  # ... and how much of it at most
+
+
+class _HeadTooLarge(Exception):
+    """Raised from a parser callback to stop parsing a head past the caps."""
 
 
 def raise_fd_limit() -> int:
@@ -130,6 +154,12 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     # When the request head now awaited began (connection opened, or the next request's
     # first byte); None while a request is being served or the connection is idle kept-alive.
     head_since: float | None = None
+    # Bytes fed to the parser since the head now awaited began (counted before parsing, as
+    # a header still open is buffered by httptools), and the head's lines as parsed.
+    _in_head = True
+    _fed = 0
+    _parsed = 0
+    _discarding = 0  # after a 431: bytes read and dropped while the client finishes sending
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -138,14 +168,81 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             transport.write(_BUSY_503)
             transport.close()
 
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, with the head caps: its own answers any parser error with a 400."""
+        if self._discarding:
+            self._discarding += len(data)
+            if self._discarding > _LINGER_BYTES:
+                self.transport.close()
+            return
+        if self._in_head:
+            self._fed += len(data)
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if isinstance(exc.__context__, _HeadTooLarge):
+                self._refuse_head()
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        # Still in the head after all of it was fed: every byte was head.
+        if self._in_head and self._fed > MAX_HEAD_BYTES and not self.transport.is_closing():
+            self._refuse_head()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._in_head, self._parsed = True, 0
         if self.head_since is None:  # the next request on a kept-alive connection
             self.head_since = self.loop.time()
 
+    def on_url(self, url: bytes) -> None:
+        super().on_url(url)
+        self._parsed += len(url)
+        if len(self.url) > MAX_LINE_BYTES:
+            raise _HeadTooLarge
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        line = len(name) + len(value) + 4
+        self._parsed += line
+        if line > MAX_LINE_BYTES or self._parsed > MAX_HEAD_BYTES:
+            raise _HeadTooLarge
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         self.head_since = None
+        self._in_head, self._fed = False, 0
         super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head, self._fed = True, 0  # what follows is the next request's head
+
+    def _refuse_head(self) -> None:
+        self.head_since = None
+        self._in_head = False
+        if self.transport.is_closing():
+            return
+        self.limits.report.warn(
+            "large",
+            "refused a request head over %d KiB (or a line over %d KiB): 431",
+            MAX_HEAD_BYTES // 1024,
+            MAX_LINE_BYTES // 1024,
+        )
+        # A lingering close: closing with the client's bytes unread would reset the connection,
+        # and the client's kernel would drop the 431 before the client read it.
+        self.transport.write(_TOO_LARGE_431)
+        self._discarding = 1
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(_LINGER_SECONDS, self.transport.close)
 
     def handle_websocket_upgrade(self) -> None:
         # The socket is the WebSocket protocol's from here on; this object is done with it.
