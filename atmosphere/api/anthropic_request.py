@@ -25,6 +25,7 @@ import binascii
 from typing import Any
 
 from atmosphere import jsonfast
+from atmosphere.api.fields import ANTHROPIC, ANTHROPIC_METADATA, shown, wrong_field
 from atmosphere.domain import OLLAMA_NATIVE, ChatRequest
 from atmosphere.errors import InvalidRequest
 
@@ -258,6 +259,15 @@ def _stop_sequences(data: dict[str, Any]) -> list[str] | None:
     return [s for s in stop if s] or None
 
 
+def _typed(data: dict[str, Any]) -> None:
+    """The fields the face ignores are still typed as Anthropic's API types them."""
+    metadata = data.get("metadata")
+    wrong = wrong_field(data, ANTHROPIC) or (wrong_field(metadata, ANTHROPIC_METADATA, "metadata.") if metadata else None)
+    if wrong is not None:
+        name, expect, value = wrong
+        raise InvalidRequest(f"{name}: must be {expect.what} (got {shown(value)})")
+
+
 def _require_model(data: dict[str, Any]) -> str:
     model = data.get("model")
     if not isinstance(model, str) or not model:
@@ -270,6 +280,7 @@ def parse_messages_request(data: Any) -> ChatRequest:
     if not isinstance(data, dict):
         raise InvalidRequest("Request body must be a JSON object.")
     model = _require_model(data)
+    _typed(data)
     max_tokens = _positive_int(data, "max_tokens", required=True)
     messages = chat_messages(data.get("system"), data.get("messages"))
     stream = data.get("stream", False)

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers
 from atmosphere.api.context import surfaces
+from atmosphere.api.fields import OPENAI_COMPLETIONS
 from atmosphere.api.openai import OPENAI_STREAM, openai_events
 from atmosphere.api.openai_shapes import usage_body
 from atmosphere.api.validation import (
@@ -30,7 +31,9 @@ from atmosphere.api.validation import (
     read_json,
     require_object,
     stop_param,
+    stream_options,
     texts_param,
+    typed,
 )
 from atmosphere.api.waiting import stream_with_heartbeat, until_disconnected
 from atmosphere.domain import ChatChunk, ChatCompletion, GenerateRequest, Usage
@@ -72,6 +75,7 @@ def parse_completion_request(data: Any) -> tuple[list[str], GenerateRequest]:
     prompts = texts_param(data, "prompt", tokens_refused="Token-id prompts are not supported; send 'prompt' as text.")
     if len(prompts) > MAX_PROMPTS:
         raise InvalidRequest(f"'prompt' may hold at most {MAX_PROMPTS} prompts.", param="prompt")
+    typed(data, OPENAI_COMPLETIONS)
     if data.get("echo"):
         raise InvalidRequest(
             "'echo' is not supported: local backends do not return the prompt with the completion.", param="echo"
@@ -86,9 +90,7 @@ def parse_completion_request(data: Any) -> tuple[list[str], GenerateRequest]:
     stream = data.get("stream") or False
     if not isinstance(stream, bool):
         raise InvalidRequest("'stream' must be a boolean.", param="stream")
-    options = data.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    options = stream_options(data)
     if data.get("logprobs") is not None:
         raise InvalidRequest("'logprobs' is not supported on /v1/completions; use /v1/chat/completions.", param="logprobs")
     extra = {key: data[key] for key in ("frequency_penalty", "presence_penalty") if data.get(key) is not None}

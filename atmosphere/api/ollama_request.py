@@ -16,6 +16,7 @@ import re
 from typing import Any
 
 from atmosphere import jsonfast
+from atmosphere.api.fields import OLLAMA, OLLAMA_MESSAGE, OLLAMA_OPTIONS, Spec, shown, wrong_field
 from atmosphere.domain import (
     OLLAMA_NATIVE,
     ChatRequest,
@@ -115,6 +116,7 @@ def chat_messages(messages: Any) -> list[dict[str, Any]]:
         content = message.get("content") or ""
         if not isinstance(content, str):
             raise InvalidRequest(f"{where}.content must be a string")
+        typed(message, OLLAMA_MESSAGE, f"{where}.")
         converted: dict[str, Any] = {"role": role, "content": content}
         pictures = message.get("images")
         if pictures:
@@ -143,6 +145,9 @@ def _options(data: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     options = data.get("options") or {}
     if not isinstance(options, dict):
         raise InvalidRequest("options must be an object")
+    wrong = wrong_field(options, OLLAMA_OPTIONS)
+    if wrong is not None:
+        raise InvalidRequest(f"invalid option value for {wrong[0]}: must be {wrong[1].what} (got {shown(wrong[2])})")
     fields: dict[str, Any] = {}
     for key in ("temperature", "top_p"):
         value = options.get(key)
@@ -180,6 +185,7 @@ def _response_format(value: Any) -> dict[str, Any] | None:
 def _native(data: dict[str, Any], options: dict[str, Any], *keys: str) -> dict[str, Any]:
     check_flags(data, "truncate", "shift", "raw", "logprobs")
     keep_alive(data)
+    typed(data, OLLAMA)
     native = {key: data[key] for key in (*_NATIVE_FIELDS, *keys) if data.get(key) is not None}
     if options:
         native["options"] = options
@@ -233,6 +239,8 @@ def embed_inputs(data: dict[str, Any]) -> list[str]:
     """``input``, a string or an array of strings; nothing to embed is a 400 naming the field."""
     check_flags(data, "truncate")
     keep_alive(data)
+    if data.get("options") is not None and not isinstance(data["options"], dict):
+        raise InvalidRequest("options must be an object")
     raw = data.get("input")
     if raw is None:
         raise InvalidRequest("input is required: a string or an array of strings to embed")
@@ -243,6 +251,14 @@ def embed_inputs(data: dict[str, Any]) -> list[str]:
     if not raw or not any(raw):
         raise InvalidRequest("input is empty: there is nothing to embed")
     return raw
+
+
+def typed(data: dict[str, Any], spec: Spec, prefix: str = "") -> None:
+    """A 400 in Ollama's words for the first field of ``spec`` of the wrong type (api/fields.py)."""
+    wrong = wrong_field(data, spec, prefix)
+    if wrong is not None:
+        name, expect, value = wrong
+        raise InvalidRequest(f"{name} must be {expect.what} (got {shown(value)})")
 
 
 def check_flags(data: dict[str, Any], *names: str) -> None:

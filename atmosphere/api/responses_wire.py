@@ -16,8 +16,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from atmosphere.api.fields import RESPONSES
 from atmosphere.api.responses_tools import ToolOffer, tool_offer
-from atmosphere.api.validation import MAX_DEPTH, integer_param, number_param, optional_model, require_object
+from atmosphere.api.validation import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
 from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage
 from atmosphere.errors import InvalidRequest
 
@@ -43,6 +44,7 @@ def new_id(prefix: str) -> str:
 
 def parse_responses_request(data: Any) -> ResponsesRequest:
     data = require_object(data)
+    typed(data, RESPONSES)
     for key in ("previous_response_id", "conversation"):
         if data.get(key) is not None:
             raise InvalidRequest(_NOT_STORED.format(key), param=key)

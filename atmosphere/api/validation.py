@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from atmosphere import jsonfast
+from atmosphere.api.fields import OPENAI_CHAT, OPENAI_EMBEDDINGS, STREAM_OPTIONS, Spec, shown, wrong_field
 from atmosphere.domain import ChatRequest, EmbedRequest
 from atmosphere.errors import InvalidRequest, PayloadTooLarge
 
@@ -93,6 +94,23 @@ def _too_deep(value: Any, limit: int) -> bool:
                     return True
                 stack.append((child, depth + 1))
     return False
+
+
+def typed(data: dict[str, Any], spec: Spec, prefix: str = "") -> None:
+    """A 400 naming the first field of ``spec`` with a value of the wrong type (api/fields.py)."""
+    wrong = wrong_field(data, spec, prefix)
+    if wrong is not None:
+        name, expect, value = wrong
+        raise InvalidRequest(f"'{name}' must be {expect.what} (got {shown(value)}).", param=name)
+
+
+def stream_options(data: dict[str, Any]) -> dict[str, Any] | None:
+    options = data.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    if options:
+        typed(options, STREAM_OPTIONS, "stream_options.")
+    return options
 
 
 def require_object(data: Any) -> dict[str, Any]:
@@ -254,6 +272,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     model = optional_model(data)
     messages = _messages(data)
     _tools(data)
+    typed(data, OPENAI_CHAT)
     stream = data.get("stream", False)
     if stream is None:
         stream = False
@@ -264,9 +283,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
         raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
     max_tokens = max_tokens_param(data)
     stop = stop_param(data)
-    options = data.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
+    options = stream_options(data)
     include_usage = bool(options and options.get("include_usage"))
     extra = {key: data[key] for key in _PASSTHROUGH if data.get(key) is not None}
     extra.update(_logprobs(data))
@@ -315,6 +332,7 @@ def texts_param(data: dict[str, Any], key: str, *, tokens_refused: str) -> list[
 def parse_embed_request(data: Any) -> EmbedRequest:
     data = require_object(data)
     model = optional_model(data)
+    typed(data, OPENAI_EMBEDDINGS)
     inputs = texts_param(
         data,
         "input",
