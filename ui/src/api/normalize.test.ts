@@ -16,7 +16,10 @@ describe('normalize', () => {
       stats: null,
       warmup_supported: false,
       removable: null,
+      network: null,
     });
+    expect(integrationFrom({ id: 'lan', network: 'private' })?.network).toBe('private');
+    expect(integrationFrom({ id: 'odd', network: 'mars' })?.network).toBeNull();
   });
 
   it('drops items it cannot identify and values of the wrong type', () => {

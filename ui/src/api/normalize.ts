@@ -144,6 +144,7 @@ export function integrationFrom(value: unknown): Integration | null {
     max_inflight: num(i.max_inflight),
     stats: statsFrom(i.stats),
     warmup_supported: i.warmup_supported === true,
+    network: i.network === 'loopback' || i.network === 'private' || i.network === 'public' ? i.network : null,
   };
 }
 

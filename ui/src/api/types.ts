@@ -90,7 +90,11 @@ export interface Integration {
   max_inflight: number | null;
   stats: Stats | null;
   warmup_supported: boolean;
+  /** Which network the host is on, from its URL: this machine, a private range or name, or public. */
+  network: Network | null;
 }
+
+export type Network = 'loopback' | 'private' | 'public';
 
 export interface IntegrationList {
   integrations: Integration[];

@@ -34,6 +34,19 @@ describe('IntegrationCard', () => {
     expect(within(card).getByText('just now')).toBeInTheDocument();
   });
 
+  it('says which network each host is on', () => {
+    const { card } = renderCard(ollama({ id: 'gpu', url: 'http://10.0.0.5:11434', network: 'private' }));
+    expect(within(card).getByTestId('network')).toHaveTextContent('private network');
+    expect(within(card).getByTestId('network')).toHaveAttribute('data-network', 'private');
+  });
+
+  it('says a public host is one, and shows nothing for a service that does not say', () => {
+    render(<IntegrationCard integration={ollama({ id: 'far', network: 'public' })} onSetEnabled={vi.fn()} />);
+    expect(within(screen.getByTestId('integration-card-far')).getByTestId('network')).toHaveTextContent('public network');
+    render(<IntegrationCard integration={ollama({ id: 'old', network: null })} onSetEnabled={vi.fn()} />);
+    expect(within(screen.getByTestId('integration-card-old')).queryByTestId('network')).not.toBeInTheDocument();
+  });
+
   it("shows a healthy backend's note (e.g. LlamaFarm degraded) as a note, not a failure", () => {
     const { card } = renderCard({ ...ollama(), error: 'degraded: rag-service=unhealthy' });
     expect(card).toHaveAttribute('data-status', 'healthy');

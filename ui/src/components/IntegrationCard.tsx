@@ -1,5 +1,5 @@
 import { Clock, Gauge } from 'lucide-react';
-import type { Integration, WarmResult } from '../api/types';
+import type { Integration, Network, WarmResult } from '../api/types';
 import { kindLabel } from '../api/order';
 import { formatLatency } from '../format';
 import StatusBadge from './StatusBadge';
@@ -13,6 +13,13 @@ import TestPanel from './TestPanel';
 import RelativeTime from './RelativeTime';
 import CardActions, { type CardActionHandlers } from './CardActions';
 import './IntegrationCard.css';
+
+const NETWORK_LABELS: Record<Network, string> = { loopback: 'this machine', private: 'private network', public: 'public network' };
+const NETWORK_TITLES: Record<Network, string> = {
+  loopback: 'The host is this machine (a loopback address or localhost).',
+  private: 'The host is on a private network (a LAN address or a local name).',
+  public: 'The host is on a public address or name: prompts leave your network.',
+};
 
 interface Props extends CardActionHandlers {
   integration: Integration;
@@ -41,6 +48,12 @@ export default function IntegrationCard({ integration, onWarm, ...actions }: Pro
           <span className="integration-kind">
             {kindLabel(integration.type)}
             {integration.priority !== null ? <span data-testid="priority"> · priority {integration.priority}</span> : null}
+            {integration.network ? (
+              <span data-testid="network" data-network={integration.network} title={NETWORK_TITLES[integration.network]}>
+                {' '}
+                · {NETWORK_LABELS[integration.network]}
+              </span>
+            ) : null}
           </span>
         </div>
         <div className="integration-header-side">

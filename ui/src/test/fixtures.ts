@@ -61,6 +61,7 @@ function integration(overrides: Partial<Integration>): Integration {
     max_inflight: null,
     stats: null,
     warmup_supported: false,
+    network: 'loopback',
     ...overrides,
   };
 }
