@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT]`.
+"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT] [--only sizes]`.
 
 Starts the stand-ins and the gateway as child processes, runs every measure, prints
 one table and writes it (with the machine and the date) as markdown. Exits 1 when a
@@ -39,6 +39,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default="",
         help=f"also measure this commit's gateway in the same blocks (make bench uses {baseline.DEFAULT})",
     )
+    parser.add_argument("--only", choices=["sizes"], default="", help="run only this section (sizes: 9b)")
     return parser.parse_args(argv)
 
 
@@ -75,6 +76,9 @@ async def run(args: argparse.Namespace, report: Report) -> None:
     with contextlib.ExitStack() as stack:
         base = stack.enter_context(baseline.checkout(args.baseline)) if args.baseline else None
         try:
+            if args.only == "sizes":
+                await _sizes(children, await children.add(StandIn("ollama")), report)
+                return
             await _run(plan, args, report, children, base)
         finally:
             children.stop_all()
@@ -327,6 +331,30 @@ async def _resilience(children: Children, ollama: StandIn, plan: Plan, report: R
         )
     )
     _log(f"memory: peaks {mem.peaks}; after {mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f})")
+    await _sizes(children, ollama, report)
+
+
+async def _sizes(children: Children, ollama: StandIn, report: Report) -> None:
+    section = report.section("9b. what a client chooses stays bounded: 40 chats naming a 3 MiB model")
+    sizes = await resilience.client_sizes(children, ollama)
+    answered = ", ".join(f"{count} × {status}" for status, count in sorted(sizes.statuses.items()))
+    grown = sizes.after_mb - sizes.idle_mb
+    section.append(
+        Row(
+            "RSS after the 40 chats vs idle",
+            result=f"{sizes.after_mb:.1f} MB (idle {sizes.idle_mb:.1f}, +{grown:.1f}); answered {answered}",
+            budget="within 40 MB of idle",
+            ok=grown <= 40,
+        )
+    )
+    log_mib = sizes.log_bytes / 2**20
+    section.append(
+        Row(
+            "GET /v1/requests?limit=500 after them", result=f"{log_mib:.2f} MiB", budget="< 2 MiB", ok=sizes.log_bytes < 2 * 2**20
+        )
+    )
+    section.append(Row("GET /metrics after them", result=f"{sizes.metrics_bytes:,} bytes"))
+    _log(f"sizes: RSS {sizes.idle_mb:.1f} → {sizes.after_mb:.1f} MB; /v1/requests {sizes.log_bytes:,} bytes")
 
 
 async def _fleet(children: Children, plan: Plan, report: Report) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from bench.procs import Children, Gateway, StandIn, rss_mb
+from bench.procs import Children, Gateway, StandIn, refused_url, rss_mb
 
 SHARED = "llama3.2:latest"
 CHAT = {"model": SHARED, "messages": [{"role": "user", "content": "Say hello."}]}
@@ -116,3 +116,34 @@ async def _rounds(many: Callable[[int, dict[str, object]], Awaitable[None]], rou
 
 def elapsed(started: float) -> str:
     return f"{time.monotonic() - started:.1f} s"
+
+
+@dataclass
+class SizesResult:
+    idle_mb: float
+    after_mb: float
+    statuses: dict[int, int]  # status → count of the large-name chats
+    log_bytes: int  # GET /v1/requests?limit=500
+    metrics_bytes: int
+
+
+async def client_sizes(children: Children, ollama: StandIn, requests: int = 40, name_mib: int = 3) -> SizesResult:
+    """Chats naming a ``name_mib`` MiB model (each a 404 the request log and /metrics record):
+    what the gateway keeps of what a client chooses must stay bounded (issue 20)."""
+    gateway = await children.add(Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url))
+    base = f"http://127.0.0.1:{gateway.port}"
+    await asyncio.sleep(1.0)
+    idle = rss_mb(gateway.pid)
+    statuses: dict[int, int] = {}
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        for index in range(requests):
+            name = f"{index:04d}" + "m" * (name_mib * 1024 * 1024)
+            body = {"model": name, "messages": [{"role": "user", "content": "hi"}]}
+            resp = await client.post("/v1/chat/completions", json=body)
+            statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+        await asyncio.sleep(1.5)  # the delayed malloc_trim runs, idle connections settle
+        after = rss_mb(gateway.pid)
+        log = await client.get("/v1/requests", params={"limit": "500"})
+        scrape = await client.get("/metrics")
+    gateway.stop()
+    return SizesResult(idle, after, statuses, len(log.content), len(scrape.content))
