@@ -160,11 +160,15 @@ def test_a_probe_never_follows_a_redirect_to_another_host(make_gateway, metadata
         gateway = make_gateway(health_interval=3600)
         with gateway.client() as client:
             assert add(client, redirector.url, name="bouncer").status_code == 201
+            farm = add(client, redirector.url, kind="llamafarm", name="farm bouncer", runtime_url=redirector.url)
+            assert farm.status_code == 201
             client.get("/v1/integrations", params={"refresh": "true"})
             items = client.get("/v1/integrations", params={"refresh": "true"}).json()["integrations"]
-        card = next(i for i in items if i["id"] == "bouncer")
-        assert redirector.heard, "the redirecting host was probed"
-        assert card["status"] != "healthy" and "ASIA-SECRET" not in json.dumps(card)
+        cards = [i for i in items if i["id"] in ("bouncer", "farm-bouncer")]
+        assert len(cards) == 2 and all(card["status"] != "healthy" for card in cards), cards
+        assert "ASIA-SECRET" not in json.dumps(cards)
+        assert any(line.startswith("GET /api/") for line in redirector.heard), "the Ollama host was probed"
+        assert any(line.startswith("GET /v1/") or line.startswith("GET /health") for line in redirector.heard), redirector.heard
         assert metadata.heard == []
     finally:
         redirector.server.stop()

@@ -46,6 +46,8 @@ def test_openai_faces_refuse_a_mistyped_field_naming_it(gateway) -> None:
         ),
         ("/v1/chat/completions", {**CHAT, "logprobs": "yes"}, "logprobs"),
         ("/v1/chat/completions", {**CHAT, "seed": 1.5}, "seed"),
+        ("/v1/chat/completions", {**CHAT, "logit_bias": [1]}, "logit_bias"),
+        ("/v1/chat/completions", {**CHAT, "modalities": "text"}, "modalities"),
         ("/v1/completions", {**COMPLETION, "user": ["a"]}, "user"),
         ("/v1/completions", {**COMPLETION, "echo": "no"}, "echo"),
         ("/v1/completions", {**COMPLETION, "frequency_penalty": "x"}, "frequency_penalty"),
@@ -117,6 +119,9 @@ def test_the_ollama_face_refuses_a_mistyped_field_in_its_own_shape(gateway) -> N
         ("/api/generate", {**OLLAMA_GENERATE, "raw": "true"}, "raw"),
         ("/api/embed", {**EMBED, "options": "fast"}, "options"),
         ("/api/embed", {**EMBED, "truncate": "yes"}, "truncate"),
+        ("/api/embeddings", {"model": "nomic-embed-text", "prompt": "hi", "keep_alive": {}}, "keep_alive"),
+        ("/api/embeddings", {"model": "nomic-embed-text", "prompt": "hi", "options": 3}, "options"),
+        ("/api/show", {"model": "qwen2.5:0.5b", "verbose": "yes"}, "verbose"),
     ]
     with gateway.client() as client:
         for path, body, field in cases:

@@ -108,6 +108,7 @@ async def show(request: Request) -> Response:
     """The model's card: an Ollama host's own ``model_info`` passed on; for other models the
     keys the ollama CLI reads as numbers where they are known, else ``model_info: null``."""
     data = await _body(request)
+    parse.check_flags(data, "verbose")
     ex = executor(request)
     entry = _entry(ex, parse.model_name(data))
     return json_response(shapes.show_body(entry, await ex.catalog.sheet(entry)))
@@ -233,6 +234,7 @@ async def embeddings(request: Request) -> Response:
     prompt = data.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
         raise InvalidRequest("prompt must be a string")
+    parse.embed_fields(data)
     if not prompt:
         raise InvalidRequest("prompt is required: the text to embed")
     ex = executor(request)

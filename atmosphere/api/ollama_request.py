@@ -237,10 +237,7 @@ def generate_request(data: dict[str, Any], model: str, prompt: str) -> GenerateR
 
 def embed_inputs(data: dict[str, Any]) -> list[str]:
     """``input``, a string or an array of strings; nothing to embed is a 400 naming the field."""
-    check_flags(data, "truncate")
-    keep_alive(data)
-    if data.get("options") is not None and not isinstance(data["options"], dict):
-        raise InvalidRequest("options must be an object")
+    embed_fields(data)
     raw = data.get("input")
     if raw is None:
         raise InvalidRequest("input is required: a string or an array of strings to embed")
@@ -259,6 +256,14 @@ def typed(data: dict[str, Any], spec: Spec, prefix: str = "") -> None:
     if wrong is not None:
         name, expect, value = wrong
         raise InvalidRequest(f"{name} must be {expect.what} (got {shown(value)})")
+
+
+def embed_fields(data: dict[str, Any]) -> None:
+    """The typed fields of both embedding calls besides the text."""
+    check_flags(data, "truncate")
+    keep_alive(data)
+    if data.get("options") is not None and not isinstance(data["options"], dict):
+        raise InvalidRequest("options must be an object")
 
 
 def check_flags(data: dict[str, Any], *names: str) -> None:
