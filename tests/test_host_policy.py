@@ -295,3 +295,70 @@ async def test_the_transport_sends_nothing_to_an_address_its_check_refuses(metad
         with pytest.raises(httpx.ConnectError, match="refused to connect to 127.0.0.1:.*a test refusal"):
             await client.get("/latest/meta-data/")
     assert metadata.heard == []
+
+
+# --- the policy itself, spelling by spelling ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("http://LOCALHOST:11434/", "http://localhost:11434"),
+        ("https://GPU-Box.lan", "https://gpu-box.lan"),
+        ("http://0x7f000001:11434", "http://127.0.0.1:11434"),
+        ("http://0177.0.0.1:1", "http://127.0.0.1:1"),
+        ("http://10.1:1", "http://10.0.0.1:1"),  # inet_aton's a.b form
+        ("http://[::1]:1", "http://[::1]:1"),
+        ("http://192.168.1.20:11434", "http://192.168.1.20:11434"),
+    ],
+)
+def test_a_host_url_is_stored_in_one_plain_form(given: str, stored: str) -> None:
+    from atmosphere.host_policy import normalize_host_url
+
+    assert normalize_host_url(given) == stored
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ("ftp://h", "http:// or https://"),
+        ("http://", "http:// or https://"),
+        ("http://h:99999", "invalid host or port"),
+        ("http://h ost", "spaces or control characters"),
+        ("http://h/\r\nX: y", "spaces or control characters"),
+        ("http://bad_name!:1", "invalid host name"),
+        ("http://0.0.0.0:11434", "is where a server listens"),
+        ("http://224.0.0.1", "no host has"),
+        ("http://[::]:1", "is where a server listens"),
+        ("http://x.metadata.google.internal", "cloud metadata service"),
+        ("http://" + "a" * 3000, "at most 2048 characters"),
+    ],
+)
+def test_a_host_url_the_policy_refuses_says_why(given: str, says: str) -> None:
+    from atmosphere.host_policy import HostUrlRefused, normalize_host_url
+
+    with pytest.raises(HostUrlRefused, match=says):
+        normalize_host_url(given)
+
+
+@pytest.mark.parametrize(
+    ("url", "network"),
+    [
+        ("http://127.0.0.1:1", "loopback"),
+        ("http://localhost:1", "loopback"),
+        ("http://[::1]:1", "loopback"),
+        ("http://10.0.0.5:1", "private"),
+        ("http://172.20.0.1:1", "private"),
+        ("http://100.64.1.1:1", "private"),  # carrier-grade NAT, Tailscale
+        ("http://[fd12::1]:1", "private"),
+        ("http://gpu-box:1", "private"),
+        ("http://box.local:1", "private"),
+        ("http://[::ffff:192.168.1.2]:1", "private"),
+        ("http://8.8.8.8:1", "public"),
+        ("https://api.example.com", "public"),
+    ],
+)
+def test_each_host_is_placed_on_a_network(url: str, network: str) -> None:
+    from atmosphere.host_policy import network_of
+
+    assert network_of(url) == network
