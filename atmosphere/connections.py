@@ -22,6 +22,7 @@ Each limit is logged when hit (at most once every few seconds, with a count).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import resource
 import time
@@ -39,18 +40,40 @@ _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection
 _BUSY_503 = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n"
 MAX_HEAD_BYTES = 32 * 1024  # the request line and every header of one request, in all
 MAX_LINE_BYTES = 16 * 1024  # the request line, or one header's name and value
-_TOO_LARGE_BODY = (
-    b'{"error":{"message":"Request headers too large: at most 32 KiB in all and 16 KiB in one line.",'
-    b'"type":"invalid_request_error","param":null,"code":"request_headers_too_large"}}'
-)
-_TOO_LARGE_431 = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
-    b"content-length: " + str(len(_TOO_LARGE_BODY)).encode() + b"\r\nconnection: close\r\n\r\n" + _TOO_LARGE_BODY
+_TOO_LARGE_MESSAGE = "Request headers too large: at most 32 KiB in all and 16 KiB in one line."
+
+
+def _response_431(body: dict[str, object]) -> bytes:
+    content = json.dumps(body, separators=(",", ":")).encode()
+    head = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+    return head + b"content-length: " + str(len(content)).encode() + b"\r\nconnection: close\r\n\r\n" + content
+
+
+# In the caller's protocol, told by the path (as far as it arrived): Ollama's, Anthropic's, OpenAI's.
+_TOO_LARGE_OLLAMA = _response_431({"error": _TOO_LARGE_MESSAGE})
+_TOO_LARGE_ANTHROPIC = _response_431({"type": "error", "error": {"type": "invalid_request_error", "message": _TOO_LARGE_MESSAGE}})
+_TOO_LARGE_431 = _response_431(
+    {
+        "error": {
+            "message": _TOO_LARGE_MESSAGE,
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "request_headers_too_large",
+        }
+    }
 )
 
 
 _LINGER_SECONDS = 2.0  # after a 431, how long the rest of the client's head is read and dropped
 _LINGER_BYTES = 4 * 1024 * 1024  # ... and how much of it at most
+
+
+def _too_large_for(target: bytes) -> bytes:
+    if target.startswith(b"/api/"):
+        return _TOO_LARGE_OLLAMA
+    if target.startswith(b"/v1/messages"):
+        return _TOO_LARGE_ANTHROPIC
+    return _TOO_LARGE_431
 
 
 class _HeadTooLarge(Exception):
@@ -238,7 +261,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         )
         # A lingering close: closing with the client's bytes unread would reset the connection,
         # and the client's kernel would drop the 431 before the client read it.
-        self.transport.write(_TOO_LARGE_431)
+        self.transport.write(_too_large_for(getattr(self, "url", b"") or b""))
         self._discarding = 1
         if self.transport.can_write_eof():
             self.transport.write_eof()

@@ -72,3 +72,21 @@ def test_an_sdk_style_client_reads_the_431_as_an_error_body(serve) -> None:  # n
         assert answer.status_code == 431
         assert answer.json()["error"]["code"] == "request_headers_too_large"
         assert client.get("/health").status_code == 200
+
+
+def test_the_431_comes_in_the_callers_protocol(serve) -> None:  # noqa: F811
+    process = serve().started()
+    huge = b"X-Big: " + b"g" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n"
+
+    def body(path: bytes) -> dict[str, object]:
+        answer = _send(process.port, b"POST " + path + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n" + huge)
+        head, _, content = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 431 "), answer[:200]
+        return dict(json.loads(content))
+
+    ollama = body(b"/api/chat")
+    assert set(ollama) == {"error"} and "32 KiB" in str(ollama["error"])  # the ollama client reads a string
+    anthropic = body(b"/v1/messages")
+    assert anthropic["type"] == "error" and anthropic["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    openai = body(b"/v1/chat/completions")
+    assert openai["error"]["code"] == "request_headers_too_large"  # type: ignore[index]
