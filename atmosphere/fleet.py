@@ -21,12 +21,13 @@ from atmosphere import jsonfast
 from atmosphere.domain import ModelInfo
 from atmosphere.errors import Conflict, InvalidRequest, NotFound, StateNotSaved
 from atmosphere.host_policy import HostRules, TooManyHosts, network_of
-from atmosphere.hosts import HostListError, HostSpec, new_host
+from atmosphere.hosts import HostListError, HostSpec, check_id, new_host
 from atmosphere.observe.metrics import HostGauge
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
-from atmosphere.registry import Registry, save_atomically
+from atmosphere.registry import Registry
 from atmosphere.router.balancer import Balancer
+from atmosphere.state import files
 
 log = logging.getLogger("atmosphere.fleet")
 
@@ -213,28 +214,18 @@ class Fleet:
         return self.registry
 
     def _load(self) -> tuple[list[HostSpec], list[str]]:
-        try:
-            data = jsonfast.loads(self._file.read_bytes())
-        except FileNotFoundError:
-            return [], []
-        except (OSError, jsonfast.JSONDecodeError) as exc:
-            log.warning("ignoring unreadable hosts file %s: %s", self._file, exc)
-            return [], []
-        if not isinstance(data, dict):
-            return [], []
-        added = []
-        for item in data.get("added") or []:
-            try:
-                added.append(HostSpec.from_dict(item, self.rules.allow))
-            except (HostListError, KeyError, TypeError, AttributeError) as exc:
-                log.warning("ignoring a saved host in %s: %s", self._file, exc)
-        order = data.get("order")
-        return added, [i for i in order if isinstance(i, str)] if isinstance(order, list) else []
+        """The added hosts and the saved order; whatever in the file is malformed is warned about and skipped."""
+        document = files.read_document(self._file, jsonfast.loads)
+        added = files.list_field(self._file, document, "added")
+        saved = ((f"saved host {files.shown(i)}", i) for i in added)
+        specs = files.valid_entries(self._file, saved, lambda i: HostSpec.from_saved(i, self.rules.allow))
+        order = files.list_field(self._file, document, "order")
+        return specs, files.valid_entries(self._file, ((f"order entry {files.shown(i)}", i) for i in order), check_id)
 
     async def _save(self) -> None:
-        doc = {"added": [s.to_dict() for s in self.specs.values() if s.removable], "order": self._order}
+        doc = {"added": [s.to_saved() for s in self.specs.values() if s.removable], "order": self._order}
         try:
-            await asyncio.to_thread(save_atomically, self._file, jsonfast.dumps(doc))
+            await files.save(self._file, jsonfast.dumps(doc))
         except OSError as exc:
             reason = exc.strerror or exc
             raise StateNotSaved(f"Could not save the hosts to {self._file}: {reason}. Nothing was changed.") from None

@@ -24,6 +24,11 @@ KINDS: tuple[Kind, ...] = ("llamafarm", "ollama")
 RUNTIME_PORT = 11540
 _DISPLAY = {"llamafarm": "LlamaFarm", "ollama": "Ollama"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$")
+# Every integration id, from the settings, the dashboard or a state file: it names files'
+# entries, URL paths and metric labels, so it is short and plain.
+_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_MAX_ID = 64
+_DISPLAY_NAME = re.compile(r"[^\x00-\x1f\x7f]{1,200}")  # a saved name: printable, bounded
 
 
 class HostListError(ValueError):
@@ -43,28 +48,42 @@ class HostSpec:
     name: str  # shown to people
     url: str
     runtime_url: str | None = None  # LlamaFarm only
-    removable: bool = False  # added from the dashboard (not from settings)
+    # Added from the dashboard or its file (not from settings). Never read from a file: what
+    # the API may remove is decided by where a host came from, not by what a file says.
+    removable: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_saved(self) -> dict[str, Any]:
+        """The entry ``hosts.json`` keeps for an added host."""
+        return {k: v for k, v in asdict(self).items() if k != "removable"}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], allow: AllowList = NO_EXCEPTIONS) -> HostSpec:
+    def from_saved(cls, data: Any, allow: AllowList = NO_EXCEPTIONS) -> HostSpec:
+        """An added host read back from ``hosts.json``, checked field by field as the API checks it."""
+        if not isinstance(data, dict):
+            raise HostListError(f"expected an object, found {type(data).__name__}")
+        host_id = check_id(data.get("id"))
         kind = data.get("kind")
         if kind not in KINDS:
-            raise HostListError(f"unknown kind {kind!r}")
-        url = check_url(str(data.get("url", "")), allow)
+            raise HostListError(f"'kind' must be 'ollama' or 'llamafarm' (got {kind!r:.40})")
+        url = data.get("url")
+        if not isinstance(url, str):
+            raise HostListError("'url' must be a string")
+        url = check_url(url, allow)
+        name = data.get("name", host_id)
+        if not isinstance(name, str) or not _DISPLAY_NAME.fullmatch(name):
+            raise HostListError("'name' must be 1-200 printable characters")
         runtime = data.get("runtime_url")
-        return cls(
-            id=str(data["id"]),
-            kind=kind,
-            name=str(data.get("name") or data["id"]),
-            url=url,
-            runtime_url=check_url(str(runtime), allow)
-            if runtime
-            else (default_runtime_url(url) if kind == "llamafarm" else None),
-            removable=bool(data.get("removable", True)),
-        )
+        if runtime is not None and (not isinstance(runtime, str) or kind != "llamafarm"):
+            raise HostListError("'runtime_url' must be a string, on a LlamaFarm host only")
+        runtime_url = check_url(runtime, allow) if runtime else (default_runtime_url(url) if kind == "llamafarm" else None)
+        return cls(host_id, kind, name, url, runtime_url, removable=True)
+
+
+def check_id(value: Any) -> str:
+    """An integration id as every source must spell it: 1-64 of a-z, 0-9 and '-', not starting with '-'."""
+    if not isinstance(value, str) or not _ID.fullmatch(value):
+        raise HostListError(f"an integration id is 1-64 of a-z, 0-9 and '-', not starting with '-' (got {value!r:.40})")
+    return value
 
 
 def check_url(value: str, allow: AllowList = NO_EXCEPTIONS) -> str:
@@ -91,7 +110,8 @@ def host_port_id(kind: str, url: str) -> str:
 
 
 def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "host"
+    """An id from free text, always one ``check_id`` accepts."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:_MAX_ID].rstrip("-") or "host"
 
 
 def split_items(values: str | list[str] | tuple[str, ...]) -> list[str]:

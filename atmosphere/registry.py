@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,7 +17,9 @@ from typing import Any
 from atmosphere import jsonfast
 from atmosphere.domain import ProbeResult
 from atmosphere.errors import StateNotSaved
+from atmosphere.hosts import check_id
 from atmosphere.ports import Backend
+from atmosphere.state import files
 from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.registry")
@@ -232,7 +232,7 @@ class Registry:
         async with self._save_lock:
             disabled = self._disabled - {backend_id} if enabled else self._disabled | {backend_id}
             if disabled != self._disabled:
-                await asyncio.to_thread(self._save_disabled, sorted(disabled))
+                await self._save_disabled(sorted(disabled))
                 self._disabled = disabled
 
     async def forget(self, backend_id: str) -> None:
@@ -247,27 +247,15 @@ class Registry:
             log.warning("could not forget the choice for removed host %s: %s", backend_id, exc)
 
     def _load_disabled(self) -> set[str]:
-        """The saved choices; a file that is unreadable or holds wrong types is a warning, not a crash."""
-        try:
-            data = jsonfast.loads(self._state_file.read_bytes())
-        except FileNotFoundError:
-            return set()
-        except (OSError, jsonfast.JSONDecodeError) as exc:
-            log.warning("ignoring unreadable state file %s: %s", self._state_file, exc)
-            return set()
-        disabled = data.get("disabled") if isinstance(data, dict) else None
-        if not isinstance(disabled, list):
-            log.warning('ignoring state file %s: expected {"disabled": [ids]}', self._state_file)
-            return set()
-        ids = {d for d in disabled if isinstance(d, str)}
-        if not all(isinstance(d, str) for d in disabled):
-            log.warning("ignoring entries of state file %s that are not integration ids", self._state_file)
-        return {d for d in ids if d in self._by_id}
+        """The saved choices; an unreadable file or a malformed entry is a warning, not a crash."""
+        document = files.read_document(self._state_file, jsonfast.loads)
+        disabled = files.list_field(self._state_file, document, "disabled")
+        entries = ((f"disabled entry {files.shown(d)}", d) for d in disabled)
+        return {d for d in files.valid_entries(self._state_file, entries, check_id) if d in self._by_id}
 
-    def _save_disabled(self, disabled: list[str]) -> None:
-        """Write atomically through a temp file of our own: a crash never leaves half a file."""
+    async def _save_disabled(self, disabled: list[str]) -> None:
         try:
-            save_atomically(self._state_file, jsonfast.dumps({"disabled": disabled}))
+            await files.save(self._state_file, jsonfast.dumps({"disabled": disabled}))
         except OSError as exc:
             log.error("could not save %s: %s", self._state_file, exc.strerror or exc)
             raise StateNotSaved(
@@ -308,20 +296,6 @@ def _tiers(backends: list[Backend]) -> dict[str, int]:
             tier, kind = tier + 1, backend.type
         tiers[backend.id] = tier
     return tiers
-
-
-def save_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` through a uniquely named temp file beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 def _retrieve_exception(task: asyncio.Future[None]) -> None:

@@ -92,14 +92,14 @@ def test_models_past_the_label_bound_are_counted_as_other() -> None:
     assert other.endswith(" 50.0")
 
 
-def test_the_models_file_holds_a_bounded_number_of_shared_names(tmp_path: Path) -> None:
+async def test_the_models_file_holds_a_bounded_number_of_shared_names(tmp_path: Path) -> None:
     lines = [f'[models.m{i}]\nollama = "m{i}:latest"\n' for i in range(MAX_EQUIVALENTS + 5)]
     (tmp_path / "models.toml").write_text("\n".join(lines))
     equivalents = Equivalents(tmp_path / "models.toml")
     assert len(equivalents.all()) == MAX_EQUIVALENTS
     with pytest.raises(TooManyEquivalents):
-        equivalents.add(Equivalent("one-more", {"ollama": "x"}))
-    equivalents.add(Equivalent("m0", {"ollama": "replaced"}))  # replacing one is fine
+        await equivalents.add(Equivalent("one-more", {"ollama": "x"}))
+    await equivalents.add(Equivalent("m0", {"ollama": "replaced"}))  # replacing one is fine
     assert equivalents.get("m0") == Equivalent("m0", {"ollama": "replaced"})
 
 

@@ -16,9 +16,9 @@ def test_a_shared_name_written_in_the_models_file_is_read_back(tmp_path: Path) -
     assert found.native_for("llamafarm", "llamafarm") == "chatbot/fast"
 
 
-def test_an_accepted_equivalent_survives_a_restart(tmp_path: Path) -> None:
+async def test_an_accepted_equivalent_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "state" / "models.toml"
-    Equivalents(path).add(Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu box": "qwen3:1.7b"}))
+    await Equivalents(path).add(Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu box": "qwen3:1.7b"}))
     again = Equivalents(path)
     assert again.get("team/qwen:1.7b") == Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu box": "qwen3:1.7b"})
     assert [e.name for e in again.containing("qwen3:1.7b")] == ["team/qwen:1.7b"]
@@ -30,7 +30,7 @@ def test_a_broken_models_file_is_ignored_not_fatal(tmp_path: Path) -> None:
     assert Equivalents(path).all() == []
 
 
-def test_the_same_model_under_two_names_is_suggested_never_applied(tmp_path: Path) -> None:
+async def test_the_same_model_under_two_names_is_suggested_never_applied(tmp_path: Path) -> None:
     lf = ModelInfo("chatbot/smart", backend_model="unsloth/Qwen3-1.7B-GGUF:Q4_K_M", capabilities=["chat"])
     ol = ModelInfo("qwen3:1.7b", family="qwen3", parameter_size="1.7B", quantization="Q4_K_M", capabilities=["chat"])
     other = ModelInfo("llama3.2:latest", family="llama", parameter_size="3.2B", quantization="Q4_K_M")
@@ -45,5 +45,5 @@ def test_the_same_model_under_two_names_is_suggested_never_applied(tmp_path: Pat
         }
     ]
     assert known.get("qwen3-1.7b") is None
-    known.add(Equivalent("qwen3-1.7b", found[0]["members"]))
+    await known.add(Equivalent("qwen3-1.7b", found[0]["members"]))
     assert suggest([("llamafarm", [lf]), ("ollama", [ol])], known) == []

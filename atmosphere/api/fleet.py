@@ -116,7 +116,7 @@ async def accept_equivalent(request: Request) -> Response:
     if unknown:
         raise InvalidRequest(f"Unknown integration id(s) in 'members': {', '.join(unknown)}.", param="members")
     try:
-        _equivalents(request).add(equivalent)
+        await _equivalents(request).add(equivalent)
     except TooManyEquivalents as exc:  # the models file is full: the state refuses, not the request
         raise Conflict(f"{exc}.", code="too_many_equivalents") from None
     except OSError as exc:

@@ -14,6 +14,7 @@ only proposes, from family, parameter size and quantization.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import tomllib
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from atmosphere.domain import ModelInfo
-from atmosphere.registry import save_atomically
+from atmosphere.state import files
 
 log = logging.getLogger("atmosphere.equivalents")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -76,31 +77,21 @@ class Equivalents:
         self.path = path
         self._by_name: dict[str, Equivalent] = {}
         self._by_native: dict[str, list[Equivalent]] = {}
+        self._lock = asyncio.Lock()
         self._load()
 
     def _load(self) -> None:
-        try:
-            data = tomllib.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            log.warning("ignoring unreadable models file %s: %s", self.path, exc)
-            return
-        table = data.get("models", {})
+        document = files.read_document(self.path, lambda raw: tomllib.loads(raw.decode("utf-8")))
+        table = document.get("models", {})
         if not isinstance(table, dict):
-            log.warning("ignoring %s: 'models' is not a table", self.path)
+            files.warn_entry(self.path, "'models'", "it is not a table")
             return
-        for name, members in table.items():
-            if len(self._by_name) >= MAX_EQUIVALENTS:
-                log.warning("ignoring the rest of %s: at most %d shared names are read", self.path, MAX_EQUIVALENTS)
-                break
-            try:
-                self._index(check(name, members))
-            except EquivalentError as exc:
-                log.warning("ignoring [models.%s] in %s: %s", name, self.path, exc)
-
-    def _index(self, equivalent: Equivalent) -> None:
-        self._by_name[equivalent.name] = equivalent
+        entries = list(table.items())
+        if len(entries) > MAX_EQUIVALENTS:
+            log.warning("ignoring the rest of %s: at most %d shared names are read", self.path, MAX_EQUIVALENTS)
+        labelled = ((f"[models.{files.shown(n)}]", (n, m)) for n, m in entries[:MAX_EQUIVALENTS])
+        for item in files.valid_entries(self.path, labelled, _checked):
+            self._by_name[item.name] = item
         self._reindex()
 
     def _reindex(self) -> None:
@@ -119,26 +110,38 @@ class Equivalents:
         """The equivalents a native model name belongs to (to fall back across)."""
         return self._by_native.get(native, [])
 
-    def add(self, equivalent: Equivalent) -> None:
-        """Write the file with ``equivalent`` added (or replaced); atomic, comments not kept."""
-        if equivalent.name not in self._by_name and len(self._by_name) >= MAX_EQUIVALENTS:
-            raise TooManyEquivalents(f"the models file holds {MAX_EQUIVALENTS} shared names already; remove one from it first")
-        previous = dict(self._by_name)
-        self._index(equivalent)
-        try:
-            self._write()
-        except OSError:
-            self._by_name = previous
-            self._reindex()
-            raise
+    async def add(self, equivalent: Equivalent) -> None:
+        """Save the file with ``equivalent`` added (or replaced), then use it; atomic, off the
+        event loop, one save at a time; comments in the file are not kept. OSError: not saved,
+        nothing changed."""
+        # Shielded: a client that leaves mid-save must not leave the file saved and memory not.
+        commit = asyncio.ensure_future(self._commit(equivalent))
+        commit.add_done_callback(lambda task: task.cancelled() or task.exception())
+        await asyncio.shield(commit)
 
-    def _write(self) -> None:
-        lines = ["# Model equivalents: one shared name for the same model on several backends.", ""]
-        for item in self._by_name.values():
-            lines.append(f"[models.{_toml_key(item.name)}]")
-            lines.extend(f"{_toml_key(k)} = {_toml_string(v)}" for k, v in item.members.items())
-            lines.append("")
-        save_atomically(self.path, "\n".join(lines).encode())  # its own temp file: saves never share one
+    async def _commit(self, equivalent: Equivalent) -> None:
+        async with self._lock:
+            if equivalent.name not in self._by_name and len(self._by_name) >= MAX_EQUIVALENTS:
+                raise TooManyEquivalents(
+                    f"the models file holds {MAX_EQUIVALENTS} shared names already; remove one from it first"
+                )
+            by_name = {**self._by_name, equivalent.name: equivalent}
+            await files.save(self.path, _render(by_name.values()))
+            self._by_name = by_name
+            self._reindex()
+
+
+def _checked(entry: tuple[Any, Any]) -> Equivalent:
+    return check(*entry)
+
+
+def _render(equivalents: Iterable[Equivalent]) -> bytes:
+    lines = ["# Model equivalents: one shared name for the same model on several backends.", ""]
+    for item in equivalents:
+        lines.append(f"[models.{_toml_key(item.name)}]")
+        lines.extend(f"{_toml_key(k)} = {_toml_string(v)}" for k, v in item.members.items())
+        lines.append("")
+    return "\n".join(lines).encode()
 
 
 def _toml_string(value: str) -> str:
