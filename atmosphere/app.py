@@ -24,9 +24,7 @@ from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
 from atmosphere.config import Settings
-from atmosphere.fleet import Fleet
 from atmosphere.host_policy import HostRules, peer_refusal
-from atmosphere.hosts import HostSpec
 from atmosphere.http.budget import BufferBudget
 from atmosphere.http.client import BUDGET_EXTENSION
 from atmosphere.http.transport import PooledTransport, tls_context
@@ -35,12 +33,14 @@ from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
-from atmosphere.registry import Registry
 from atmosphere.router.balancer import Balancer
 from atmosphere.router.breaker import Breakers
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.executor import Executor
+from atmosphere.router.integrations import Integrations, host_gauges
 from atmosphere.router.streams import StreamLimits
+from atmosphere.state.hostlist import HostSpec
+from atmosphere.state.hosts import Hosts
 
 log = logging.getLogger("atmosphere")
 
@@ -92,29 +92,14 @@ def build_backend(spec: HostSpec, settings: Settings) -> Backend:
     return backend
 
 
-def build_fleet(settings: Settings) -> Fleet:
-    """The hosts: those the settings name plus those added from the dashboard (``hosts.json``),
-    for ``serve`` and ``scan`` alike."""
-    balancer = Balancer(
-        queue_size=settings.queue_size,
-        queue_timeout=settings.queue_timeout or settings.request_timeout,  # the request's own deadline
-        max_inflight=settings.max_inflight,
-    )
-    return Fleet(
+def build_hosts(settings: Settings) -> Hosts:
+    """The hosts (those the settings name plus those added from the dashboard, ``hosts.json``)
+    and their registry, for ``serve`` and ``scan`` alike."""
+    return Hosts(
         settings.hosts(),
         state_dir=settings.state_dir,
         build=lambda spec: build_backend(spec, settings),
-        balancer=balancer,
-        requests=RequestLog(),
         rules=HostRules(settings.host_allow_list(), settings.max_hosts),
-    )
-
-
-def build_registry(settings: Settings, backends: list[Backend]) -> Registry:
-    """The registry of ``backends``, for ``serve`` (the app's lifespan) and ``scan`` alike."""
-    return Registry(
-        backends,
-        state_dir=settings.state_dir,
         probe_timeout=settings.probe_timeout,
         health_interval=settings.health_interval,
     )
@@ -123,35 +108,34 @@ def build_registry(settings: Settings, backends: list[Backend]) -> Registry:
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        fleet = build_fleet(settings)
-        balancer, requests = fleet.balancer, fleet.requests
-        registry = build_registry(settings, fleet.backends())
-        fleet.attach(registry)
-        metrics = Metrics(fleet.gauges)
-        recorder = Recorder(requests, metrics, log_prompts=settings.log_prompts)
-        app.state.registry = registry
-        app.state.fleet = fleet
-        app.state.metrics = metrics
-        app.state.requests = requests
-        app.state.equivalents = Equivalents(settings.models_path())
-        breakers = Breakers(on_change=registry.publish, on_trip=metrics.breaker_tripped)
-        fleet_fields = registry.live_fields
-        registry.live_fields = lambda host: {**fleet_fields(host), "breaker": breakers.state(host)}
+        hosts = build_hosts(settings)
+        registry = hosts.registry
+        balancer = Balancer(
+            queue_size=settings.queue_size,
+            queue_timeout=settings.queue_timeout or settings.request_timeout,  # the request's own deadline
+            max_inflight=settings.max_inflight,
+        )
+        requests = RequestLog()
+        metrics = Metrics(lambda: host_gauges(registry, balancer))
+        breakers = Breakers(on_change=registry.refresh, on_trip=metrics.breaker_tripped)
+        cards = Integrations(hosts, balancer=balancer, breakers=breakers, requests=requests)
+        equivalents = Equivalents(settings.models_path())
         limits = StreamLimits(settings.first_token_timeout, settings.stream_idle_timeout)
         app.state.executor = Executor(
             registry,
             balancer=balancer,
-            recorder=recorder,
-            equivalents=app.state.equivalents,
+            recorder=Recorder(requests, metrics, log_prompts=settings.log_prompts),
+            equivalents=equivalents,
             allow_cloud=settings.allow_cloud,
             limits=limits,
             breakers=breakers,
         )
-        app.state.live = websocket.LiveUpdates(registry)
+        app.state.live = websocket.LiveUpdates(cards, rescan=registry.request_scan)
         requests.add_listener(app.state.live.request_done)
-        fleet.on_change = app.state.live.broadcast_snapshot
+        app.state.registry, app.state.hosts, app.state.integrations = registry, hosts, cards
+        app.state.metrics, app.state.requests, app.state.equivalents = metrics, requests, equivalents
         await registry.scan()  # so the first request already knows the backends
-        for item in registry.integrations():
+        for item in cards.all():
             log.info("%s at %s: %s%s", item["name"], item["url"], item["status"], f" ({item['error']})" if item["error"] else "")
         registry.start()
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -127,20 +128,24 @@ def demo(settings: Settings) -> int:
 
 async def scan(settings: Settings) -> int:
     """Print a table of integrations; exit 1 when none is healthy."""
-    from atmosphere.app import build_fleet, build_registry
+    from atmosphere.app import build_hosts
+    from atmosphere.observe.requestlog import RequestLog
+    from atmosphere.router.balancer import Balancer
+    from atmosphere.router.breaker import Breakers
+    from atmosphere.router.integrations import Integrations
 
-    fleet = build_fleet(settings)
-    registry = build_registry(settings, fleet.backends())
-    fleet.attach(registry)
+    hosts = build_hosts(settings)
+    cards = Integrations(hosts, balancer=Balancer(), breakers=Breakers(), requests=RequestLog())  # nothing served yet
     try:
-        items = await registry.scan()
+        await hosts.registry.scan()
+        items = cards.all()
     finally:
-        await registry.aclose()
+        await hosts.registry.aclose()
     print(format_scan_table(items))
     return 0 if any(i["status"] in ("healthy", "degraded") for i in items) else 1
 
 
-def format_scan_table(items: list[dict[str, Any]]) -> str:
+def format_scan_table(items: Sequence[Mapping[str, Any]]) -> str:
     rows = [("INTEGRATION", "STATUS", "VERSION", "LATENCY", "URL", "MODELS")]
     for item in items:
         status = item["status"] + ("" if item["enabled"] else " (disabled)")

@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from atmosphere.host_policy import AllowList
-from atmosphere.hosts import HostListError, HostSpec, Kind, check_url, parse_hosts, unique
+from atmosphere.state.hostlist import HostListError, HostSpec, Kind, check_url, parse_hosts, unique
 
 
 class ConfigError(Exception):

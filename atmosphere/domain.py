@@ -76,7 +76,9 @@ class ProbeResult:
     default_model: str | None = None
     default_embedding_model: str | None = None
     latency_ms: float | None = None
+    reported_concurrency: int | None = None  # the host's own word on its limit (LlamaFarm's optimal_concurrency)
     _index: dict[str, ModelInfo] | None = field(default=None, init=False, repr=False, compare=False)
+    _loaded: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def model_info(self, model_id: str) -> ModelInfo | None:
         """The model served under ``model_id`` (its id or an alias); a dict lookup, built once."""
@@ -88,6 +90,12 @@ class ProbeResult:
                     index.setdefault(name, info)
             self._index = index
         return index.get(model_id)
+
+    def loaded(self) -> frozenset[str]:
+        """The models resident on the host, computed once per probe (it goes with the result)."""
+        if self._loaded is None:
+            self._loaded = frozenset(m.id for m in self.models if m.loaded)
+        return self._loaded
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,13 +24,13 @@ from typing import Any
 import httpx
 
 from atmosphere.domain import ModelInfo, ProbeResult
-from atmosphere.registry import Registry
 from atmosphere.router.balancer import Balancer
 from atmosphere.router.executor import Executor
 from atmosphere.router.plan import pools
 from atmosphere.standins.ollama import create_ollama_app
 from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.state import EmulatorState
+from atmosphere.state.registry import Registry
 from bench.loadgen import median, percentile
 from bench.procs import Children, Gateway
 

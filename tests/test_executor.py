@@ -8,8 +8,8 @@ import pytest
 
 from atmosphere.domain import ChatCompletion, ChatRequest, ModelInfo, ProbeResult
 from atmosphere.errors import BackendFailure, InvalidRequest, ModelNotFound, NoBackendAvailable, UpstreamError, UpstreamTimeout
-from atmosphere.registry import Registry
 from atmosphere.router.executor import Executor
+from atmosphere.state.registry import Registry
 
 
 class FakeBackend:

@@ -44,7 +44,7 @@ async def test_a_llamafarm_that_reports_its_concurrency_and_preload_is_warmed_th
         preload = router.post(f"{LF}/v1/models/preload/default/chatbot").respond(200, json={"status": "loaded"})
         result = await backend.probe()
         assert result.status == "healthy"
-        assert backend.warmup_supported is True and backend.reported_concurrency == 6
+        assert backend.warmup_supported is True and result.reported_concurrency == 6
         await backend.warm("smart")
         assert preload.called
 
@@ -53,5 +53,5 @@ async def test_llamafarm_0_0_27_has_no_preload_so_no_warm_up_and_the_default_lim
     with respx.mock(assert_all_called=False) as router:
         serve_probe(router)
         router.get(f"{RT}/v1/preload/resources").respond(404, json={"detail": "Not Found"})
-        await backend.probe()
-    assert backend.warmup_supported is False and backend.reported_concurrency is None
+        result = await backend.probe()
+    assert backend.warmup_supported is False and result.reported_concurrency is None

@@ -126,11 +126,11 @@ def test_an_inferred_equivalent_is_only_suggested_until_the_operator_accepts_it(
         assert client.get("/v1/models/equivalents").json()["equivalents"] == [body]
 
 
-class _Registry:
+class _Integrations:
     def add_listener(self, listener: Any) -> None:
         self.listener = listener
 
-    def integrations(self) -> list[dict[str, Any]]:
+    def all(self) -> list[dict[str, Any]]:
         return []
 
 
@@ -138,13 +138,13 @@ async def test_a_dashboard_that_reads_slowly_misses_request_messages_but_is_not_
     from atmosphere.api.websocket import LiveUpdates, _Client
     from atmosphere.observe.requestlog import RequestEntry
 
-    registry = _Registry()
-    live = LiveUpdates(registry)  # type: ignore[arg-type]
+    integrations = _Integrations()
+    live = LiveUpdates(integrations, rescan=lambda: None)  # type: ignore[arg-type]
     stalled = _Client(websocket=None)  # type: ignore[arg-type]  # nobody sends its queue: it never reads
     live._clients.add(stalled)
     entry = RequestEntry("req-1", 0.0, "openai.chat", "m", "ollama", "m", False, [], 200, "ok", 1.0, 2.0, None, 1, 1, False, None)
     for _ in range(200):
         live.request_done(entry)
     assert live.client_count == 1 and stalled.queue.qsize() == 32
-    registry.listener({"id": "ollama", "status": "offline"})  # status still gets through
+    integrations.listener.integration_changed({"id": "ollama", "status": "offline"})  # status still gets through
     assert live.client_count == 1 and stalled.queue.qsize() == 33

@@ -88,7 +88,6 @@ class LlamaFarmBackend:
     # 0.0.27 has no preload route (reference: "LlamaFarm 0.0.27 source ... preload"); later
     # versions do. Both are learnt by the probe (the runtime's /v1/preload/resources answers or not).
     warmup_supported = False
-    reported_concurrency: int | None = None  # optimal_concurrency, where the version reports it
 
     def __init__(
         self,
@@ -146,12 +145,15 @@ class LlamaFarmBackend:
             _attempt(get_json(self._runtime, "/v1/preload/resources", timeout, "preload resources")),
             *(_attempt(get_json(self._client, f"/v1/projects/{ns}", timeout, f"projects of {ns}")) for ns in self.namespaces),
         )
-        self._note_preload(resources)
+        # A runtime with /v1/preload/resources has preload (so warm-up) and says its concurrency.
+        self.warmup_supported = isinstance(resources, dict)
+        concurrency = _concurrency(resources)
         answer, latency = liveness  # the card's latency: the liveness round trip only
         if isinstance(answer, BackendFailure):
-            return ProbeResult(status=answer.probe_status, error=answer.reason, latency_ms=latency)
+            return ProbeResult(answer.probe_status, answer.reason, latency_ms=latency, reported_concurrency=concurrency)
         if "status" not in answer:
-            return ProbeResult(status="error", error="liveness: answer has no status; is this LlamaFarm?", latency_ms=latency)
+            reason = "liveness: answer has no status; is this LlamaFarm?"
+            return ProbeResult("error", reason, latency_ms=latency, reported_concurrency=concurrency)
         if self._health is None and self._health_task is not None:
             # The first probe has no earlier /health to go by: give it what is left of the
             # probe's budget. Later probes never wait; they use the last one that finished.
@@ -161,7 +163,7 @@ class LlamaFarmBackend:
         health = self._health if isinstance(self._health, dict) else None
         if health is not None and str(health.get("status", "")).lower() == "unhealthy":
             summary = health.get("summary") or "health check reports unhealthy"
-            return ProbeResult(status="error", error=f"unhealthy: {summary}", latency_ms=latency)
+            return ProbeResult("error", f"unhealthy: {summary}", latency_ms=latency, reported_concurrency=concurrency)
         notes = [f.reason for f in listings if isinstance(f, BackendFailure)]
         catalogue = build_catalogue(
             [(ns, doc) for ns, doc in zip(self.namespaces, listings, strict=True) if isinstance(doc, dict)],
@@ -191,12 +193,8 @@ class LlamaFarmBackend:
             default_model=default,
             default_embedding_model=self._embed.id if self._embed is not None else None,
             latency_ms=latency,
+            reported_concurrency=concurrency,
         )
-
-    def _note_preload(self, resources: Any) -> None:
-        """A runtime with /v1/preload/resources has preload (so warm-up) and says its concurrency."""
-        self.warmup_supported = isinstance(resources, dict)
-        self.reported_concurrency = _concurrency(resources)
 
     async def warm(self, model: str, keep_alive: str | float | None = None) -> None:
         """Preload the project that defines ``model`` (``POST /v1/models/preload/{namespace}/{project}``);

@@ -1,7 +1,7 @@
-"""Endpoints for running a fleet: hosts added, removed, reordered and warmed up; the
-recent-requests log; model equivalents; and ``GET /metrics`` for Prometheus.
+"""Endpoints for running several hosts: the recent-requests log, model equivalents, and
+``GET /metrics`` for Prometheus (the hosts themselves are ``api/integrations.py``).
 
-Thin like every route: parse, call the fleet / log / equivalents, shape the answer.
+Thin like every route: parse, call the log / equivalents, shape the answer.
 """
 
 from __future__ import annotations
@@ -14,58 +14,21 @@ from starlette.responses import Response
 from atmosphere.api.common import body_limit, json_response
 from atmosphere.api.validation import read_json, require_object
 from atmosphere.errors import Conflict, InvalidRequest, StateNotSaved
-from atmosphere.fleet import Fleet
 from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.router.equivalents import EquivalentError, Equivalents, TooManyEquivalents, check, suggest
-from atmosphere.router.executor import Executor
+from atmosphere.router.integrations import Integrations
 
 router = APIRouter()
 _MAX_LIMIT = 500
 
 
-def _fleet(request: Request) -> Fleet:
-    return request.app.state.fleet  # type: ignore[no-any-return]
+def _cards(request: Request) -> Integrations:
+    return request.app.state.integrations  # type: ignore[no-any-return]
 
 
 async def _body(request: Request) -> dict[str, Any]:
     return require_object(await read_json(request, body_limit(request)))
-
-
-# --- hosts -----------------------------------------------------------------------------
-
-
-@router.post("/v1/integrations", status_code=201)
-async def add_integration(request: Request) -> Response:
-    data = await _body(request)
-    snapshot = await _fleet(request).add(data.get("kind"), data.get("name"), data.get("url"), data.get("runtime_url"))
-    return json_response({"integration": snapshot}, status=201)
-
-
-@router.post("/v1/integrations/order")
-async def reorder_integrations(request: Request) -> Response:
-    data = await _body(request)
-    return json_response({"integrations": await _fleet(request).reorder(data.get("order"))})
-
-
-@router.delete("/v1/integrations/{integration_id}")
-async def remove_integration(integration_id: str, request: Request) -> Response:
-    await _fleet(request).remove(integration_id)
-    return json_response({"removed": integration_id})
-
-
-@router.post("/v1/integrations/{integration_id}/warm")
-async def warm_integration(integration_id: str, request: Request) -> Response:
-    """Load a model on one host now (the router's residency action, as the Ollama face's
-    load calls): 404 for an unknown host or a model it does not list; a host that cannot
-    preload, or fails to, answers ``success: false`` with why."""
-    model = (await _body(request)).get("model")
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("'model' must be a non-empty string.", param="model")
-    executor: Executor = request.app.state.executor
-    warmed = await executor.residency.warm_on(integration_id, model)
-    body = {"success": warmed.success, "integration_id": warmed.host, "model": warmed.model}
-    return json_response({**body, "latency_ms": warmed.latency_ms, "error": warmed.error})
 
 
 # --- the request log -------------------------------------------------------------------
@@ -102,7 +65,7 @@ async def list_equivalents(request: Request) -> Response:
 
 @router.get("/v1/models/equivalents/suggestions")
 async def equivalent_suggestions(request: Request) -> Response:
-    return json_response({"suggestions": suggest(_fleet(request).healthy_models(), _equivalents(request))})
+    return json_response({"suggestions": suggest(_cards(request).serving_models(), _equivalents(request))})
 
 
 @router.post("/v1/models/equivalents")
@@ -112,7 +75,7 @@ async def accept_equivalent(request: Request) -> Response:
         equivalent = check(data.get("name"), data.get("members"))
     except EquivalentError as exc:
         raise InvalidRequest(str(exc), param="members" if "member" in str(exc) else "name") from None
-    unknown = [k for k in equivalent.members if not _fleet(request).knows(k) and k not in ("ollama", "llamafarm")]
+    unknown = [k for k in equivalent.members if not _cards(request).knows(k) and k not in ("ollama", "llamafarm")]
     if unknown:
         raise InvalidRequest(f"Unknown integration id(s) in 'members': {', '.join(unknown)}.", param="members")
     try:

@@ -1,7 +1,9 @@
-"""Atmosphere's own endpoints: the integrations (list, test, enable/disable) and ``/v1/execute``.
+"""Atmosphere's own endpoints: the one resource ``/v1/integrations`` (list, add, remove,
+reorder, test, enable/disable, warm up) and ``/v1/execute``.
 
 With ``/ws`` these are the only routes that read the registry; everything that runs a
-prompt goes through the executor.
+prompt goes through the executor. The HTTP input is checked here; ``state.hosts`` checks
+what it means.
 """
 
 from __future__ import annotations
@@ -26,9 +28,13 @@ from atmosphere.api.validation import (
     require_object,
 )
 from atmosphere.domain import ChatCompletion, ChatRequest, Embeddings, EmbedRequest, GenerateRequest
-from atmosphere.errors import AtmosphereError, InvalidRequest, NotFound
-from atmosphere.registry import Registry
+from atmosphere.errors import AtmosphereError, Conflict, InvalidRequest, NotFound
+from atmosphere.host_policy import TooManyHosts
+from atmosphere.router.integrations import Integrations
 from atmosphere.router.intent import infer_capability
+from atmosphere.state.hostlist import HostListError
+from atmosphere.state.hosts import Hosts
+from atmosphere.state.registry import Registry
 from atmosphere.timing import ms_since
 
 router = APIRouter(prefix="/v1")
@@ -39,17 +45,88 @@ def _registry(request: Request) -> Registry:
     return request.app.state.registry  # type: ignore[no-any-return]
 
 
+def _hosts(request: Request) -> Hosts:
+    return request.app.state.hosts  # type: ignore[no-any-return]
+
+
+def _cards(request: Request) -> Integrations:
+    return request.app.state.integrations  # type: ignore[no-any-return]
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    return require_object(await read_json(request, body_limit(request)))
+
+
 @router.get("/integrations")
 async def integrations(request: Request, refresh: bool = False) -> Response:
-    registry = _registry(request)
-    items = await registry.scan(fresh=True) if refresh else registry.integrations()
-    return json_response({"integrations": items, "timestamp": time.time()})
+    if refresh:
+        await _registry(request).scan(fresh=True)
+    return json_response({"integrations": _cards(request).all(), "timestamp": time.time()})
+
+
+# --- the set of hosts -------------------------------------------------------------------
+
+
+@router.post("/integrations", status_code=201)
+async def add_integration(request: Request) -> Response:
+    data = await _body(request)
+    kind, url = _text(data, "kind"), _text(data, "url")
+    name, runtime_url = _optional_text(data, "name"), _optional_text(data, "runtime_url")
+    try:
+        host_id = await _hosts(request).add(kind, name or "", url, runtime_url or None)
+    except TooManyHosts as exc:
+        raise Conflict(str(exc), code="too_many_hosts") from None
+    except HostListError as exc:
+        raise InvalidRequest(str(exc), param=exc.param) from None
+    return json_response({"integration": _cards(request).get(host_id)}, status=201)
+
+
+def _text(data: dict[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidRequest(f"'{field}' must be a non-empty string.", param=field)
+    return value
+
+
+def _optional_text(data: dict[str, Any], field: str) -> str | None:
+    value = data.get(field)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"'{field}' must be a string.", param=field)
+    return value
+
+
+@router.post("/integrations/order")
+async def reorder_integrations(request: Request) -> Response:
+    order = (await _body(request)).get("order")
+    if not isinstance(order, list) or not all(isinstance(i, str) for i in order) or not order:
+        raise InvalidRequest("'order' must be a non-empty list of integration ids.", param="order")
+    await _hosts(request).reorder(order)
+    return json_response({"integrations": _cards(request).all()})
+
+
+@router.delete("/integrations/{integration_id}")
+async def remove_integration(integration_id: str, request: Request) -> Response:
+    await _hosts(request).remove(integration_id)
+    return json_response({"removed": integration_id})
+
+
+@router.post("/integrations/{integration_id}/warm")
+async def warm_integration(integration_id: str, request: Request) -> Response:
+    """Load a model on one host now (the router's residency action, as the Ollama face's
+    load calls): 404 for an unknown host or a model it does not list; a host that cannot
+    preload, or fails to, answers ``success: false`` with why."""
+    model = (await _body(request)).get("model")
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("'model' must be a non-empty string.", param="model")
+    warmed = await executor(request).residency.warm_on(integration_id, model)
+    body = {"success": warmed.success, "integration_id": warmed.host, "model": warmed.model}
+    return json_response({**body, "latency_ms": warmed.latency_ms, "error": warmed.error})
 
 
 @router.post("/integrations/test")
 async def test_integration(request: Request) -> Response:
     """Run one prompt on one integration, without fallback. A backend failure is a result."""
-    data = require_object(await read_json(request, body_limit(request)))
+    data = await _body(request)
     integration_id = data.get("integration_id")
     prompt = data.get("prompt")
     if not isinstance(integration_id, str) or not integration_id:
@@ -85,7 +162,8 @@ async def _set_enabled(request: Request, integration_id: str, enabled: bool) -> 
     registry = _registry(request)
     if registry.get(integration_id) is None:
         raise NotFound(f"No integration with id '{integration_id}'.", param="integration_id")
-    return json_response({"integration": await registry.set_enabled(integration_id, enabled)})
+    await registry.set_enabled(integration_id, enabled)
+    return json_response({"integration": _cards(request).get(integration_id)})
 
 
 # --- intent execution -------------------------------------------------------------------
@@ -93,7 +171,7 @@ async def _set_enabled(request: Request, integration_id: str, enabled: bool) -> 
 
 @router.post("/execute")
 async def execute(request: Request) -> Response:
-    data = require_object(await read_json(request, body_limit(request)))
+    data = await _body(request)
     intent = data.get("intent")
     if not isinstance(intent, str) or not intent.strip():
         raise InvalidRequest("'intent' must be a non-empty string.", param="intent")

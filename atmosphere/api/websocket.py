@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from atmosphere import jsonfast
 from atmosphere.observe.requestlog import RequestEntry
-from atmosphere.registry import Registry
+from atmosphere.router.integrations import Integration, Integrations
 
 log = logging.getLogger("atmosphere.ws")
 router = APIRouter()
@@ -40,20 +41,26 @@ class _Client:
 
 
 class LiveUpdates:
-    """Fans registry changes out to every connected WebSocket client."""
+    """Fans card changes out to every connected WebSocket client; ``rescan`` is what a
+    client's ``{"type": "refresh"}`` asks for."""
 
-    def __init__(self, registry: Registry, ping_interval: float = 15.0):
-        self.registry = registry
+    def __init__(self, integrations: Integrations, *, rescan: Callable[[], None], ping_interval: float = 15.0):
+        self.integrations = integrations
+        self.rescan = rescan
         self.ping_interval = ping_interval
         self._clients: set[_Client] = set()
-        registry.add_listener(self._on_change)
+        integrations.add_listener(self)
 
     @property
     def client_count(self) -> int:
         return len(self._clients)
 
-    def _on_change(self, integration: dict[str, Any]) -> None:
+    def integration_changed(self, integration: Integration) -> None:
         self.broadcast({"type": "integration", "integration": integration})
+
+    def integrations_replaced(self, integrations: list[Integration]) -> None:
+        """Everyone gets the whole list again (a host was added, removed or moved)."""
+        self.broadcast(_snapshot(integrations))
 
     def request_done(self, entry: RequestEntry) -> None:
         """A finished request, for the dashboard's live log (serialised only when someone listens).
@@ -68,10 +75,6 @@ class LiveUpdates:
             if client.queue.qsize() < _QUEUE_SIZE // 2:
                 client.offer(text)
 
-    def broadcast_snapshot(self) -> None:
-        """Everyone gets the whole list again (a host was added, removed or moved)."""
-        self.broadcast({"type": "snapshot", "integrations": self.registry.integrations(), "timestamp": time.time()})
-
     def broadcast(self, message: dict[str, Any]) -> None:
         text = jsonfast.dumps(message).decode()
         for client in list(self._clients):
@@ -84,8 +87,7 @@ class LiveUpdates:
     async def serve(self, websocket: WebSocket) -> None:
         await websocket.accept()
         client = _Client(websocket)
-        snapshot = {"type": "snapshot", "integrations": self.registry.integrations(), "timestamp": time.time()}
-        client.offer(jsonfast.dumps(snapshot).decode())
+        client.offer(jsonfast.dumps(_snapshot(self.integrations.all())).decode())
         self._clients.add(client)
         sender = asyncio.create_task(self._send_loop(client))
         try:
@@ -131,7 +133,11 @@ class LiveUpdates:
                 client.offer(_error('Messages must be JSON text such as {"type": "refresh"}.'))
                 continue
             if isinstance(message, dict) and message.get("type") == "refresh":
-                self.registry.request_scan()
+                self.rescan()
+
+
+def _snapshot(integrations: list[Integration]) -> dict[str, Any]:
+    return {"type": "snapshot", "integrations": integrations, "timestamp": time.time()}
 
 
 def _error(message: str) -> str:

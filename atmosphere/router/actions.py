@@ -8,7 +8,7 @@ import time
 
 from atmosphere.domain import ChatRequest, EmbedRequest, GenerateRequest, TestResult
 from atmosphere.errors import BackendFailure, NotFound
-from atmosphere.registry import Registry
+from atmosphere.state.registry import Registry
 from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.executor")

@@ -12,9 +12,9 @@ from dataclasses import replace
 
 from atmosphere.domain import CatalogModel, ModelSheet
 from atmosphere.errors import BackendFailure
-from atmosphere.registry import Registry
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.readiness import ROUTABLE
+from atmosphere.state.registry import Registry
 
 log = logging.getLogger("atmosphere.catalog")
 

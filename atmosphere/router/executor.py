@@ -38,7 +38,6 @@ from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder, Trace, prompt_text, traced_stream
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
-from atmosphere.registry import Registry
 from atmosphere.router import actions
 from atmosphere.router.actions import ActionRequest
 from atmosphere.router.answers import one_answer, prompt_estimate, settle_completion
@@ -46,11 +45,12 @@ from atmosphere.router.balancer import Balancer, Lease
 from atmosphere.router.breaker import Breakers
 from atmosphere.router.catalog import Catalog
 from atmosphere.router.equivalents import Equivalents
-from atmosphere.router.plan import Candidate, equivalent_natives, loaded_models, pools
+from atmosphere.router.plan import Candidate, equivalent_natives, pools
 from atmosphere.router.readiness import ROUTABLE, attempts_before, not_local, screen
 from atmosphere.router.residency import Residency
 from atmosphere.router.streams import OfflineWatch, StreamLimits, attempting, start_stream
 from atmosphere.router.streams import StartedStream as StartedStream  # faces import it from here
+from atmosphere.state.registry import Registry
 
 log = logging.getLogger("atmosphere.executor")
 
@@ -179,7 +179,7 @@ class Executor:
         return result
 
     def _candidate(self, backend: Backend, native: str, result: ProbeResult, substituted: bool = False) -> Candidate:
-        loaded = native in loaded_models(backend.id, result)
+        loaded = result is not None and native in result.loaded()
         return Candidate(backend, native, self.registry.priority(backend.id), loaded, substituted)
 
     def model_not_found(self, model: str) -> ModelNotFound:

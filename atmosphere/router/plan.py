@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from atmosphere.domain import ProbeResult
 from atmosphere.ports import Backend
 from atmosphere.router.equivalents import Equivalents
 
@@ -38,20 +37,6 @@ def pools(candidates: list[Candidate]) -> list[list[Candidate]]:
             key = this
         out[-1].append(candidate)
     return out
-
-
-_loaded_cache: dict[str, tuple[ProbeResult, frozenset[str]]] = {}
-
-
-def loaded_models(host_id: str, result: ProbeResult | None) -> frozenset[str]:
-    """The models resident on a host per its last probe, computed once per probe result."""
-    if result is None:
-        return frozenset()
-    cached = _loaded_cache.get(host_id)
-    if cached is None or cached[0] is not result:
-        cached = (result, frozenset(m.id for m in result.models if m.loaded))
-        _loaded_cache[host_id] = cached
-    return cached[1]
 
 
 def equivalent_natives(

@@ -21,10 +21,10 @@ from datetime import datetime
 from atmosphere.domain import Attempt, ModelInfo, Resident
 from atmosphere.errors import BackendFailure, InvalidRequest, ModelNotFound, NotFound, failure_from_attempts
 from atmosphere.ports import Backend
-from atmosphere.registry import Registry
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives
 from atmosphere.router.readiness import ROUTABLE
+from atmosphere.state.registry import Registry
 from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.residency")

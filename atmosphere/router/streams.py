@@ -21,7 +21,7 @@ from typing import Any
 
 from atmosphere.domain import ChatChunk
 from atmosphere.errors import BackendFailure
-from atmosphere.registry import Registry
+from atmosphere.state.registry import Registry
 
 
 @dataclass(slots=True)
@@ -144,17 +144,23 @@ class OfflineWatch:
     """
 
     def __init__(self, registry: Registry) -> None:
+        self._registry = registry
         self._waiting: dict[str, set[_Released]] = {}
-        registry.add_listener(self._on_change)
+        registry.add_listener(self)
 
     def released(self, backend_id: str) -> _Released:
         return _Released(self, backend_id)
 
-    def _on_change(self, snapshot: dict[str, Any]) -> None:
-        if snapshot.get("status") != "offline":
+    def host_changed(self, host_id: str) -> None:
+        waiting = self._waiting.get(host_id)
+        result = self._registry.result(host_id)
+        if not waiting or result is None or result.status != "offline":
             return
-        for scope in list(self._waiting.get(str(snapshot.get("id")), ())):
-            scope.fire(str(snapshot.get("error") or "offline"))
+        for scope in list(waiting):
+            scope.fire(result.error or "offline")
+
+    def hosts_changed(self) -> None:
+        pass  # a removed host's calls end on their own (its client is closed)
 
 
 class _Released:

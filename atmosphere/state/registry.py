@@ -1,7 +1,8 @@
-"""The registry owns backend state: health, models and enabled, and publishes changes.
+"""The registry owns what is known about each host: its probe, enabled, and its place in
+the order (which is its priority), and tells listeners when any of it changes.
 
-Everything that changes about a backend changes here; the WebSocket layer listens,
-the executor reads. Nobody else probes or polls.
+The executor reads it; the router's integration view (``router.integrations``) listens and
+adds what changes with load. Nobody else probes or polls.
 """
 
 from __future__ import annotations
@@ -10,27 +11,34 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from atmosphere import jsonfast
 from atmosphere.domain import ProbeResult
 from atmosphere.errors import StateNotSaved
-from atmosphere.hosts import check_id
 from atmosphere.ports import Backend
 from atmosphere.state import files
+from atmosphere.state.hostlist import check_id
 from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.registry")
 
-Listener = Callable[[dict[str, Any]], None]
-# Fields that change on every probe; a change in only these is not news.
-_VOLATILE = ("latency_ms", "last_checked")
+
+class RegistryListener(Protocol):
+    """What the registry tells. Called on the event loop; a listener must not block."""
+
+    def host_changed(self, host_id: str) -> None:
+        """A probe, an enable/disable or a refresh may have changed what is known about one host."""
+        ...
+
+    def hosts_changed(self) -> None:
+        """Hosts were added, removed or reordered."""
+        ...
 
 
 class Registry:
-    """Holds one snapshot per backend, in routing priority order."""
+    """What each host's last probe found, and the operator's choices, in routing priority order."""
 
     def __init__(self, backends: list[Backend], *, state_dir: Path, probe_timeout: float, health_interval: float):
         self.backends = backends
@@ -40,30 +48,18 @@ class Registry:
         self._interval = health_interval
         self._results: dict[str, ProbeResult] = {}
         self._checked: dict[str, float] = {}
-        self._snapshots: dict[str, dict[str, Any]] = {}
         self._disabled: frozenset[str] = frozenset(self._load_disabled())
         self._save_lock = asyncio.Lock()
-        self._listeners: list[Listener] = []
+        self._listeners: list[RegistryListener] = []
         self._scan_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._monitor: asyncio.Task[None] | None = None
-        # Fields that change with load, not probes (in flight, queue, stats; set by the fleet).
-        self.live_fields: Callable[[str], dict[str, Any]] = lambda _id: {}
-        self.after_probe: Callable[[Backend], None] = lambda _backend: None  # e.g. apply a reported limit
         self._priorities: dict[str, int] = _tiers(backends)
-        for backend in backends:
-            self._snapshots[backend.id] = self._snapshot(backend, None)
 
     # --- reading ---------------------------------------------------------------------
 
     def get(self, backend_id: str) -> Backend | None:
         return self._by_id.get(backend_id)
-
-    def integrations(self) -> list[dict[str, Any]]:
-        return [{**self._snapshots[b.id], **self.live_fields(b.id)} for b in self.backends]
-
-    def integration(self, backend_id: str) -> dict[str, Any]:
-        return {**self._snapshots[backend_id], **self.live_fields(backend_id)}
 
     def priority(self, backend_id: str) -> int:
         """Lower first. Consecutive hosts of one kind share a priority, so the balancer
@@ -76,26 +72,28 @@ class Registry:
     def result(self, backend_id: str) -> ProbeResult | None:
         return self._results.get(backend_id)
 
+    def last_checked(self, backend_id: str) -> float | None:
+        return self._checked.get(backend_id)
+
     # --- listening -------------------------------------------------------------------
 
-    def publish(self, backend_id: str) -> None:
-        """Tell listeners about a change in a live field (e.g. a circuit breaker opened)."""
-        if backend_id in self._snapshots:
-            self._publish(self.integration(backend_id))
-
-    def add_listener(self, listener: Listener) -> None:
+    def add_listener(self, listener: RegistryListener) -> None:
         self._listeners.append(listener)
 
-    def _publish(self, snapshot: dict[str, Any]) -> None:
+    def _tell(self, host_id: str | None = None) -> None:
+        """``host_changed(host_id)``, or ``hosts_changed()`` without one, to every listener."""
         for listener in list(self._listeners):
             try:
-                listener(snapshot)
+                if host_id is None:
+                    listener.hosts_changed()
+                else:
+                    listener.host_changed(host_id)
             except Exception:  # noqa: BLE001 - one bad listener must not stop the others
                 log.exception("registry listener failed")
 
     # --- scanning --------------------------------------------------------------------
 
-    async def scan(self, *, fresh: bool = False) -> list[dict[str, Any]]:
+    async def scan(self, *, fresh: bool = False) -> None:
         """Probe every backend concurrently; concurrent callers share one scan.
 
         ``fresh``: the answer comes from a scan that began after this call. A scan already
@@ -109,7 +107,6 @@ class Registry:
         if self._scan_task is None or self._scan_task.done():
             self._scan_task = asyncio.create_task(self._scan_all())
         await asyncio.shield(self._scan_task)
-        return self.integrations()
 
     async def _scan_all(self) -> None:
         backends = list(self.backends)  # hosts may be added or removed while probes run
@@ -118,10 +115,12 @@ class Registry:
         for backend, result in zip(backends, results, strict=True):
             if self._by_id.get(backend.id) is not backend:
                 continue  # removed meanwhile
-            self.after_probe(backend)
+            before = self._results.get(backend.id)
             self._results[backend.id] = result
             self._checked[backend.id] = checked
-            self._update(backend, result)
+            if before is not None and before.status != result.status:
+                log.info("%s is now %s%s", backend.id, result.status, f" ({result.error})" if result.error else "")
+            self._tell(backend.id)
 
     async def _probe(self, backend: Backend) -> ProbeResult:
         """One probe, bounded: whatever the backend does, this returns in about a probe timeout."""
@@ -138,40 +137,7 @@ class Registry:
             log.exception("probe of %s failed", backend.id)
             return ProbeResult(status="error", error=f"probe failed: {exc}")
 
-    def _update(self, backend: Backend, result: ProbeResult | None) -> None:
-        old = self._snapshots.get(backend.id)
-        new = self._snapshot(backend, result)
-        self._snapshots[backend.id] = new
-        if old is None or _essential(old) != _essential(new):
-            if old is not None and old["last_checked"] is not None and old["status"] != new["status"]:
-                log.info("%s is now %s%s", backend.id, new["status"], f" ({new['error']})" if new["error"] else "")
-            self._publish(new)
-
-    def _snapshot(self, backend: Backend, result: ProbeResult | None) -> dict[str, Any]:
-        # degraded: some models are not ready, the others serve
-        healthy = result if result is not None and result.status in ("healthy", "degraded") else None
-        snapshot: dict[str, Any] = {
-            "id": backend.id,
-            "name": backend.name,
-            "type": backend.type,
-            "url": backend.url,
-            "status": result.status if result else "offline",
-            "error": (result.error if result else "not probed yet"),
-            "version": result.version if result else None,
-            "models": [m.to_dict() for m in healthy.models] if healthy else [],
-            "model_count": len(healthy.models) if healthy else 0,
-            "capabilities": healthy.capabilities if healthy else [],
-            "default_model": healthy.default_model if healthy else None,
-            "latency_ms": result.latency_ms if result else None,
-            "last_checked": self._checked.get(backend.id),
-            "enabled": self.is_enabled(backend.id),
-            "priority": self.priority(backend.id),
-        }
-        snapshot.update(backend.describe(result if healthy else None))
-        snapshot.update(self.live_fields(backend.id))
-        return snapshot
-
-    # --- the fleet: hosts come and go, and their order is their priority --------------
+    # --- hosts come and go, and their order is their priority -------------------------
 
     def add(self, backend: Backend) -> None:
         """A new host, after the last host of its kind; probed by the next scan (asked for now)."""
@@ -179,34 +145,35 @@ class Registry:
         self.backends.insert(after + 1, backend)
         self._by_id[backend.id] = backend
         self._reprioritise()
-        self._snapshots[backend.id] = self._snapshot(backend, None)
         self.request_scan()
 
     def remove(self, backend_id: str) -> Backend:
         backend = self._by_id.pop(backend_id)
         self.backends.remove(backend)
-        for table in (self._results, self._checked, self._snapshots):
+        for table in (self._results, self._checked):
             table.pop(backend_id, None)
         self._reprioritise()
         return backend
 
+    def reordered(self, ids: list[str]) -> list[str]:
+        """The order ``reorder(ids)`` would make: the named hosts first, in that order, then
+        the others in their order."""
+        named = [i for i in ids if i in self._by_id]
+        return named + [b.id for b in self.backends if b.id not in named]
+
     def reorder(self, ids: list[str]) -> None:
-        """Put the named hosts first, in that order; hosts not named keep their order after them."""
-        named = [self._by_id[i] for i in ids if i in self._by_id]
-        self.backends[:] = named + [b for b in self.backends if b not in named]
+        self.backends[:] = [self._by_id[i] for i in self.reordered(ids)]
         self._reprioritise()
 
     def _reprioritise(self) -> None:
         self._priorities = _tiers(self.backends)
-        for backend in self.backends:
-            self._snapshots[backend.id] = self._snapshot(backend, self._results.get(backend.id))
+        self._tell()
 
     def refresh(self, backend_id: str) -> None:
-        """Re-describe a backend whose models changed between probes (e.g. one failed and is
-        not ready until the next probe), publishing only if that changed its snapshot."""
-        backend = self._by_id.get(backend_id)
-        if backend is not None:
-            self._update(backend, self._results.get(backend_id))
+        """Tell listeners a host changed between probes (a model failed and is not ready until
+        the next probe, a circuit breaker opened)."""
+        if backend_id in self._by_id:
+            self._tell(backend_id)
 
     def request_scan(self) -> None:
         """Ask the monitor for a scan now (e.g. a client pressed Rescan, or a request failed)."""
@@ -214,7 +181,7 @@ class Registry:
 
     # --- enable / disable ------------------------------------------------------------
 
-    async def set_enabled(self, backend_id: str, enabled: bool) -> dict[str, Any]:
+    async def set_enabled(self, backend_id: str, enabled: bool) -> None:
         """Switch a backend on or off, on disk first: routing changes only once the choice is saved.
 
         Saves are serialised, so concurrent switches never race on the file and the last
@@ -225,8 +192,7 @@ class Registry:
         commit = asyncio.ensure_future(self._commit_enabled(backend_id, enabled))
         commit.add_done_callback(_retrieve_exception)
         await asyncio.shield(commit)
-        self._update(self._by_id[backend_id], self._results.get(backend_id))
-        return self._snapshots[backend_id]
+        self._tell(backend_id)
 
     async def _commit_enabled(self, backend_id: str, enabled: bool) -> None:
         async with self._save_lock:
@@ -302,7 +268,3 @@ def _retrieve_exception(task: asyncio.Future[None]) -> None:
     """Mark a shielded task's error as seen when its caller has already gone."""
     if not task.cancelled():
         task.exception()
-
-
-def _essential(snapshot: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in snapshot.items() if k not in _VOLATILE}
