@@ -133,6 +133,7 @@ async def scan(settings: Settings) -> int:
     from atmosphere.router.balancer import Balancer
     from atmosphere.router.breaker import Breakers
     from atmosphere.router.integrations import Integrations
+    from atmosphere.router.readiness import ROUTABLE
 
     hosts = build_hosts(settings)
     cards = Integrations(hosts, balancer=Balancer(), breakers=Breakers(), requests=RequestLog())  # nothing served yet
@@ -142,7 +143,7 @@ async def scan(settings: Settings) -> int:
     finally:
         await hosts.registry.aclose()
     print(format_scan_table(items))
-    return 0 if any(i["status"] in ("healthy", "degraded") for i in items) else 1
+    return 0 if any(i["status"] in ROUTABLE for i in items) else 1
 
 
 def format_scan_table(items: Sequence[Mapping[str, Any]]) -> str:

@@ -193,3 +193,9 @@ def failure_from_attempts(attempts: list[Attempt], what: str) -> AtmosphereError
     if kinds <= {"unreachable", "skipped", "timeout"}:
         return UpstreamTimeout(f"Upstream timed out serving {what}. {detail}", attempts)
     return UpstreamError(f"Upstream error serving {what}. {detail}", attempts)
+
+
+def unexpected_answer(exc: BaseException, *, detail: bool = False) -> str:
+    """The reason given when an adapter could not digest what a backend sent (a bug or a
+    backend of an unexpected shape): the exception's type, and its text where it is logged."""
+    return f"unexpected answer ({type(exc).__name__}: {exc})" if detail else f"unexpected answer ({type(exc).__name__})"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from atmosphere.observe.context import new_id
 from atmosphere.observe.metrics import MAX_MODEL_LABELS, Metrics
 from atmosphere.observe.requestlog import FIELD_CHARS, TEXT_CHARS, TRUNCATED, RequestEntry, RequestLog
 from atmosphere.router.equivalents import MAX_EQUIVALENTS, Equivalent, Equivalents, TooManyEquivalents
@@ -31,7 +32,7 @@ def test_chats_naming_a_3_mib_model_leave_a_small_request_log(gateway) -> None:
 
 def entry(log: RequestLog, **fields: object) -> RequestEntry:
     values: dict[str, object] = {
-        "id": log.next_id(),
+        "id": new_id(),
         "time": 1.0,
         "surface": "openai.chat",
         "requested_model": "m",
@@ -70,13 +71,13 @@ def test_every_string_an_entry_keeps_is_cut_with_a_marker() -> None:
 
 def test_the_ring_drops_its_oldest_entries_past_its_total_size() -> None:
     log = RequestLog(size=500, max_bytes=20_000)
-    for _ in range(200):
-        log.add(entry(log, prompt="p" * 3000, answer=None))
+    for i in range(1, 201):
+        log.add(entry(log, id=f"req-{i}", prompt="p" * 3000, answer=None))
     kept = log.query(limit=500)
     assert 2 <= len(kept) <= 7 and kept[0].id == "req-200"
     small = RequestLog(size=3)
-    for _ in range(10):
-        small.add(entry(small))
+    for i in range(1, 11):
+        small.add(entry(small, id=f"req-{i}"))
     assert [e.id for e in small.query()] == ["req-10", "req-9", "req-8"]
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from atmosphere.observe.context import new_id
 from atmosphere.observe.requestlog import RequestEntry, RequestLog
 
 
-def entry(log: RequestLog, when: float, backend: str | None, outcome: str = "ok", upstream: float = 100.0) -> RequestEntry:
+def entry(
+    log: RequestLog, when: float, backend: str | None, outcome: str = "ok", upstream: float = 100.0, id: str | None = None
+) -> RequestEntry:
     return RequestEntry(
-        id=log.next_id(),
+        id=id or new_id(),
         time=when,
         surface="openai.chat",
         requested_model="m",
@@ -29,9 +32,10 @@ def entry(log: RequestLog, when: float, backend: str | None, outcome: str = "ok"
 
 def test_the_log_keeps_only_the_last_entries_newest_first() -> None:
     log = RequestLog(size=3)
-    for i in range(5):
-        log.add(entry(log, 1000.0 + i, "ollama"))
-    assert [e.id for e in log.query()] == ["req-5", "req-4", "req-3"]
+    added = [entry(log, 1000.0 + i, "ollama") for i in range(5)]
+    for item in added:
+        log.add(item)
+    assert [e.id for e in log.query()] == [added[4].id, added[3].id, added[2].id]
     assert "prompt" not in log.query()[0].to_dict()
 
 
@@ -53,8 +57,8 @@ def test_a_host_card_shows_percentiles_rate_errors_and_a_fifteen_minute_sparklin
 
 def test_filters_find_requests_by_backend_model_and_outcome() -> None:
     log = RequestLog()
-    log.add(entry(log, 1.0, "ollama"))
-    log.add(entry(log, 2.0, None, outcome="error"))
+    log.add(entry(log, 1.0, "ollama", id="req-1"))
+    log.add(entry(log, 2.0, None, outcome="error", id="req-2"))
     assert [e.id for e in log.query(outcome="error")] == ["req-2"]
     assert [e.id for e in log.query(backend="ollama")] == ["req-1"]
     assert log.query(model="other") == []

@@ -22,15 +22,16 @@ from atmosphere import jsonfast
 from atmosphere.api.anthropic_request import count_tokens as estimate_count
 from atmosphere.api.anthropic_request import estimate_tokens, parse_messages_request
 from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_and_body, message_body, stream_error
-from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.context import surfaces
 from atmosphere.api.errors import error_headers
 from atmosphere.api.sse import sse_event
 from atmosphere.api.validation import read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
-from atmosphere.errors import AtmosphereError, BackendFailure
+from atmosphere.errors import AtmosphereError
 from atmosphere.observe import context
 from atmosphere.router.executor import Served, StartedStream
+from atmosphere.router.streams import close_quietly
 
 log = logging.getLogger("atmosphere.api.anthropic")
 router = APIRouter(prefix="/v1", tags=["Anthropic Messages"])
@@ -103,9 +104,7 @@ async def _message_events(stream: StartedStream, events: MessageEvents) -> Async
         async for chunk in _with_pings(stream.rest, PING_INTERVAL):
             yield _PING if chunk is None else _frame(events.chunk(chunk))
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets Anthropic's error event
-        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
-        log.warning("message stream failed after it started: %s", reason)
-        yield _frame([stream_error(f"The backend failed mid-stream: {reason}")])
+        yield _frame([stream_error(midstream_failure(exc))])
         return
     yield _frame(events.finish())
 
@@ -137,7 +136,4 @@ async def _with_pings(chunks: AsyncIterator[T], interval: float) -> AsyncIterato
             pending.cancel()
             with contextlib.suppress(BaseException):
                 await pending
-        closer = getattr(iterator, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()
+        await close_quietly(iterator)

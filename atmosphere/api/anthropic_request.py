@@ -28,6 +28,7 @@ from atmosphere import jsonfast
 from atmosphere.api.fields import ANTHROPIC, ANTHROPIC_METADATA, shown, wrong_field
 from atmosphere.domain import OLLAMA_NATIVE, ChatRequest
 from atmosphere.errors import InvalidRequest
+from atmosphere.router.answers import tokens_for_chars
 
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 _TOOL_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
@@ -317,7 +318,7 @@ def parse_messages_request(data: Any) -> ChatRequest:
 def estimate_tokens(messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> int:
     """About four characters a token over the messages (system prompt included) and the
     tools: an estimate, since no local backend offers a tokenizer endpoint to ask."""
-    return max(1, (len(_json(messages)) + len(_json(tools or []))) // 4)
+    return max(1, tokens_for_chars(len(_json(messages)) + len(_json(tools or []))))
 
 
 def count_tokens(data: Any) -> int:

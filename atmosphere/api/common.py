@@ -13,7 +13,7 @@ from starlette.responses import Response
 from atmosphere import jsonfast
 from atmosphere.api.errors import attempts_header, header_safe
 from atmosphere.domain import ChatChunk, Usage
-from atmosphere.errors import AtmosphereError, BackendFailure
+from atmosphere.errors import AtmosphereError, BackendFailure, unexpected_answer
 from atmosphere.router.executor import Executor, Served, StartedStream
 
 log = logging.getLogger("atmosphere.api")
@@ -57,6 +57,11 @@ def stream_failure(exc: BaseException) -> str:
     elif isinstance(exc, AtmosphereError):
         reason = exc.message
     else:
-        reason = f"unexpected answer ({type(exc).__name__})"
+        reason = unexpected_answer(exc)
     log.warning("stream failed after it started: %s", reason)
     return reason
+
+
+def midstream_failure(exc: BaseException) -> str:
+    """The message every face ends a started stream with when it breaks (in its own form)."""
+    return f"The backend failed mid-stream: {stream_failure(exc)}"

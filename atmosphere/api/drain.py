@@ -20,10 +20,10 @@ stream still waiting for its first chunk, as an Ollama stream does) is told by a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Callable
 
 from atmosphere.errors import AtmosphereError
+from atmosphere.router.streams import close_quietly
 
 _MARGIN_S = 0.5  # end the streams this long before uvicorn's own deadline
 
@@ -108,7 +108,4 @@ class Drain:
                 yield part
             yield failure(ShuttingDown("The gateway is shutting down; this stream was ended before its answer finished."))
         finally:
-            closer = getattr(iterator, "aclose", None)
-            if closer is not None:
-                with contextlib.suppress(Exception):
-                    await closer()
+            await close_quietly(iterator)

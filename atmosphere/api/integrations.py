@@ -1,9 +1,9 @@
 """Atmosphere's own endpoints: the one resource ``/v1/integrations`` (list, add, remove,
 reorder, test, enable/disable, warm up) and ``/v1/execute``.
 
-With ``/ws`` these are the only routes that read the registry; everything that runs a
-prompt goes through the executor. The HTTP input is checked here; ``state.hosts`` checks
-what it means.
+These are the only routes that read the registry (``/ws`` gets its cards from
+``router.integrations``); everything that runs a prompt goes through the executor. The
+HTTP input is checked here; ``state.hosts`` checks what it means.
 """
 
 from __future__ import annotations

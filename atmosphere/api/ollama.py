@@ -21,14 +21,14 @@ from starlette.responses import Response
 from atmosphere import __version__
 from atmosphere.api import ollama_request as parse
 from atmosphere.api import ollama_shapes as shapes
-from atmosphere.api.common import body_limit, executor, json_response, served_headers
+from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.context import surfaces
 from atmosphere.api.errors import error_headers
 from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.validation import read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import CatalogModel, EmbedRequest
-from atmosphere.errors import AtmosphereError, BackendFailure, InvalidRequest, ModelNotFound
+from atmosphere.errors import AtmosphereError, InvalidRequest, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 
 log = logging.getLogger("atmosphere.api.ollama")
@@ -201,9 +201,7 @@ async def _ndjson(stream: StartedStream, lines: shapes.ChatLines) -> AsyncIterat
             if framed:
                 yield framed
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error line
-        reason = exc.reason if isinstance(exc, BackendFailure) else f"unexpected answer ({type(exc).__name__})"
-        log.warning("ollama-face stream failed after it started: %s", reason)
-        yield ndjson_line({"error": f"The backend failed mid-stream: {reason}"})
+        yield ndjson_line({"error": midstream_failure(exc)})
         return
     yield _frame(lines.finish())
 

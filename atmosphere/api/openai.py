@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import jsonfast
-from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
+from atmosphere.api.common import body_limit, chunks_of, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.context import surfaces
 from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
 from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event
@@ -56,7 +56,7 @@ async def openai_events(bodies: AsyncIterator[dict[str, Any]]) -> AsyncIterator[
         async for body in bodies:
             yield sse_event(jsonfast.dumps(body))
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error event and [DONE]
-        yield sse_event(UpstreamError(f"The backend failed mid-stream: {stream_failure(exc)}", []).body())
+        yield sse_event(UpstreamError(midstream_failure(exc), []).body())
     yield SSE_DONE
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers, stream_failure
+from atmosphere.api.common import body_limit, chunks_of, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.context import surfaces
 from atmosphere.api.responses_tools import ToolOffer
 from atmosphere.api.responses_wire import (
@@ -149,7 +149,7 @@ class ResponseEvents:
                 for event in self._on_chunk(chunk):
                     yield event
         except Exception as exc:  # noqa: BLE001 - whatever broke, the stream ends with response.failed
-            error = {"code": "server_error", "message": f"The backend failed mid-stream: {stream_failure(exc)}"}
+            error = {"code": "server_error", "message": midstream_failure(exc)}
             yield self._event("response.failed", response=self._response("failed", error=error))
             return
         for event in self._close_text():

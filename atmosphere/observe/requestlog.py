@@ -14,7 +14,6 @@ ring holds at most ``max_bytes`` (about, in characters) and drops its oldest ent
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import deque
 from collections.abc import Callable
@@ -177,12 +176,8 @@ class RequestLog:
         self._bytes = 0
         self._max_bytes = max_bytes
         self._hosts: dict[str, HostStats] = {}
-        self._ids = itertools.count(1)
         self._clock = clock
         self._listeners: list[Callable[[RequestEntry], None]] = []
-
-    def next_id(self) -> str:
-        return f"req-{next(self._ids)}"
 
     def add_listener(self, listener: Callable[[RequestEntry], None]) -> None:
         self._listeners.append(listener)

@@ -7,7 +7,7 @@ import logging
 import time
 
 from atmosphere.domain import ChatRequest, EmbedRequest, GenerateRequest, TestResult
-from atmosphere.errors import BackendFailure, NotFound
+from atmosphere.errors import BackendFailure, NotFound, unexpected_answer
 from atmosphere.state.registry import Registry
 from atmosphere.timing import ms_since
 
@@ -36,6 +36,6 @@ async def test_one(registry: Registry, integration: str, prompt: str, model: str
         return TestResult(False, integration, native, error=failure.reason, latency_ms=ms_since(started))
     except Exception as exc:  # noqa: BLE001 - an adapter bug is reported as this test's failure
         log.exception("test of %s: unexpected answer", integration)
-        reason = f"unexpected answer ({type(exc).__name__}: {exc})"
+        reason = unexpected_answer(exc, detail=True)
         return TestResult(False, integration, native, error=reason, latency_ms=ms_since(started))
     return TestResult(True, integration, native, response=answer.content or "", latency_ms=ms_since(started))

@@ -12,11 +12,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from atmosphere.domain import ChatChunk, ChatCompletion, Usage
+from atmosphere.router.streams import close_quietly
 
 # How long to wait after a finish chunk for the usage report that OpenAI-style backends send
 # right behind it; anything else, or nothing within this, ends the stream.
@@ -24,8 +24,13 @@ _USAGE_GRACE = 2.0
 _CHARS_PER_TOKEN = 4  # the usual rule of thumb for English text with BPE tokenizers
 
 
+def tokens_for_chars(chars: int) -> int:
+    """The one token estimate: about four characters a token, rounded up (0 for nothing)."""
+    return -(-chars // _CHARS_PER_TOKEN) if chars > 0 else 0
+
+
 def estimate_tokens(text: str) -> int:
-    return max(1, -(-len(text) // _CHARS_PER_TOKEN)) if text else 0
+    return tokens_for_chars(len(text))
 
 
 def prompt_estimate(messages: Iterable[Any]) -> int:
@@ -37,7 +42,7 @@ def prompt_estimate(messages: Iterable[Any]) -> int:
             total += len(content)
         elif isinstance(content, list):
             total += sum(len(p.get("text") or "") for p in content if isinstance(p, dict))
-    return estimate_tokens("x" * total) if total else 0
+    return tokens_for_chars(total)
 
 
 def honest_usage(usage: Usage | None, answer_tokens: int, prompt_tokens: int) -> Usage:
@@ -84,10 +89,7 @@ async def one_answer(upstream: AsyncIterator[ChatChunk], include_usage: bool, pr
                 usage = await _trailing_usage(iterator) or usage
                 break
     finally:
-        closer = getattr(iterator, "aclose", None)
-        if closer is not None:
-            with contextlib.suppress(Exception):
-                await closer()  # closes the upstream answer: it stops sending repeats
+        await close_quietly(iterator)  # closes the upstream answer: it stops sending repeats
     if include_usage and last is not None:
         yield ChatChunk(id=last.id, created=last.created, model=last.model, usage=honest_usage(usage, deltas, prompt_tokens))
 

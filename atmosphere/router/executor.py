@@ -33,6 +33,7 @@ from atmosphere.errors import (
     InvalidRequest,
     ModelNotFound,
     failure_from_attempts,
+    unexpected_answer,
 )
 from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder, Trace, prompt_text, traced_stream
@@ -293,7 +294,7 @@ class Executor:
         if not isinstance(exc, Exception):
             raise exc  # cancelled: the client left
         log.exception("%s on %s: unexpected answer", what, backend.id, exc_info=exc)
-        return BackendFailure(f"unexpected answer ({type(exc).__name__}: {exc})", kind="error")
+        return BackendFailure(unexpected_answer(exc, detail=True), kind="error")
 
     def _served(self, value: T, candidate: Candidate, attempts: list[Attempt], lease: Lease, trace: Trace) -> Served[T]:
         """Commit to the host that answered; a stream keeps its slot until it ends."""
@@ -323,7 +324,7 @@ class Executor:
             self.breakers.failed(backend, native, failure)
             raise
         except Exception as exc:
-            self.breakers.failed(backend, native, BackendFailure(f"unexpected answer ({type(exc).__name__})"))
+            self.breakers.failed(backend, native, BackendFailure(unexpected_answer(exc)))
             raise
         except BaseException:
             self.breakers.abandoned(backend, native)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from atmosphere.domain import Attempt, ModelInfo, Resident
-from atmosphere.errors import BackendFailure, InvalidRequest, ModelNotFound, NotFound, failure_from_attempts
+from atmosphere.errors import BackendFailure, InvalidRequest, ModelNotFound, NotFound, failure_from_attempts, unexpected_answer
 from atmosphere.ports import Backend
 from atmosphere.router.equivalents import Equivalents
 from atmosphere.router.plan import Candidate, equivalent_natives
@@ -126,7 +126,7 @@ class Residency:
                 failed.append(Attempt(backend.id, outcome.reason, outcome.kind))
             elif isinstance(outcome, BaseException):
                 log.error("unloading %s on %s: unexpected answer", native, backend.id, exc_info=outcome)
-                failed.append(Attempt(backend.id, f"unexpected answer ({type(outcome).__name__})"))
+                failed.append(Attempt(backend.id, unexpected_answer(outcome)))
         if failed:
             raise failure_from_attempts(failed, "the unload")
         return [backend.id for backend, _ in targets]

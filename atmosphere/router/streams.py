@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -79,18 +80,18 @@ async def start_stream(stream: AsyncIterator[ChatChunk], limits: StreamLimits) -
                 if empty > limits.max_empty_before_content:
                     raise BackendFailure(f"sent {empty - 1} empty chunks and no content", kind="error")
     except StopAsyncIteration:
-        await _close(iterator)
+        await close_quietly(iterator)
         if last is None:
             raise BackendFailure("stream ended before its first chunk", kind="error") from None
         last.role = last.role or role
         return StartedStream(last, _nothing())  # an answer with no content at all: as it came
     except TimeoutError:
-        await _close(iterator)
+        await close_quietly(iterator)
         raise BackendFailure(
             f"no content within the first-token timeout ({limits.first_token_timeout:g}s)", kind="timeout"
         ) from None
     except BaseException:
-        await _close(iterator)
+        await close_quietly(iterator)
         raise
     if role and not chunk.role:
         chunk.role = role
@@ -117,7 +118,7 @@ async def paced(iterator: AsyncIterator[ChatChunk], idle_timeout: float) -> Asyn
             elif chunk.usage is not None:
                 yield chunk
     finally:
-        await _close(iterator)
+        await close_quietly(iterator)
 
 
 async def _nothing() -> AsyncIterator[ChatChunk]:
@@ -125,13 +126,13 @@ async def _nothing() -> AsyncIterator[ChatChunk]:
     yield  # pragma: no cover - makes this an async generator
 
 
-async def _close(iterator: AsyncIterator[Any]) -> None:
+async def close_quietly(iterator: AsyncIterator[Any]) -> None:
+    """Close an upstream stream (so its connection goes back or is dropped) when it has an
+    ``aclose``; closing a broken stream may fail again, and its reason is already known."""
     closer = getattr(iterator, "aclose", None)
     if closer is not None:
-        try:
+        with contextlib.suppress(Exception):
             await closer()
-        except Exception:  # noqa: BLE001, S110 - closing a broken stream may fail again; the reason is already known
-            pass
 
 
 class OfflineWatch:
