@@ -18,9 +18,9 @@ def test_a_shared_name_written_in_the_models_file_is_read_back(tmp_path: Path) -
 
 async def test_an_accepted_equivalent_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "state" / "models.toml"
-    await Equivalents(path).add(Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu box": "qwen3:1.7b"}))
+    await Equivalents(path).add(Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu-box": "qwen3:1.7b"}))
     again = Equivalents(path)
-    assert again.get("team/qwen:1.7b") == Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu box": "qwen3:1.7b"})
+    assert again.get("team/qwen:1.7b") == Equivalent("team/qwen:1.7b", {"llamafarm": "chatbot/smart", "gpu-box": "qwen3:1.7b"})
     assert [e.name for e in again.containing("qwen3:1.7b")] == ["team/qwen:1.7b"]
 
 

@@ -97,7 +97,8 @@ def test_a_disabled_entry_that_is_no_integration_id_is_skipped_with_a_warning(ma
         b'models = "qwen"\n',
         b"[models.x\n",
         b"\xff\xfe[models]\n",
-        b'[models.fast]\nollama = "qwen3:4b"\n[models."bad name!"]\nollama = "x"\n[models.empty]\n[models.typed]\nollama = 7\n',
+        b'[models.fast]\nollama = "qwen3:4b"\n[models."bad name!"]\nollama = "x"\n[models.empty]\n[models.typed]\nollama = 7\n'
+        b'[models.hostile]\n"../x\\r\\nX: y" = "qwen3:4b"\n',
     ],
 )
 def test_a_malformed_models_file_keeps_its_good_names_and_the_gateway_up(make_gateway, tmp_path, caplog, content) -> None:
@@ -110,7 +111,7 @@ def test_a_malformed_models_file_keeps_its_good_names_and_the_gateway_up(make_ga
         names = [e["name"] for e in client.get("/v1/models/equivalents").json()["equivalents"]]
     assert names == (["fast"] if b"fast" in content else [])
     warnings = _warnings_about(caplog, directory / "models.toml")
-    assert len(warnings) == (3 if b"fast" in content else 1)
+    assert len(warnings) == (4 if b"fast" in content else 1)
 
 
 async def test_saving_a_state_file_happens_off_the_event_loop(tmp_path, monkeypatch) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 from atmosphere.domain import ModelInfo
 from atmosphere.state import files
+from atmosphere.state.hostlist import HostListError, check_id
 
 log = logging.getLogger("atmosphere.equivalents")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
@@ -66,6 +67,10 @@ def check(name: Any, members: Any) -> Equivalent:
             raise EquivalentError("every member must map an integration id to a non-empty model name")
         if len(key) > MAX_MEMBER_CHARS or len(value.strip()) > MAX_MEMBER_CHARS:
             raise EquivalentError(f"a member's integration id and model name are at most {MAX_MEMBER_CHARS} characters each")
+        try:
+            check_id(key)  # an integration id or a kind, spelt as every id is (a file is held to it too)
+        except HostListError as exc:
+            raise EquivalentError(f"members: {exc}") from None
         clean[key] = value.strip()
     return Equivalent(name, clean)
 
