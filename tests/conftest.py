@@ -15,6 +15,7 @@ from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.suite import EmulatorSuite, start_all_in_process
 
 if TYPE_CHECKING:
+    from agent_support import RefusingProxy
     from postgres_support import PostgresServer
 
 
@@ -116,6 +117,19 @@ def browser() -> Iterator[Any]:
     from browser_support import launch_chromium
 
     yield from launch_chromium()
+
+
+@pytest.fixture
+def outside() -> Iterator[RefusingProxy]:
+    """The loopback port a coding agent's proxy variables name (tests/agent_support.py): it refuses
+    every connection and records its first line, so a test sees anything that tried to leave."""
+    from agent_support import RefusingProxy
+
+    proxy = RefusingProxy()
+    try:
+        yield proxy
+    finally:
+        proxy.close()
 
 
 @pytest.fixture(scope="session")

@@ -12,14 +12,12 @@ nothing it might try beyond 127.0.0.1 can leave the machine, and a test sees if 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_support import RefusingProxy, confined_env, logged, run_agent
 
 from atmosphere.standins.ollama_tools import planned_tool_call
 
@@ -39,81 +37,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-class RefusingProxy:
-    """A loopback port that accepts a connection, notes its first line and closes it."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.2)
-        self.port = self._server.getsockname()[1]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.settimeout(1.0)
-                try:
-                    self.seen.append(conn.recv(512).split(b"\r\n", 1)[0].decode("latin-1"))
-                except OSError:
-                    self.seen.append("<no request line>")
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        self._server.close()
-
-
-@pytest.fixture
-def outside() -> Iterator[RefusingProxy]:
-    proxy = RefusingProxy()
-    try:
-        yield proxy
-    finally:
-        proxy.close()
-
-
 def run_claude(gateway: Any, tmp_path: Path, proxy: RefusingProxy, model: str, **env: str) -> subprocess.CompletedProcess[str]:
     home, project = tmp_path / "home", tmp_path / "project"
     home.mkdir(exist_ok=True)
     project.mkdir(exist_ok=True)
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CLAUDE_CONFIG_DIR": str(home / ".claude"),
-        "ANTHROPIC_BASE_URL": gateway.url,
-        "ANTHROPIC_AUTH_TOKEN": "unused",
-        **QUIET,
-        "HTTPS_PROXY": proxy.url,
-        "HTTP_PROXY": proxy.url,
-        "ALL_PROXY": proxy.url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        **env,
-    }
-    return subprocess.run(
-        [str(CLAUDE), "-p", "say hi", "--model", model],
-        env=environment,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def logged(gateway: Any) -> list[dict[str, Any]]:
-    with gateway.client() as http:
-        return http.get("/v1/requests").json()["requests"]
+    settings = {"CLAUDE_CONFIG_DIR": str(home / ".claude"), "ANTHROPIC_BASE_URL": gateway.url, "ANTHROPIC_AUTH_TOKEN": "unused"}
+    environment = confined_env(home, proxy, **{**settings, **QUIET, **env})
+    return run_agent([str(CLAUDE), "-p", "say hi", "--model", model], environment, project, RUN_TIMEOUT)
 
 
 def test_claude_p_with_a_llamafarm_alias_prints_the_stand_ins_answer(gateway, backends, tmp_path, outside):

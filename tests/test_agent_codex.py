@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_agent_claude_code import RefusingProxy, logged
+from agent_support import RefusingProxy, confined_env, logged, run_agent
 
 ROOT = Path(__file__).resolve().parents[1]
 CODEX = ROOT / "agents" / "node_modules" / ".bin" / "codex"
@@ -49,15 +49,6 @@ plugins = false
 pytestmark = pytest.mark.skipif(
     not os.access(CODEX, os.X_OK), reason=f"Codex CLI is not installed at {CODEX} (run `make agents`)"
 )
-
-
-@pytest.fixture
-def outside() -> Iterator[RefusingProxy]:
-    proxy = RefusingProxy()
-    try:
-        yield proxy
-    finally:
-        proxy.close()
 
 
 @pytest.fixture
@@ -90,25 +81,8 @@ def run_codex(
 ) -> subprocess.CompletedProcess[str]:
     (home / ".codex" / "config.toml").write_text(config)
     project.mkdir(exist_ok=True)
-    environment = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "CODEX_HOME": str(home / ".codex"),
-        "HTTPS_PROXY": proxy.url,
-        "HTTP_PROXY": proxy.url,
-        "ALL_PROXY": proxy.url,
-        "NO_PROXY": "127.0.0.1,localhost",
-        **env,
-    }
-    return subprocess.run(
-        [str(CODEX), "exec", "--skip-git-repo-check", *args],
-        env=environment,
-        cwd=project,
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
+    environment = confined_env(home, proxy, CODEX_HOME=str(home / ".codex"), **env)
+    return run_agent([str(CODEX), "exec", "--skip-git-repo-check", *args], environment, project, RUN_TIMEOUT)
 
 
 def test_codex_exec_with_its_default_tools_prints_the_stand_ins_answer(gateway, backends, codex_home, tmp_path, outside):
