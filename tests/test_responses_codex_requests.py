@@ -292,3 +292,98 @@ def test_tagged_context_in_a_part_is_not_the_users_ask():
     body = _as_chat("say hi")
     body["messages"][-1]["content"].insert(0, {"type": "text", "text": "<env>use exec_command and spawn_agent</env>"})
     assert planned_tool_call(body) is None
+
+
+# --- tool results with images (Codex's view_image) -----------------------------------------
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+def viewed_image(model: str, *outputs: tuple[str, Any]) -> dict[str, Any]:
+    """Codex's turn after the model called view_image (and, for a second output, exec_command):
+    the calls, then each output as Codex's handlers send it."""
+    body = codex_body("Look at the screenshot", tools=codex_tools("exec_command", "view_image"), model=model)
+    names = ["view_image", "exec_command"]
+    for index, _ in enumerate(outputs):
+        body["input"].append(
+            {"type": "function_call", "call_id": f"call_{index}", "name": names[index], "arguments": '{"path":"shot.png"}'}
+        )
+    body["input"] += [{"type": "function_call_output", "call_id": call_id, "output": output} for call_id, output in outputs]
+    return body
+
+
+def codex_image(url: str = f"data:image/png;base64,{PNG}", **extra: Any) -> dict[str, Any]:
+    return {"type": "input_image", "image_url": url, **extra}
+
+
+def test_a_view_image_result_reaches_ollama_as_images_on_the_tool_message(gateway, backends):
+    response = post(gateway, viewed_image(MODEL, ("call_0", [codex_image(detail="original")])))
+    assert response.status_code == 200, response.text
+    assert "view_image returned" in response.json()["output"][0]["content"][0]["text"]
+    result = backends.ollama.state.recorded("/api/chat")[-1].json["messages"][-1]
+    assert result == {"role": "tool", "content": "", "images": [PNG], "tool_name": "view_image", "tool_call_id": "call_0"}
+
+
+def test_a_tool_results_text_and_image_reach_llamafarm_with_the_image_on_a_user_turn_after_the_results(gateway, backends):
+    with_text = [{"type": "input_text", "text": "shot.png, 1x1"}, codex_image()]
+    response = post(gateway, viewed_image("fast", ("call_0", with_text), ("call_1", "exit 0")))
+    assert response.status_code == 200, response.text
+    sent = backends.llamafarm.state.recorded("/v1/projects/default/chatbot/chat/completions")[-1].json["messages"]
+    assert [m["role"] for m in sent[-4:]] == ["assistant", "tool", "tool", "user"]  # the results stay paired with the calls
+    assert [(m["tool_call_id"], m["content"]) for m in sent[-3:-1]] == [("call_0", "shot.png, 1x1"), ("call_1", "exit 0")]
+    label, image = sent[-1]["content"]
+    assert label == {"type": "text", "text": "The image from tool call call_0:"}
+    assert image == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}", "detail": "auto"}}
+
+
+def test_an_image_only_result_says_so_in_the_tool_message_an_openai_style_backend_gets(gateway, backends):
+    assert post(gateway, viewed_image("fast", ("call_0", [codex_image()]))).status_code == 200
+    sent = backends.llamafarm.state.recorded("/v1/projects/default/chatbot/chat/completions")[-1].json["messages"]
+    assert sent[-2] == {"role": "tool", "tool_call_id": "call_0", "content": "(the result is the image below)"}
+    assert sent[-1]["content"][1]["image_url"]["url"].endswith(PNG)
+
+
+def test_a_text_only_result_in_parts_is_still_the_tool_messages_text(gateway, backends):
+    parts = [{"type": "input_text", "text": "line one"}, {"type": "input_text", "text": "line two"}]
+    assert post(gateway, viewed_image(MODEL, ("call_0", parts))).status_code == 200
+    result = backends.ollama.state.recorded("/api/chat")[-1].json["messages"][-1]
+    assert result["content"] == "line one\nline two" and "images" not in result
+
+
+@pytest.mark.parametrize("url", ["https://example.com/shot.png", "HTTP://example.com/shot.png"])
+def test_an_image_url_in_a_tool_result_is_a_400_saying_the_gateway_never_fetches_it(gateway, backends, url):
+    response = post(gateway, viewed_image(MODEL, ("call_0", [codex_image(url)])))
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["param"] == "input[4].output[0].image_url"
+    assert "never fetches a URL a request names" in error["message"] and "data: URL" in error["message"]
+    assert backends.ollama.state.recorded("/api/chat") == []  # nothing was fetched or sent
+    with gateway.client() as client:
+        (entry,) = client.get("/v1/requests").json()["requests"]
+    assert (entry["surface"], entry["status"]) == ("responses", 400)
+    assert "never fetches" in entry["reason"]
+
+
+@pytest.mark.parametrize(
+    "item, param, says",
+    [
+        (codex_image("data:image/png;base64,not base64!"), "input[4].output[0].image_url", "base64"),
+        (codex_image("data:text/plain;base64,aGk="), "input[4].output[0].image_url", "data: URL"),
+        ({"type": "input_image", "file_id": "file-123"}, "input[4].output[0].file_id", "stores no files"),
+        ({"type": "input_file", "file_data": "aGk=", "filename": "a.txt"}, "input[4].output[0]", "input_text or input_image"),
+    ],
+)
+def test_an_unusable_item_in_a_tool_result_is_a_400_naming_it(gateway, item, param, says):
+    response = post(gateway, viewed_image(MODEL, ("call_0", [item])))
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+    assert says in response.json()["error"]["message"]
+
+
+def test_the_llamafarm_shape_keeps_a_conversation_without_tool_images_as_it_is():
+    from atmosphere.adapters.tool_images import images_after_tool_results
+
+    image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+    messages = [{"role": "user", "content": [image]}, {"role": "tool", "tool_call_id": "c", "content": "ok"}]
+    assert images_after_tool_results(messages) is messages

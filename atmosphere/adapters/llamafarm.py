@@ -32,6 +32,7 @@ from atmosphere.adapters.llamafarm_readiness import (
 from atmosphere.adapters.llamafarm_stream import MASKED_FAILURE_PREFIX, stream_chunks
 from atmosphere.adapters.openai_wire import completion_from_openai, usage_from_openai
 from atmosphere.adapters.system_turns import one_leading_system
+from atmosphere.adapters.tool_images import images_after_tool_results
 from atmosphere.domain import (
     OLLAMA_NATIVE,
     ChatChunk,
@@ -324,7 +325,8 @@ class LlamaFarmBackend:
         if req.extra.get("logprobs"):
             # Its chat answers carry no logprobs (reference), so asking would silently get none.
             raise BackendFailure("it returns no logprobs (use an Ollama model)", retryable=False)
-        messages = one_leading_system(req.messages)  # it keeps only the last system message it is sent
+        # It keeps only the last system message it is sent, and its tool messages take text only.
+        messages = one_leading_system(images_after_tool_results(req.messages))
         body: dict[str, Any] = {"messages": messages, "model": alias, "stream": stream, "rag_enabled": False}
         for key in ("temperature", "top_p", "max_tokens", "stop", "seed"):
             value = getattr(req, key)

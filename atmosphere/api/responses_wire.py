@@ -6,12 +6,16 @@ Stateless: nothing is stored, so whatever needs a stored response (``previous_re
 says so. Tools are reduced to what a local model can call (``responses_tools``): function
 tools, namespace members flattened, hosted tools dropped and named. Fields that only tune
 OpenAI's own service (``reasoning``, ``include``, ``prompt_cache_key``, ``client_metadata``,
-``parallel_tool_calls``, ``store: false``) are accepted and have no effect.
+``parallel_tool_calls``, ``store: false``) are accepted and have no effect. Images, in a
+user turn or a tool result (Codex's ``view_image``), are taken inline only (``data:`` URLs):
+the gateway never fetches a URL a request names.
 """
 
 from __future__ import annotations
 
+import binascii
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +28,8 @@ from atmosphere.errors import InvalidRequest
 
 _NOT_STORED = "Atmosphere does not store responses, so '{}' cannot be used; send the whole conversation in 'input'."
 _ROLES = frozenset({"user", "assistant", "system", "developer"})
+_DATA_URL = re.compile(r"data:image/[\w.+-]+;base64,", re.IGNORECASE)
+_CHAT_DETAILS = frozenset({"auto", "low", "high"})  # Codex's "original" has no chat equivalent
 
 
 @dataclass(slots=True)
@@ -130,7 +136,7 @@ def _input_messages(raw: Any, offer: ToolOffer) -> list[dict[str, Any]]:
             call_id = item.get("call_id")
             if not isinstance(call_id, str) or not call_id:
                 raise InvalidRequest(f"'{where}.call_id' must be the call_id of a function_call.", param=f"{where}.call_id")
-            messages.append({"role": "tool", "tool_call_id": call_id, "content": _output_text(item.get("output"), where)})
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": _tool_output(item.get("output"), where)})
         elif kind == "reasoning":
             continue  # opaque reasoning of an earlier turn: nothing a local model can use
         elif kind == "item_reference":
@@ -161,24 +167,71 @@ def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
         elif kind == "refusal" and isinstance(part.get("refusal"), str):
             parts.append({"type": "text", "text": part["refusal"]})
         elif kind == "input_image":
-            url = part.get("image_url")
-            if not isinstance(url, str) or not url.startswith("data:"):
-                raise InvalidRequest(
-                    f"'{here}.image_url' must be a data: URL (base64); Atmosphere never fetches URLs or files.",
-                    param=f"{here}.image_url",
-                )
-            parts.append({"type": "image_url", "image_url": {"url": url, "detail": part.get("detail") or "auto"}})
+            parts.append(_image_part(part, here))
         else:
             raise InvalidRequest(f"'{here}' must be an input_text, output_text or input_image part.", param=here)
     return {"role": role, "content": parts}
 
 
-def _output_text(output: Any, where: str) -> str:
+def _image_part(part: dict[str, Any], here: str) -> dict[str, Any]:
+    """An ``input_image`` → a chat ``image_url`` part. Only inline images: a URL would have to be
+    fetched, and the gateway never fetches a URL a request names; a ``file_id`` names a file it
+    does not store. Checked here, before any backend (Ollama answers bad base64 opaquely)."""
+    url = part.get("image_url")
+    if isinstance(url, str) and url[:8].lower().startswith(("http://", "https://")):
+        raise InvalidRequest(
+            f"'{here}.image_url' is an http(s) URL, and Atmosphere never fetches a URL a request names; "
+            "send the image inline as a data: URL (data:image/png;base64,...).",
+            param=f"{here}.image_url",
+        )
+    if url is None and part.get("file_id") is not None:
+        raise InvalidRequest(
+            f"'{here}.file_id' names an uploaded file, and Atmosphere stores no files; send the image as a data: URL.",
+            param=f"{here}.file_id",
+        )
+    matched = _DATA_URL.match(url) if isinstance(url, str) else None
+    if matched is None or not _is_base64(matched.string[matched.end() :]):
+        raise InvalidRequest(
+            f"'{here}.image_url' must be a data: URL with base64 image data (data:image/png;base64,...); "
+            "Atmosphere never fetches URLs or files.",
+            param=f"{here}.image_url",
+        )
+    detail = part.get("detail")
+    return {"type": "image_url", "image_url": {"url": url, "detail": detail if detail in _CHAT_DETAILS else "auto"}}
+
+
+def _is_base64(data: str) -> bool:
+    try:
+        binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return False
+    return bool(data)
+
+
+def _tool_output(output: Any, where: str) -> str | list[dict[str, Any]]:
+    """A ``function_call_output``'s ``output`` → a tool message's content: its text, or (when it
+    holds images, as Codex's ``view_image`` result does) its text and images as parts. Each
+    adapter carries those images as its dialect can: on the tool message (Ollama) or on a user
+    turn after the tool results (OpenAI-style chat, whose tool messages take text only)."""
     if isinstance(output, str):
         return output
-    if isinstance(output, list) and all(isinstance(p, dict) and isinstance(p.get("text"), str) for p in output):
-        return "\n".join(p["text"] for p in output)
-    raise InvalidRequest(f"'{where}.output' must be a string or an array of text parts.", param=f"{where}.output")
+    if not isinstance(output, list):
+        raise InvalidRequest(f"'{where}.output' must be a string or an array of content items.", param=f"{where}.output")
+    texts: list[str] = []
+    images: list[dict[str, Any]] = []
+    for index, item in enumerate(output):
+        here = f"{where}.output[{index}]"
+        kind = item.get("type") if isinstance(item, dict) else None
+        if isinstance(item, dict) and kind in (None, "input_text", "output_text", "text") and isinstance(item.get("text"), str):
+            texts.append(item["text"])
+        elif kind == "input_image":
+            images.append(_image_part(item, here))
+        else:
+            raise InvalidRequest(f"'{here}' must be an input_text or input_image item.", param=here)
+    text = "\n".join(texts)
+    if not images:
+        return text
+    return [{"type": "text", "text": text}, *images] if text else images
 
 
 def _response_format(text: Any) -> dict[str, Any] | None:
