@@ -3,8 +3,8 @@
 ``codex exec`` with a ``[model_providers.atmosphere]`` entry (``wire_api = "responses"``) and
 Codex's default tools (among them the ``multi_agent_v1`` namespace and ``web_search``) must exit
 0 and print the stand-in's answer; asked for a tool by name, the stand-in calls it, Codex runs
-it and sends the result back in its next request; ``codex exec --oss --local-provider ollama``
-finds the gateway through ``CODEX_OSS_PORT``.
+it and sends the result back in its next request (``view_image``'s picture included);
+``codex exec --oss --local-provider ollama`` finds the gateway through ``CODEX_OSS_PORT``.
 
 Each run gets a scratch ``HOME`` and ``CODEX_HOME`` outside /tmp (Codex will not put its helper
 binaries under a temporary directory), a config that turns off its update check, analytics,
@@ -15,6 +15,7 @@ test sees if it tried.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -166,4 +167,22 @@ def test_codex_exec_oss_with_the_ollama_provider_finds_the_gateway_by_port(gatew
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"Hello from the Ollama emulator ({MODEL})! You said: say hi"
     assert [(entry["surface"], entry["status"]) for entry in logged(gateway)] == [("responses", 200)]
+    assert outside.seen == [], outside.seen
+
+
+# A 1x1 PNG, the picture view_image reads from the project.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def test_codex_sends_the_image_view_image_read_and_the_model_gets_it(gateway, backends, codex_home, tmp_path, outside):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "shot.png").write_bytes(PNG)
+    done = run_codex(codex_home, project, outside, provider_config(gateway, MODEL), "Use view_image on `shot.png`")
+    assert done.returncode == 0, done.stderr
+    _, second = backends.ollama.state.recorded("/api/chat")
+    result = second.json["messages"][-1]
+    assert result["role"] == "tool" and result["tool_name"] == "view_image", result
+    assert len(result.get("images", [])) == 1, result
+    assert [entry["status"] for entry in logged(gateway)] == [200, 200]
     assert outside.seen == [], outside.seen
