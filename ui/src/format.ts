@@ -81,3 +81,9 @@ export function modelTitle(model: Model): string {
   if (model.capabilities.length) lines.push(`Capabilities: ${model.capabilities.join(', ')}`);
   return lines.join('\n');
 }
+
+/** A User-Agent's product and version, its first word (`claude-cli/2.1.197`, `codex_exec/0.171.0`):
+ * enough to tell the tools apart in a row; the whole string is in its title and the detail. */
+export function agentName(agent: string): string {
+  return agent.trim().split(/\s+/, 1)[0] || agent;
+}

@@ -59,6 +59,12 @@ describe('normalize', () => {
     expect(socketMessageFrom('text')).toBeNull();
   });
 
+  it("reads a request entry's reason and agent, and leaves them null when absent or not text", () => {
+    const refused = { id: 'r2', status: 400, reason: "messages.1.role: must be 'user'", agent: 'claude-cli/2.1.197 (external, sdk-cli)' };
+    expect(requestEntryFrom(refused)).toMatchObject({ reason: "messages.1.role: must be 'user'", agent: 'claude-cli/2.1.197 (external, sdk-cli)' });
+    expect(requestEntryFrom({ id: 'r3', reason: 7, agent: ['x'] })).toMatchObject({ reason: null, agent: null });
+  });
+
   it('reads a request entry with unknown fields left null', () => {
     expect(requestEntryFrom({ id: 'r1', outcome: 'fallback', substituted: true })).toMatchObject({
       id: 'r1',

@@ -211,6 +211,8 @@ export function requestEntryFrom(value: unknown): RequestEntry | null {
     tokens_out: num(r.tokens_out),
     stream: bool(r.stream),
     client: str(r.client),
+    reason: str(r.reason),
+    agent: str(r.agent),
   };
 }
 

@@ -150,6 +150,10 @@ export interface RequestEntry {
   tokens_out: number | null;
   stream: boolean | null;
   client: string | null;
+  /** Why it failed or was refused, in one line; null when it was served. */
+  reason: string | null;
+  /** The caller's User-Agent (`claude-cli/2.1.197 (external, sdk-cli)`): which tool sent it. */
+  agent: string | null;
 }
 
 export interface RequestFilter {

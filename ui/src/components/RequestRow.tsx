@@ -1,6 +1,6 @@
 import { ChevronDown, ChevronRight } from 'lucide-react';
 import type { RequestEntry } from '../api/types';
-import { formatLatency, toDate } from '../format';
+import { agentName, formatLatency, toDate } from '../format';
 import './RequestRow.css';
 
 /** The outcome's colour: served, served by a fallback, failed (an outcome this page does not know stays plain). */
@@ -23,12 +23,14 @@ function RequestDetail({ entry }: { entry: RequestEntry }) {
     ['Asked for', entry.requested_model ?? '—'],
     ['Served by', entry.backend ? `${entry.backend} (${entry.model ?? '?'})${entry.substituted ? ', an equivalent' : ''}` : 'nobody'],
     ['Status', entry.status !== null ? String(entry.status) : '—'],
+    ...(entry.reason ? ([['Reason', entry.reason]] as [string, string][]) : []),
     ['Added by Atmosphere', formatLatency(entry.added_ms) ?? '—'],
     ['Upstream', formatLatency(entry.upstream_ms) ?? '—'],
     ['Time to first token', formatLatency(entry.ttft_ms) ?? '—'],
     ['Tokens in → out', _tokens(entry)],
     ['Streamed', entry.stream === null ? '—' : entry.stream ? 'yes' : 'no'],
     ['Client', entry.client ?? '—'],
+    ['Agent', entry.agent ?? '—'],
   ];
   return (
     <div className="inset request-detail" data-testid="request-detail">
@@ -89,6 +91,20 @@ export default function RequestRow({ entry, open, onToggle }: Props) {
         <td>
           <span className={`badge request-outcome ${entry.outcome ?? 'unknown'} ${OUTCOME_TONES[entry.outcome ?? ''] ?? ''}`}>{entry.outcome ?? '—'}</span>
           {entry.status !== null ? <span className="request-status">{entry.status}</span> : null}
+          {entry.reason ? (
+            // Why it failed or was refused, and which tool sent it: what an operator needs
+            // to see to tell why Claude Code or Codex was turned away, without opening the row.
+            <span className="request-why">
+              <span className="request-reason" data-testid="request-reason" title={entry.reason}>
+                {entry.reason}
+              </span>
+              {entry.agent ? (
+                <span className="request-agent" data-testid="request-agent" title={entry.agent}>
+                  from <code>{agentName(entry.agent)}</code>
+                </span>
+              ) : null}
+            </span>
+          ) : null}
         </td>
         <td className="request-col-timing">{formatLatency(entry.ttft_ms) ?? '—'}</td>
         <td className="request-col-timing">{formatLatency(entry.added_ms) ?? '—'}</td>

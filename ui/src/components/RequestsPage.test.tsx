@@ -106,4 +106,52 @@ describe('RequestsPage', () => {
     expect(await screen.findByTestId('requests-unavailable')).toBeInTheDocument();
     expect(screen.queryByTestId('requests-table')).not.toBeInTheDocument();
   });
+
+  it("says in a refused request's row why it was refused and which tool sent it", async () => {
+    const user = userEvent.setup();
+    const reason = "'input[4].output[0].image_url' is an http(s) URL, and Atmosphere never fetches a URL a request names";
+    const refused = requestEntry({
+      id: 'codex',
+      surface: 'responses',
+      backend: null,
+      model: null,
+      outcome: 'error',
+      status: 400,
+      reason,
+      agent: 'codex_exec/0.171.0 (Debian 12.0.0; x86_64) xterm (codex_exec; 0.171.0)',
+    });
+    const served = requestEntry({ id: 'claude', agent: 'claude-cli/2.1.197 (external, sdk-cli)' });
+    mockFetch({ [`GET ${URL}`]: { requests: [refused, served] } });
+    render(<RequestsPage />);
+    const [row, servedRow] = await screen.findAllByTestId('request-row');
+    expect(row).toHaveAttribute('data-id', 'codex');
+    expect(within(row).getByTestId('request-reason')).toHaveTextContent(reason);
+    expect(within(row).getByTestId('request-reason')).toHaveAttribute('title', reason);
+    const agent = within(row).getByTestId('request-agent');
+    expect(agent).toHaveTextContent(/^from codex_exec\/0\.171\.0$/);
+    expect(agent).toHaveAttribute('title', refused.agent);
+    // A served request's row stays as it was; its agent is in the detail.
+    expect(within(servedRow).queryByTestId('request-reason')).not.toBeInTheDocument();
+    expect(within(servedRow).queryByTestId('request-agent')).not.toBeInTheDocument();
+    await user.click(within(row).getByRole('button'));
+    const detail = screen.getByTestId('request-detail');
+    expect(detail).toHaveTextContent(`Reason${reason}`);
+    expect(detail).toHaveTextContent(`Agent${refused.agent}`);
+  });
+
+  it('shows a refusal that arrives live with its reason, and one without an agent without a "from"', async () => {
+    mockFetch({ [`GET ${URL}`]: { requests: [] } });
+    render(<RequestsPage />);
+    await screen.findByTestId('requests-empty');
+    act(() => {
+      MockWebSocket.latest().open();
+      MockWebSocket.latest().receive({
+        type: 'request',
+        request: { ...requestEntry({ id: 'live', outcome: 'error', status: 400 }), reason: 'messages: field required', agent: undefined },
+      });
+    });
+    const row = screen.getByTestId('request-row');
+    expect(within(row).getByTestId('request-reason')).toHaveTextContent('messages: field required');
+    expect(within(row).queryByTestId('request-agent')).not.toBeInTheDocument();
+  });
 });

@@ -133,6 +133,8 @@ export function requestEntry(overrides: Partial<RequestEntry> = {}): RequestEntr
     tokens_out: 30,
     stream: false,
     client: '127.0.0.1',
+    reason: null,
+    agent: null,
     ...overrides,
   };
 }
