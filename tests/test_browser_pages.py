@@ -134,6 +134,30 @@ def test_a_request_appears_live_on_the_requests_page_and_opens_to_its_timings(pa
     expect(page.get_by_test_id("requests-empty")).to_contain_text("No request matches")
 
 
+def test_a_refused_codex_request_shows_live_with_why_and_which_tool_sent_it(page, gateway):
+    open_requests(page, gateway)
+    expect(page.get_by_test_id("requests-empty")).to_be_visible(timeout=LOAD_MS)
+    agent = "codex_exec/0.171.0 (Debian 13; x86_64) xterm (codex_exec; 0.171.0)"
+    shot = {"type": "input_image", "image_url": "https://example.com/shot.png"}
+    body = {
+        "model": "llama3.2:latest",
+        "input": [
+            {"type": "function_call", "call_id": "call_1", "name": "view_image", "arguments": '{"path":"shot.png"}'},
+            {"type": "function_call_output", "call_id": "call_1", "output": [shot]},
+        ],
+    }
+    with gateway.client() as client:
+        assert client.post("/v1/responses", json=body, headers={"User-Agent": agent}).status_code == 400
+
+    row = page.get_by_test_id("request-row").first
+    expect(row).to_have_attribute("data-outcome", "error", timeout=ACTION_MS)
+    expect(row.get_by_test_id("request-reason")).to_contain_text("never fetches a URL a request names")
+    expect(row.get_by_test_id("request-agent")).to_have_text("from codex_exec/0.171.0")
+    expect(row.get_by_test_id("request-agent")).to_have_attribute("title", agent)
+    row.get_by_role("button").click()
+    expect(page.get_by_test_id("request-detail")).to_contain_text(agent)
+
+
 def test_a_streamed_chat_in_the_playground_shows_the_answer_the_backend_and_its_speed(page, gateway):
     open_playground(page, gateway)
     page.get_by_test_id("playground-model").select_option("llama3.2:latest")
@@ -237,9 +261,16 @@ def test_at_phone_width_the_fleet_form_the_request_log_and_the_playground_fit(ph
     assert_no_horizontal_scroll(page, PHONE["width"])
 
     gateway.openai().chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    with gateway.client() as client:  # a refusal too: its row carries a reason and the tool's name
+        claude_code = {"User-Agent": "claude-cli/2.1.197 (external, sdk-cli)"}
+        refused = client.post("/v1/messages", json={"model": "fast"}, headers=claude_code)
+        assert refused.status_code == 400
     page.get_by_test_id("nav-requests").click()
     row = page.get_by_test_id("request-row").first
     expect(row).to_be_visible(timeout=ACTION_MS)
+    expect(row.get_by_test_id("request-reason")).to_be_visible()  # its column stays at phone width
+    expect(row.get_by_test_id("request-agent")).to_have_text("from claude-cli/2.1.197")
+    assert_no_horizontal_scroll(page, PHONE["width"])
     row.get_by_role("button").click()
     expect(page.get_by_test_id("request-detail")).to_be_visible()
     assert_no_horizontal_scroll(page, PHONE["width"])
