@@ -23,6 +23,7 @@ from atmosphere.api.drain import Drain
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.guard import LocalOnlyGuard
 from atmosphere.api.head import HeadAsGetMiddleware
+from atmosphere.api.hot import HotRoutes, hot_endpoints
 from atmosphere.config import Settings
 from atmosphere.host_policy import HostRules, peer_refusal
 from atmosphere.http.budget import BufferBudget
@@ -150,20 +151,6 @@ def create_app(settings: Settings) -> FastAPI:
     if origins.any:
         log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page may call this API (each call still needs the key)")
     install_log_tag()
-    # Added innermost first: the request context is outermost, so every answer carries its id;
-    # CORS answers preflights before anything that would ask a browser for credentials.
-    if settings.api_key is not None:  # inside the guard and CORS: foreign pages and preflights never need a key
-        app.add_middleware(ApiKeyGuard, key=settings.api_key.get_secret_value())
-    app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
-    app.add_middleware(HeadAsGetMiddleware)
-    if origins:
-        app.add_middleware(CorsMiddleware, policy=origins)
-    faces = (openai, completions, responses, anthropic, ollama, integrations)
-    app.add_middleware(RequestContextMiddleware, surfaces={p: n for face in faces for p, n in face.SURFACES.items()})
-    install_error_handlers(app)
-    add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
-    add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)
-
     app.include_router(health.router)
     app.include_router(docs.router)  # /docs, with Swagger UI's assets served locally
     app.include_router(fleet_api.router)  # first: /v1/models/equivalents is not a model id
@@ -174,5 +161,22 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(anthropic.router)
     app.include_router(ollama.router)
     app.include_router(websocket.router)
+    faces = (openai, completions, responses, anthropic, ollama, integrations)
+    surfaces = {p: n for face in faces for p, n in face.SURFACES.items()}
+    # Added innermost first: the inference POSTs skip the framework's routing (api/hot.py); the
+    # request context is outermost, so every answer carries its id; CORS answers preflights
+    # before anything that would ask a browser for credentials.
+    app.add_middleware(HotRoutes, routes=hot_endpoints((face.router for face in faces), surfaces))
+    if settings.api_key is not None:  # inside the guard and CORS: foreign pages and preflights never need a key
+        app.add_middleware(ApiKeyGuard, key=settings.api_key.get_secret_value())
+    app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
+    app.add_middleware(HeadAsGetMiddleware)
+    if origins:
+        app.add_middleware(CorsMiddleware, policy=origins)
+    app.add_middleware(RequestContextMiddleware, surfaces=surfaces)
+    install_error_handlers(app)
+    add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
+    add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)
+
     dashboard.install_dashboard(app)  # '/' and the bundle's files, below every API route
     return app

@@ -1,0 +1,64 @@
+"""The inference POSTs, served without FastAPI's per-request machinery.
+
+The faces' inference endpoints (chat, completions, responses, messages, embeddings, Ollama's
+chat/generate/embed: the paths each face declares in its ``SURFACES``) take the request and
+return a response. They need none of FastAPI's route matching, dependency solving or
+parameter validation, which was ~15 % of the gateway's CPU per request (bench/NOTES.md).
+
+They stay registered on their routers, so the OpenAPI page lists them and any other method
+gets the usual 405; this middleware, innermost, answers a POST to one of their exact paths
+by calling the endpoint itself, and renders an ``AtmosphereError`` the way the exception
+handlers do (``render_error``). Anything else raised goes on to the app's own handler.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from atmosphere.api.errors import render_error
+from atmosphere.errors import AtmosphereError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def hot_endpoints(routers: Iterable[APIRouter], paths: Iterable[str]) -> dict[str, Endpoint]:
+    """The POST endpoints at ``paths`` on the faces' ``routers``, each of which must take only the request."""
+    wanted = set(paths)
+    table: dict[str, Endpoint] = {}
+    for route in (route for router in routers for route in router.routes):
+        if not isinstance(route, APIRoute) or route.path not in wanted or "POST" not in route.methods:
+            continue
+        parameters = list(inspect.signature(route.endpoint).parameters.values())
+        plain = len(parameters) == 1 and parameters[0].annotation in (Request, "Request")
+        if not plain or route.dependencies or route.param_convertors or route.methods != {"POST"}:
+            raise TypeError(f"{route.path} cannot be served directly: its endpoint must take only the request")
+        table[route.path] = route.endpoint
+    if missing := wanted - table.keys():
+        raise LookupError(f"no POST route for {', '.join(sorted(missing))}")
+    return table
+
+
+class HotRoutes:
+    """ASGI middleware: a POST to one of ``routes``' paths goes straight to its endpoint."""
+
+    def __init__(self, app: ASGIApp, *, routes: Mapping[str, Endpoint]):
+        self.app = app
+        self.routes = routes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.routes.get(scope["path"]) if scope["type"] == "http" and scope["method"] == "POST" else None
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await endpoint(Request(scope, receive, send))
+        except AtmosphereError as exc:
+            response = render_error(scope["app"], scope["path"], exc)
+        await response(scope, receive, send)
