@@ -3,15 +3,12 @@
 Every face that streams builds its bytes here: ``sse_event`` for a ``data:`` event (with an
 ``event:`` line for protocols that name their events, like Anthropic's and OpenAI's
 Responses), ``sse_comment`` for keep-alives, ``SSE_DONE`` for OpenAI's terminator,
-``ndjson_line`` for Ollama's framing, and ``stream_response`` to send them as they come.
+and ``ndjson_line`` for Ollama's framing (``waiting.WatchedStream`` sends them as they come).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-from starlette.responses import StreamingResponse
 
 from atmosphere import jsonfast
 
@@ -42,10 +39,3 @@ def sse_comment(text: str = "") -> bytes:
 def ndjson_line(data: bytes | dict[str, Any] | list[Any]) -> bytes:
     """One newline-delimited JSON line."""
     return (data if isinstance(data, bytes) else jsonfast.dumps(data)) + b"\n"
-
-
-def stream_response(
-    chunks: AsyncIterator[bytes], media_type: str = SSE_MEDIA_TYPE, headers: dict[str, str] | None = None
-) -> StreamingResponse:
-    """Send ``chunks`` as they are produced, with the no-cache/no-buffering headers."""
-    return StreamingResponse(chunks, media_type=media_type, headers={**STREAM_HEADERS, **(headers or {})})
