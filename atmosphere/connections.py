@@ -37,6 +37,7 @@ _FD_RESERVE = 128  # files, the listening socket, logs, the event loop's own
 _MAX_DEFAULT = 32_768
 _LOG_EVERY = 5.0  # seconds between two log lines about the same limit
 _TIMEOUT_408 = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+_CORK_BYTES = 256 * 1024  # a turn that writes more than this sends what it has at once
 _BUSY_503 = b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\nretry-after: 1\r\n\r\n"
 MAX_HEAD_BYTES = 32 * 1024  # the request line and every header of one request, in all
 MAX_LINE_BYTES = 16 * 1024  # the request line, or one header's name and value
@@ -170,8 +171,55 @@ class ConnectionLimits:
             self._sweeping = False
 
 
+class CorkedTransport:
+    """A client connection's transport whose writes within one turn of the event loop leave
+    as one: a response head and its body, or the events of a stream that the backend sent
+    in one read, cost one socket write instead of one each (a write is a system call and a
+    TCP segment). Nothing waits for more: the writes go out as soon as the code that made
+    them yields to the loop, before the loop next polls for I/O."""
+
+    __slots__ = ("raw", "_loop", "_pending", "_size")
+
+    def __init__(self, raw: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.raw = raw
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= _CORK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending) if len(self._pending) > 1 else self._pending[0]
+            self._pending.clear()
+            self._size = 0
+            if not self.raw.is_closing():
+                self.raw.write(data)
+
+    def is_closing(self) -> bool:
+        return self.raw.is_closing()
+
+    def close(self) -> None:
+        self.flush()
+        self.raw.close()
+
+    def abort(self) -> None:
+        self._pending.clear()
+        self.raw.abort()
+
+    def __getattr__(self, name: str) -> Any:  # everything else is the real transport's
+        return getattr(self.raw, name)
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with ``ConnectionLimits`` applied."""
+    """uvicorn's httptools protocol with ``ConnectionLimits`` applied and its writes corked
+    (``CorkedTransport``)."""
 
     limits: ConnectionLimits  # set on the subclass that ``protocol_class`` makes
     # When the request head now awaited began (connection opened, or the next request's
@@ -185,7 +233,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     _discarding = 0  # after a 431: bytes read and dropped while the client finishes sending
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CorkedTransport(transport, self.loop))  # type: ignore[arg-type]
         self.head_since = self.loop.time()
         if not self.limits.admit(self):
             transport.write(_BUSY_503)
@@ -270,6 +318,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         # The socket is the WebSocket protocol's from here on; this object is done with it.
         self.limits.open.pop(self, None)
+        corked: Any = self.transport
+        if isinstance(corked, CorkedTransport):
+            corked.flush()
+            self.transport = corked.raw  # the WebSocket protocol writes uncorked
         super().handle_websocket_upgrade()
 
     def connection_lost(self, exc: Exception | None) -> None:

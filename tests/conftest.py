@@ -11,6 +11,7 @@ import pytest
 
 from atmosphere.app import create_app
 from atmosphere.config import Settings
+from atmosphere.connections import uvicorn_limits
 from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.suite import EmulatorSuite, start_all_in_process
 
@@ -38,7 +39,9 @@ class Gateway:
         self.port = 0
 
     def start(self) -> Gateway:
-        self._server = EmulatorServer(create_app(self.settings), self.port, lifespan="on")
+        # uvicorn with the protocol `atmosphere serve` runs (connection limits, corked writes).
+        limits = uvicorn_limits(max_connections=self.settings.max_connections, header_timeout=self.settings.header_timeout)
+        self._server = EmulatorServer(create_app(self.settings), self.port, lifespan="on", http=limits["http"])
         self._server.start()
         self.port = self._server.port
         return self

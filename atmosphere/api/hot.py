@@ -33,7 +33,7 @@ def hot_endpoints(routers: Iterable[APIRouter], paths: Iterable[str]) -> dict[st
     wanted = set(paths)
     table: dict[str, Endpoint] = {}
     for route in (route for router in routers for route in router.routes):
-        if not isinstance(route, APIRoute) or route.path not in wanted or "POST" not in route.methods:
+        if not isinstance(route, APIRoute) or route.path not in wanted or "POST" not in (route.methods or ()):
             continue
         parameters = list(inspect.signature(route.endpoint).parameters.values())
         plain = len(parameters) == 1 and parameters[0].annotation in (Request, "Request")

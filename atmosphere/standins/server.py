@@ -62,9 +62,16 @@ class EmulatorServer:
     """An ASGI app served by uvicorn (uvloop + httptools) in a background thread."""
 
     def __init__(
-        self, app: ASGIApp | Callable[[], ASGIApp], port: int = 0, host: str = HOST, *, lifespan: Literal["on", "off"] = "off"
+        self,
+        app: ASGIApp | Callable[[], ASGIApp],
+        port: int = 0,
+        host: str = HOST,
+        *,
+        lifespan: Literal["on", "off"] = "off",
+        http: Any = "httptools",  # the gateway's tests pass its own protocol class (connections.py)
     ) -> None:
         self.app = _resolve_app(app)
+        self.http = http
         self.lifespan = lifespan  # "on" to serve an app that needs its startup (the gateway itself)
         self.host = host
         self.port = port
@@ -96,7 +103,7 @@ class EmulatorServer:
         config = uvicorn.Config(
             self.app,
             loop="uvloop",
-            http="httptools",
+            http=self.http,
             ws="none" if self.lifespan == "off" else "auto",
             lifespan=self.lifespan,
             log_level="warning",
