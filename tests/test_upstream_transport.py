@@ -342,3 +342,36 @@ async def test_a_json_post_on_the_hot_path_reaches_the_backend_as_httpx_sends_it
     sent = {k.lower(): v for k, v in theirs.headers.items() if k.lower() in wanted}
     assert {k.lower(): v for k, v in ours.headers.items()} == sent
     assert again.connection == ours.connection  # kept alive
+
+
+async def test_a_hot_path_answer_the_backend_compressed_unasked_is_still_decoded(serve):
+    import gzip
+
+    from atmosphere.http.client import post_json
+
+    async def handler(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+        body = gzip.compress(b'{"message": "hi"}')
+        writer.write(response(200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"}))
+
+    server = await serve(handler)
+    async with client_for(server) as client:
+        assert await post_json(client, "/api/chat", {"model": "m"}, "chat") == {"message": "hi"}
+
+
+async def test_a_streamed_answer_on_the_hot_path_comes_line_by_line_with_its_headers(serve):
+    from atmosphere.http.client import iter_lines, open_post, retry_after
+
+    async def handler(request: RawRequest, writer: asyncio.StreamWriter) -> None:
+        parts = [b'{"a": 1}\n{"b"', b": 2}\n", b'{"c": 3}']
+        writer.write(chunked(parts, headers={"Content-Type": "application/x-ndjson", "Retry-After": "2", "X-Two": "a"}))
+
+    server = await serve(handler)
+    async with client_for(server) as client:
+        for _ in range(2):  # the connection is reused once the answer was read to its end
+            async with open_post(client, "/api/chat", b"{}", {"Content-Type": "application/json"}, "chat") as resp:
+                assert resp.status_code == 200
+                assert resp.headers.get("content-type") == "application/x-ndjson"
+                assert resp.headers.get("x-missing", "none") == "none"
+                assert retry_after(resp) == 2.0
+                assert [line async for line in iter_lines(resp, "chat")] == [b'{"a": 1}', b'{"b": 2}', b'{"c": 3}']
+    assert server.stats.accepted == 1

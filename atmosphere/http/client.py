@@ -19,9 +19,10 @@ import httpx
 from atmosphere import jsonfast
 from atmosphere.errors import BackendFailure
 from atmosphere.http.budget import BudgetExceeded, BufferBudget
-from atmosphere.http.transport import ExplainedError, PooledTransport
+from atmosphere.http.transport import ExplainedError, PooledTransport, RawAnswer
 
 TransportFactory = Callable[[], httpx.AsyncBaseTransport]
+Answer = httpx.Response | RawAnswer  # an answer being read: httpx's, or our pool's own on the hot path
 
 
 def make_client(
@@ -100,7 +101,7 @@ def failure_from_status(status: int, body: bytes, what: str, retry_after: float 
     return BackendFailure(message, kind="error", retryable=False, status=status)
 
 
-async def failure_from_response(resp: httpx.Response, what: str) -> BackendFailure:
+async def failure_from_response(resp: Answer, what: str) -> BackendFailure:
     """``failure_from_status`` for an answer still open (a stream that did not start)."""
     return failure_from_status(resp.status_code, await read_capped(resp, what, MAX_PROBE_BYTES), what, retry_after(resp))
 
@@ -124,9 +125,7 @@ MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_PROBE_BYTES = 8 * 1024 * 1024  # model and project lists are kilobytes
 
 
-def open_answer(
-    client: httpx.AsyncClient, request: httpx.Request, what: str
-) -> contextlib.AbstractAsyncContextManager[httpx.Response]:
+def open_answer(client: httpx.AsyncClient, request: httpx.Request, what: str) -> contextlib.AbstractAsyncContextManager[Answer]:
     """Send a request and hold its answer open for reading. Transport errors, also while
     reading, leave as BackendFailures, and the answer is always closed."""
     return _held(client.send(request, stream=True), what)
@@ -134,7 +133,7 @@ def open_answer(
 
 def open_post(
     client: httpx.AsyncClient, path: str, content: bytes, headers: Mapping[str, str], what: str
-) -> contextlib.AbstractAsyncContextManager[httpx.Response]:
+) -> contextlib.AbstractAsyncContextManager[Answer]:
     """``open_answer`` for a POST of ``content``: on our pool, sent as bytes with a
     pre-encoded head (the hot path); on any other transport (respx in tests), through httpx."""
     fast = _fast_post(client, path, content, headers)
@@ -153,9 +152,7 @@ _SAFE_PATH = re.compile(r"/[A-Za-z0-9/._~:@!$&'()*+,;=%-]*")  # sent as-is: noth
 _HTTPX_DEFAULTS = frozenset({"accept", "accept-encoding", "connection", "user-agent"})
 
 
-def _fast_post(
-    client: httpx.AsyncClient, path: str, content: bytes, headers: Mapping[str, str]
-) -> Awaitable[httpx.Response] | None:
+def _fast_post(client: httpx.AsyncClient, path: str, content: bytes, headers: Mapping[str, str]) -> Awaitable[Answer] | None:
     pool = getattr(client, "_transport", None)
     if not isinstance(pool, PooledTransport):
         return None
@@ -180,11 +177,11 @@ def _fast_post(
     except UnicodeEncodeError:
         return None
     payload = head + str(len(content)).encode() + encoded + b"\r\n\r\n" + content
-    return pool.send_bytes(client.base_url, payload, client.timeout.as_dict())
+    return pool.send_bytes(client.base_url, payload, client.timeout.as_dict(), raw=True)
 
 
 @contextlib.asynccontextmanager
-async def _held(sending: Awaitable[httpx.Response], what: str) -> AsyncIterator[httpx.Response]:
+async def _held(sending: Awaitable[Answer], what: str) -> AsyncIterator[Answer]:
     try:
         resp = await sending
     except Exception as exc:  # noqa: BLE001 - every transport error becomes a reason
@@ -199,7 +196,7 @@ async def _held(sending: Awaitable[httpx.Response], what: str) -> AsyncIterator[
         await resp.aclose()
 
 
-async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_BYTES) -> bytes:
+async def read_capped(resp: Answer, what: str, limit: int = MAX_ANSWER_BYTES) -> bytes:
     """The whole answer body, refusing one over ``limit`` bytes or over the process-wide
     buffer budget (which the pool hands on with its responses, see budget.py)."""
     budget: BufferBudget | None = resp.extensions.get(BUDGET_EXTENSION)
@@ -233,7 +230,7 @@ async def read_capped(resp: httpx.Response, what: str, limit: int = MAX_ANSWER_B
 
 
 async def _exchange(
-    answer: contextlib.AbstractAsyncContextManager[httpx.Response],
+    answer: contextlib.AbstractAsyncContextManager[Answer],
     deadline: float | None,
     what: str,
     limit: int = MAX_ANSWER_BYTES,
@@ -252,7 +249,7 @@ async def _exchange(
         raise BackendFailure(f"{what}: no complete answer within {deadline:g}s", kind="timeout") from None
 
 
-def retry_after(resp: httpx.Response) -> float | None:
+def retry_after(resp: Answer) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds form; a date is ignored)."""
     value = resp.headers.get("retry-after")
     if value is None:
@@ -295,7 +292,7 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 MAX_LINE_BYTES = 8 * 1024 * 1024
 
 
-async def iter_lines(resp: httpx.Response, what: str, limit: int = MAX_LINE_BYTES) -> AsyncIterator[bytes]:
+async def iter_lines(resp: Answer, what: str, limit: int = MAX_LINE_BYTES) -> AsyncIterator[bytes]:
     """The lines of a streamed answer (NDJSON or SSE) as bytes, each as soon as it is complete.
 
     Bytes, not text: orjson parses them directly. A line that grows past ``limit``
