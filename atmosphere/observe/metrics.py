@@ -50,6 +50,21 @@ class BoundedLabels:
         return label
 
 
+_MAX_SERIES = 4096  # kinds of request (surface, host, model, outcome) with their children bound
+
+
+@dataclass(slots=True)
+class _Series:
+    """The metric children one kind of request updates; the per-host ones only when a host served."""
+
+    requests: Any
+    added: Any
+    upstream: Any
+    ttft: Any
+    tokens_in: Any
+    tokens_out: Any
+
+
 @dataclass(slots=True)
 class HostGauge:
     """What a scrape reads about one host."""
@@ -117,32 +132,52 @@ class Metrics:
         self.breaker_trips = Counter("atmosphere_breaker_trips", "Times a host's circuit breaker opened", ["backend"], registry=r)
         self.registry.register(_Hosts(hosts))
         self._children: dict[tuple[Any, ...], Any] = {}
+        self._series: dict[tuple[str, str | None, str | None, str], _Series] = {}
         self._model_label = BoundedLabels(MAX_MODEL_LABELS)
         self._surface_label = BoundedLabels(MAX_SURFACE_LABELS)
 
     def observe(self, entry: RequestEntry) -> None:
-        backend = entry.backend or "none"
-        model = self._model_label(entry.model or "none")
-        surface = self._surface_label(entry.surface)
-        self._child(self.requests, surface, backend, model, entry.outcome).inc()
+        series = self._series.get((entry.surface, entry.backend, entry.model, entry.outcome))
+        if series is None:
+            series = self._bind(entry.surface, entry.backend, entry.model, entry.outcome)
+        series.requests.inc()
         if entry.added_ms is not None:
-            self._child(self.added, surface).observe(entry.added_ms / 1000)
-        if entry.backend is not None:
+            series.added.observe(entry.added_ms / 1000)
+        if series.upstream is not None:  # a backend served
             if entry.upstream_ms is not None:
-                self._child(self.upstream, backend).observe(entry.upstream_ms / 1000)
+                series.upstream.observe(entry.upstream_ms / 1000)
             if entry.ttft_ms is not None:
-                self._child(self.ttft, backend).observe(entry.ttft_ms / 1000)
+                series.ttft.observe(entry.ttft_ms / 1000)
             if entry.tokens_in:
-                self._child(self.tokens_in, backend, model).inc(entry.tokens_in)
+                series.tokens_in.inc(entry.tokens_in)
             if entry.tokens_out:
-                self._child(self.tokens_out, backend, model).inc(entry.tokens_out)
+                series.tokens_out.inc(entry.tokens_out)
         for attempt in entry.attempts:
             if attempt.get("kind") != "skipped":
                 self._child(self.fallbacks, attempt["backend"]).inc()
 
+    def _bind(self, surface: str, backend: str | None, model: str | None, outcome: str) -> _Series:
+        """The children one kind of request updates, bound once: ``labels()`` was most of a
+        request's cost here. Remembered up to ``_MAX_SERIES`` kinds (the labels themselves are
+        bounded, so that is every kind in practice)."""
+        host = backend or "none"
+        model_label = self._model_label(model or "none")
+        surface_label = self._surface_label(surface)
+        served = backend is not None
+        series = _Series(
+            self.requests.labels(surface_label, host, model_label, outcome),
+            self.added.labels(surface_label),
+            self.upstream.labels(host) if served else None,
+            self.ttft.labels(host) if served else None,
+            self.tokens_in.labels(host, model_label) if served else None,
+            self.tokens_out.labels(host, model_label) if served else None,
+        )
+        if len(self._series) < _MAX_SERIES:
+            self._series[(surface, backend, model, outcome)] = series
+        return series
+
     def _child(self, metric: Any, *labels: str) -> Any:
-        """``metric.labels(*labels)``, remembered: the library's lookup is most of a request's cost here.
-        Bounded like the labels themselves (surfaces × hosts × listed models × outcomes)."""
+        """``metric.labels(*labels)``, remembered (bounded like the labels themselves)."""
         key = (id(metric), *labels)
         child = self._children.get(key)
         if child is None:
