@@ -209,6 +209,10 @@ class CorkedTransport:
         self.flush()
         self.raw.close()
 
+    def write_eof(self) -> None:
+        self.flush()  # what was written goes before the end
+        self.raw.write_eof()
+
     def abort(self) -> None:
         self._pending.clear()
         self.raw.abort()
