@@ -88,10 +88,16 @@ def _record_refusal(request: Request, exc: AtmosphereError) -> None:
         executor.recorder.refused(exc)
 
 
-async def _atmosphere_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, AtmosphereError)
+def error_answer(request: Request, exc: AtmosphereError) -> Response:
+    """What the client gets for ``exc``, a refusal recorded on the way (the exception handler's
+    work, also for the hot POSTs that skip the framework: api/hot.py)."""
     _record_refusal(request, exc)
     return render_error(request.app, request.url.path, exc)
+
+
+async def _atmosphere_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AtmosphereError)
+    return error_answer(request, exc)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -7,8 +7,9 @@ parameter validation, which was ~15 % of the gateway's CPU per request (bench/NO
 
 They stay registered on their routers, so the OpenAPI page lists them and any other method
 gets the usual 405; this middleware, innermost, answers a POST to one of their exact paths
-by calling the endpoint itself, and renders an ``AtmosphereError`` the way the exception
-handlers do (``render_error``). Anything else raised goes on to the app's own handler.
+by calling the endpoint itself, and answers an ``AtmosphereError`` as the exception handler
+does (``error_answer``: a refusal is recorded, the body is in the surface's shape).
+Anything else raised goes on to the app's own handler.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from atmosphere.api.errors import render_error
+from atmosphere.api.errors import error_answer
 from atmosphere.errors import AtmosphereError
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -57,8 +58,9 @@ class HotRoutes:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
+        request = Request(scope, receive, send)
         try:
-            response = await endpoint(Request(scope, receive, send))
+            response = await endpoint(request)
         except AtmosphereError as exc:
-            response = render_error(scope["app"], scope["path"], exc)
+            response = error_answer(request, exc)
         await response(scope, receive, send)
