@@ -141,6 +141,17 @@ class ChatRequest:
 OLLAMA_NATIVE = "ollama"
 
 
+def tool_result_content(text: str, images: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
+    """A tool message's ``content`` in the domain's shape: its text, or, when the result
+    came with images (Codex's ``view_image``, Claude Code's Read of a picture), its text and
+    its chat ``image_url`` parts. Each adapter carries those as its dialect can: on the tool
+    message (Ollama's ``images``) or on a user turn after the tool results
+    (``adapters/tool_images.py``, for chat dialects whose tool messages take text only)."""
+    if not images:
+        return text
+    return [{"type": "text", "text": text}, *images] if text else images
+
+
 @dataclass(slots=True)
 class EmbedRequest:
     model: str | None

@@ -3,7 +3,8 @@
 The shape is the one recorded in shared/reference/agents.md: ``HEAD /``, then
 ``POST /v1/messages?beta=true`` with a list ``system``, a system turn inside ``messages``,
 ``thinking``, ``context_management``, ``output_config``, ``metadata`` and a list of betas.
-Earlier assistant turns may replay ``thinking`` blocks. What each backend receives is read
+Earlier assistant turns may replay ``thinking`` blocks, and a ``tool_result`` may hold the
+picture Claude Code's Read tool read (image blocks). What each backend receives is read
 from the stand-in's own record of the request (the wire), not from the gateway's code.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from agent_support import logged
 
 from atmosphere.adapters.system_turns import one_leading_system
 
@@ -144,3 +146,119 @@ def test_folding_keeps_a_lone_leading_system_message_and_joins_text_parts_in_ord
             {"role": "system", "content": ""},
         ]
     ) == [{"role": "system", "content": "a\nb\n\nc"}, {"role": "user", "content": "hi"}]
+
+
+# --- tool results with images (Claude Code's Read of a picture) ------------------------------
+
+READ = {
+    "name": "Read",
+    "description": "Read a file",
+    "input_schema": {"type": "object", "properties": {"file_path": {"type": "string"}}},
+}
+
+
+def image_block(data: str = PNG) -> dict:
+    return {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}}
+
+
+def read_a_picture(model: str, result: list, *, after: list | None = None) -> dict:
+    """Claude Code's turn after the model called Read on a PNG: the call, then its tool_result
+    (a list holding the picture as an image block), maybe followed by more blocks in that turn."""
+    call = {"type": "tool_use", "id": "toolu_1", "name": "Read", "input": {"file_path": "/tmp/project/shot.png"}}
+    return {
+        "model": model,
+        "max_tokens": 1024,
+        "system": [{"type": "text", "text": "You are Claude Code."}],
+        "messages": [
+            {"role": "user", "content": "Read shot.png"},
+            {"role": "assistant", "content": [{"type": "text", "text": "Reading it."}, call]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": result}, *(after or [])]},
+        ],
+        "tools": [READ],
+    }
+
+
+def post_messages(gateway, body: dict):
+    with gateway.client() as http:
+        return http.post("/v1/messages?beta=true", json=body, headers=HEADERS)
+
+
+def test_a_read_pictures_result_reaches_ollama_as_images_on_the_tool_message(gateway, backends):
+    response = post_messages(gateway, read_a_picture("llama3.2:latest", [image_block()]))
+    assert response.status_code == 200, response.text
+    assert "Read returned" in response.json()["content"][0]["text"]
+    result = backends.ollama.state.recorded("/api/chat")[-1].json["messages"][-1]
+    assert result == {"role": "tool", "content": "", "images": [PNG], "tool_name": "Read", "tool_call_id": "toolu_1"}
+
+
+def test_a_tool_results_text_and_picture_reach_llamafarm_with_the_picture_on_a_user_turn_after_the_result(gateway, backends):
+    result = [{"type": "text", "text": "shot.png, 1x1"}, image_block()]
+    after = [{"type": "text", "text": "<system-reminder>be brief</system-reminder>"}]
+    response = post_messages(gateway, read_a_picture("fast", result, after=after))
+    assert response.status_code == 200, response.text
+    sent = backends.llamafarm.state.recorded("/v1/projects/default/chatbot/chat/completions")[-1].json["messages"]
+    assert [m["role"] for m in sent] == ["system", "user", "assistant", "tool", "user", "user"]
+    assert sent[2]["tool_calls"][0]["id"] == "toolu_1"  # the result stays right after its call
+    assert (sent[3]["tool_call_id"], sent[3]["content"]) == ("toolu_1", "shot.png, 1x1")
+    label, image = sent[4]["content"]
+    assert label == {"type": "text", "text": "The image from tool call toolu_1:"}
+    assert image == {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PNG}"}}
+    assert sent[5]["content"] == "<system-reminder>be brief</system-reminder>"  # the turn's own text, in its place
+
+
+def test_a_failed_tool_result_with_a_picture_keeps_its_error_and_its_picture(gateway, backends):
+    body = read_a_picture("llama3.2:latest", [{"type": "text", "text": "too large"}, image_block()])
+    body["messages"][-1]["content"][0]["is_error"] = True
+    assert post_messages(gateway, body).status_code == 200
+    result = backends.ollama.state.recorded("/api/chat")[-1].json["messages"][-1]
+    assert (result["content"], result["images"]) == ("Error: too large", [PNG])
+
+
+def test_a_text_only_tool_result_in_blocks_is_still_the_tool_messages_text(gateway, backends):
+    blocks = [
+        {"type": "text", "text": "line one"},
+        {"type": "tool_reference", "tool_name": "Grep"},
+        {"type": "text", "text": "line two"},
+    ]
+    assert post_messages(gateway, read_a_picture("llama3.2:latest", blocks)).status_code == 200
+    result = backends.ollama.state.recorded("/api/chat")[-1].json["messages"][-1]
+    assert result["content"] == "line one\nline two" and "images" not in result
+
+
+def refused(gateway, backends, body: dict) -> str:
+    """The 400's message, after checking it is Anthropic's error shape, nothing reached a
+    backend and the request log says why."""
+    response = post_messages(gateway, body)
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
+    assert backends.ollama.state.recorded("/api/chat") == []
+    (entry,) = [e for e in logged(gateway) if e["status"] == 400]
+    assert entry["surface"] == "anthropic" and entry["reason"] in error["error"]["message"]
+    return error["error"]["message"]
+
+
+@pytest.mark.parametrize("data", ["not base64!", "aGk", "aGk=aGk="])
+def test_a_picture_with_invalid_base64_in_a_tool_result_is_a_400_naming_the_field(gateway, backends, data):
+    message = refused(gateway, backends, read_a_picture("llama3.2:latest", [image_block(data)]))
+    assert message.startswith("messages.2.content.0.content.0.source.data: is not valid base64")
+
+
+URL_SOURCE = {"type": "image", "source": {"type": "url", "url": "http://169.254.169.254/latest/meta-data"}}
+
+
+@pytest.mark.parametrize(
+    "where, body",
+    [
+        ("messages.2.content.0.content.1.source", read_a_picture("llama3.2:latest", [{"type": "text", "text": "x"}, URL_SOURCE])),
+        (
+            "messages.0.content.0.source",
+            {"model": "llava:latest", "max_tokens": 16, "messages": [{"role": "user", "content": [URL_SOURCE]}]},
+        ),
+    ],
+    ids=["in a tool result", "in a user turn"],
+)
+def test_a_url_image_is_a_400_saying_the_gateway_never_fetches_it_wherever_it_is(gateway, backends, where, body):
+    message = refused(gateway, backends, body)
+    assert message.startswith(f"{where}: is a url source")
+    assert "never fetches a URL a request names" in message and "base64" in message

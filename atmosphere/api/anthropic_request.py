@@ -6,7 +6,9 @@ shape: ``system`` becomes a system message, ``text``/``image`` blocks content pa
 (shared/reference/anthropic-api.md §2, §9).
 
 Deliberately not supported, and why:
-- image ``url`` sources: the gateway never fetches a URL a request names (400);
+- image ``url`` sources, in a user turn or a ``tool_result``: the gateway never fetches a URL
+  a request names (400); base64 images in a ``tool_result`` (Claude Code's Read of a picture)
+  go on its tool message as image parts (``domain.tool_result_content``);
 - ``document``, ``search_result`` and server-tool blocks: no local backend reads them (400);
 - server tools (``type`` other than ``custom``) are dropped, as Claude Code may offer them;
 - ``thinking`` is ignored (answers never carry thinking blocks), and so are ``metadata``,
@@ -26,7 +28,7 @@ from typing import Any
 
 from atmosphere import jsonfast
 from atmosphere.api.fields import ANTHROPIC, ANTHROPIC_METADATA, shown, wrong_field
-from atmosphere.domain import OLLAMA_NATIVE, ChatRequest
+from atmosphere.domain import OLLAMA_NATIVE, ChatRequest, tool_result_content
 from atmosphere.errors import InvalidRequest
 from atmosphere.router.answers import tokens_for_chars
 
@@ -87,8 +89,13 @@ def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
     source = block.get("source")
     if not isinstance(source, dict):
         raise InvalidRequest(f"{where}.source: field required")
+    if source.get("type") == "url":
+        raise InvalidRequest(
+            f"{where}.source: is a url source, and Atmosphere never fetches a URL a request names; "
+            "send the image as a base64 source"
+        )
     if source.get("type") != "base64":
-        raise InvalidRequest(f"{where}.source: only base64 images are supported; this gateway never fetches image URLs")
+        raise InvalidRequest(f"{where}.source: only base64 images are supported (Atmosphere stores no files)")
     media_type, data = source.get("media_type"), source.get("data")
     if media_type not in _IMAGE_TYPES:
         raise InvalidRequest(f"{where}.source.media_type: must be one of {', '.join(sorted(_IMAGE_TYPES))}")
@@ -102,18 +109,27 @@ def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
     return {"type": "image_url", "image_url": {"url": f"data:{media_type};base64,{data}"}}
 
 
-def _tool_result_text(block: dict[str, Any], where: str) -> str:
+def _tool_result_content(block: dict[str, Any], where: str) -> str | list[dict[str, Any]]:
+    """A ``tool_result`` → a tool message's content: its text, with its images (Claude Code's
+    Read of a picture) as image parts, checked as a user turn's are."""
     content = block.get("content")
-    if content is None:
-        text = ""
-    elif isinstance(content, str):
-        text = content
+    texts: list[str] = []
+    images: list[dict[str, Any]] = []
+    if isinstance(content, str):
+        texts.append(content)
     elif isinstance(content, list):
-        # Images inside a tool result have no place in a tool message; their text is kept.
-        text = "\n".join(b["text"] for b in content if isinstance(b, dict) and isinstance(b.get("text"), str))
-    else:
+        for index, item in enumerate(content):
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind == "image":
+                images.append(_image_part(item, f"{where}.content.{index}"))
+            elif isinstance(item, dict) and isinstance(item.get("text"), str):
+                texts.append(item["text"])
+            # Other blocks (Claude Code's tool_reference, a search_result) have nothing a
+            # local model reads: skipped, as before, rather than refusing the agent's turn.
+    elif content is not None:
         raise InvalidRequest(f"{where}.content: must be a string or an array of blocks")
-    return f"Error: {text}" if block.get("is_error") else text
+    text = "\n".join(texts)
+    return tool_result_content(f"Error: {text}" if block.get("is_error") else text, images)
 
 
 def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]) -> list[dict[str, Any]]:
@@ -132,7 +148,7 @@ def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[st
             call_id = block.get("tool_use_id")
             if not isinstance(call_id, str) or not call_id:
                 raise InvalidRequest(f"{at}.tool_use_id: field required")
-            message = {"role": "tool", "tool_call_id": call_id, "content": _tool_result_text(block, at)}
+            message = {"role": "tool", "tool_call_id": call_id, "content": _tool_result_content(block, at)}
             if call_id in tool_names:
                 message["name"] = tool_names[call_id]  # Ollama matches results by tool name
             tool_messages.append(message)

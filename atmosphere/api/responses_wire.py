@@ -23,7 +23,7 @@ from typing import Any
 from atmosphere.api.fields import RESPONSES
 from atmosphere.api.responses_tools import ToolOffer, tool_offer
 from atmosphere.api.validation import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
-from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage
+from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage, tool_result_content
 from atmosphere.errors import InvalidRequest
 
 _NOT_STORED = "Atmosphere does not store responses, so '{}' cannot be used; send the whole conversation in 'input'."
@@ -228,10 +228,7 @@ def _tool_output(output: Any, where: str) -> str | list[dict[str, Any]]:
             images.append(_image_part(item, here))
         else:
             raise InvalidRequest(f"'{here}' must be an input_text or input_image item.", param=here)
-    text = "\n".join(texts)
-    if not images:
-        return text
-    return [{"type": "text", "text": text}, *images] if text else images
+    return tool_result_content("\n".join(texts), images)
 
 
 def _response_format(text: Any) -> dict[str, Any] | None:
