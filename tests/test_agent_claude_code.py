@@ -1,7 +1,8 @@
 """Claude Code itself, the real binary (pinned in agents/package.json, ``make agents``), pointed at Atmosphere.
 
 ``claude -p "say hi" --model NAME`` with ``ANTHROPIC_BASE_URL`` at a gateway on a free
-loopback port in front of the stand-ins: it must exit 0 and print the stand-in's answer.
+loopback port in front of the stand-ins: it must exit 0 and print the stand-in's answer; asked
+to Read a PNG by name, the stand-in calls Read and the picture reaches the model on the result.
 Each run gets a scratch ``HOME`` and ``CLAUDE_CONFIG_DIR``, the settings that turn off its
 update checks, telemetry, error reporting and other non-essential traffic
 (``CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC`` covers the other three; all are set), and
@@ -11,6 +12,7 @@ nothing it might try beyond 127.0.0.1 can leave the machine, and a test sees if 
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 from pathlib import Path
@@ -37,13 +39,16 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def run_claude(gateway: Any, tmp_path: Path, proxy: RefusingProxy, model: str, **env: str) -> subprocess.CompletedProcess[str]:
+def run_claude(
+    gateway: Any, tmp_path: Path, proxy: RefusingProxy, model: str, prompt: str = "say hi", **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``claude -p PROMPT`` run in ``tmp_path/project`` (made here if missing)."""
     home, project = tmp_path / "home", tmp_path / "project"
     home.mkdir(exist_ok=True)
     project.mkdir(exist_ok=True)
     settings = {"CLAUDE_CONFIG_DIR": str(home / ".claude"), "ANTHROPIC_BASE_URL": gateway.url, "ANTHROPIC_AUTH_TOKEN": "unused"}
     environment = confined_env(home, proxy, **{**settings, **QUIET, **env})
-    return run_agent([str(CLAUDE), "-p", "say hi", "--model", model], environment, project, RUN_TIMEOUT)
+    return run_agent([str(CLAUDE), "-p", prompt, "--model", model], environment, project, RUN_TIMEOUT)
 
 
 def test_claude_p_with_a_llamafarm_alias_prints_the_stand_ins_answer(gateway, backends, tmp_path, outside):
@@ -77,6 +82,26 @@ def test_claude_code_works_with_the_gateways_api_key_as_its_auth_token(backends,
     assert done.returncode == 0, done.stderr
     assert "Hello from the LlamaFarm emulator (chatbot/fast)!" in done.stdout
     assert outside.seen == []
+
+
+# A 1x1 PNG, the picture Claude Code's Read tool reads from the project.
+PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+
+
+def test_claude_code_sends_the_picture_its_read_tool_read_and_the_model_gets_it(gateway, backends, tmp_path, outside):
+    picture = tmp_path / "project" / "shot.png"
+    picture.parent.mkdir()
+    picture.write_bytes(PNG)
+    done = run_claude(gateway, tmp_path, outside, "llama3.2:latest", f"Use the Read tool on `{picture}`")
+    assert done.returncode == 0, done.stderr
+    _, second = backends.ollama.state.recorded("/api/chat")
+    results = [m for m in second.json["messages"] if m["role"] == "tool"]
+    assert len(results) == 1 and results[0]["tool_name"] == "Read", second.json["messages"][-3:]
+    images = results[0].get("images", [])
+    assert len(images) == 1, results[0]
+    assert base64.b64decode(images[0]) == PNG  # the picture itself, as Read sent it
+    assert [entry["status"] for entry in logged(gateway)] == [200, 200]
+    assert outside.seen == [], outside.seen
 
 
 # Claude Code 2.1.x's offer, by name (shared/reference/agents.md), and its first user turn:
