@@ -14,7 +14,19 @@ from fastapi import FastAPI
 from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.api import anthropic, completions, dashboard, docs, health, integrations, ollama, openai, responses, websocket
+from atmosphere.api import (
+    anthropic,
+    completions,
+    dashboard,
+    docs,
+    health,
+    integrations,
+    ollama,
+    openai,
+    responses,
+    usage,
+    websocket,
+)
 from atmosphere.api import fleet as fleet_api
 from atmosphere.api.auth import ApiKeyGuard
 from atmosphere.api.context import RequestContextMiddleware
@@ -42,6 +54,7 @@ from atmosphere.router.integrations import Integrations, host_gauges
 from atmosphere.router.streams import StreamLimits
 from atmosphere.state.hostlist import HostSpec
 from atmosphere.state.hosts import Hosts
+from atmosphere.store.service import Store
 
 log = logging.getLogger("atmosphere")
 
@@ -139,13 +152,16 @@ def create_app(settings: Settings) -> FastAPI:
         for item in cards.all():
             log.info("%s at %s: %s%s", item["name"], item["url"], item["status"], f" ({item['error']})" if item["error"] else "")
         registry.start()
+        await store.open()  # never fails the start: without a database, usage is "not recorded"
         try:
             yield
         finally:
             await registry.aclose()
+            await store.close()  # the last batch is written
 
     app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.store = store = Store(settings)  # opened in the lifespan; requests queue usage from the first
     app.state.drain = Drain()  # SIGTERM: open streams end with their error event (api/drain.py)
     origins = OriginPolicy(parse_origins(settings.allowed_origins))
     if origins.any:
@@ -160,6 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(anthropic.router)
     app.include_router(ollama.router)
+    app.include_router(usage.router)
     app.include_router(websocket.router)
     faces = (openai, completions, responses, anthropic, ollama, integrations)
     surfaces = {p: n for face in faces for p, n in face.SURFACES.items()}
@@ -173,7 +190,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(HeadAsGetMiddleware)
     if origins:
         app.add_middleware(CorsMiddleware, policy=origins)
-    app.add_middleware(RequestContextMiddleware, surfaces=surfaces)
+    app.add_middleware(RequestContextMiddleware, surfaces=surfaces, record=store.usage.record)
     install_error_handlers(app)
     add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
     add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)

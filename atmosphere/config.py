@@ -118,6 +118,22 @@ class Settings(BaseSettings):
         description="comma list of extra Host names accepted off loopback ('.example.org' for its subdomains, "
         "'*' for any); the bound address, this machine's name, localhost and IP addresses always are",
     )
+    # Keys and usage history (README: "Keys and usage").
+    database_url: SecretStr | None = Field(
+        None,
+        description="where client keys and the usage history live: postgresql://user:password@host/db lets several "
+        "replicas share them (default: SQLite, atmosphere.db in the state directory)",
+    )
+    require_keys: bool = Field(
+        False, description="on loopback too, every API call needs the admin key or a client key (off loopback it always does)"
+    )
+    usage_retention_days: int = Field(30, ge=1, le=3650, description="days of usage history kept")
+    usage_max_rows: int = Field(
+        5_000_000, ge=1000, description="usage rows kept at most (the oldest go first), whatever their age"
+    )
+    usage_queue: int = Field(
+        10_000, ge=100, le=1_000_000, description="finished requests waiting to be written; past it they are dropped and counted"
+    )
     header_timeout: float = Field(10.0, gt=0, le=300, description="seconds a connection may take to send a request head")
     max_connections: int = Field(
         0, ge=0, description="open client connections at most (0: half the open-file limit less 128, at most 32768)"
@@ -225,6 +241,17 @@ class Settings(BaseSettings):
                 "(or list the pages' origins)"
             )
         return self
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        scheme = value.get_secret_value().strip().partition("://")[0].lower()
+        if scheme not in ("postgresql", "postgres", "postgresql+asyncpg", "sqlite", "sqlite+aiosqlite"):
+            # The URL may hold a password: only its scheme is named.
+            raise ValueError(f"must be a postgresql:// or sqlite:// URL (got a {scheme or 'schemeless'} one)")
+        return SecretStr(value.get_secret_value().strip())
 
     @field_validator("standin_ports")
     @classmethod

@@ -109,6 +109,14 @@ class StateNotSaved(AtmosphereError):
     code = "state_not_saved"
 
 
+class HistoryUnavailable(AtmosphereError):
+    """The usage history (or the key store) cannot be opened; requests are still served."""
+
+    status = 503
+    type = "server_error"
+    code = "usage_not_recorded"
+
+
 class ClientClosedRequest(AtmosphereError):
     """The client left before its answer: the upstream call was cancelled (nginx's 499)."""
 

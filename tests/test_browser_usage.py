@@ -3,16 +3,18 @@ stand-ins: a key created from the dashboard, its secret shown once, listed, its 
 revoked after asking; requests sent through the gateway counted on the Usage page, stacked by model
 and by key, with "usage not recorded" when the history cannot be written; both pages at phone width.
 
-Until the gateway has /v1/keys and /v1/usage itself, the test mounts a small stand-in of that
-contract (USAGE_API) on the real app: keys in memory, usage computed from the gateway's own request
-log, so the requests the test sends are the ones the page counts."""
+The Usage page reads the gateway's real /v1/usage (the SQLite history in the state directory).
+Until the gateway has /v1/keys itself, the test mounts a small stand-in of that contract on the
+real app, keys in memory."""
 
 from __future__ import annotations
 
 import re
 import secrets
+import shutil
+import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +39,10 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 class ContractStub:
-    """/v1/keys and /v1/usage as USAGE_API describes them, over the app's own request log."""
+    """/v1/keys as the dashboard's contract describes it, keys in memory."""
 
     def __init__(self) -> None:
         self.keys: dict[str, dict[str, Any]] = {}
-        self.recording: dict[str, Any] = {"ok": True, "dropped": 0, "reason": None}
 
     def install(self, app: FastAPI) -> None:
         router = APIRouter()
@@ -49,7 +50,6 @@ class ContractStub:
         router.add_api_route("/v1/keys", self.create_key, methods=["POST"])
         router.add_api_route("/v1/keys/{key_id}", self.update_key, methods=["PATCH"])
         router.add_api_route("/v1/keys/{key_id}", self.revoke_key, methods=["DELETE"])
-        router.add_api_route("/v1/usage", self.usage, methods=["GET"])
         # Ahead of the dashboard's catch-all for unknown API paths.
         app.router.routes[0:0] = router.routes
 
@@ -86,48 +86,6 @@ class ContractStub:
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         self.keys[key_id]["revoked_at"] = _iso(datetime.now(UTC))
         return self.keys[key_id]
-
-    async def usage(self, request: Request, bucket: str = "hour", group_by: str = "model") -> dict[str, Any]:
-        step = 86_400 if bucket == "day" else 3_600
-        entries = request.app.state.requests.query(limit=500)
-        series: dict[tuple[int, str], dict[str, Any]] = {}
-        for entry in entries:
-            start = int(entry.time // step * step)
-            group = {"model": entry.model or entry.requested_model, "key": "local", "host": entry.backend}[group_by] or "(none)"
-            point = series.setdefault((start, group), {"requests": 0, "tokens_in": 0, "tokens_out": 0, "errors": 0})
-            point["requests"] += 1
-            point["tokens_in"] += entry.tokens_in or 0
-            point["tokens_out"] += entry.tokens_out or 0
-            point["errors"] += entry.status >= 400
-        latency = {}
-        for start in {s for s, _ in series}:
-            durations = sorted(e.upstream_ms or 0 for e in entries if int(e.time // step * step) == start)
-            errors = sum(e.status >= 400 for e in entries if int(e.time // step * step) == start)
-            latency[start] = {
-                "p50_ms": durations[len(durations) // 2],
-                "p95_ms": durations[-1],
-                "error_rate": errors / len(durations),
-            }
-        models: dict[str, dict[str, Any]] = {}
-        for entry in entries:
-            top = models.setdefault(entry.model or "(none)", {"name": entry.model or "(none)", "requests": 0, "tokens": 0})
-            top["requests"] += 1
-            top["tokens"] += (entry.tokens_in or 0) + (entry.tokens_out or 0)
-        now = datetime.now(UTC)
-        tokens = sum(m["tokens"] for m in models.values())
-        return {
-            "from": _iso(now - timedelta(hours=24)),
-            "to": _iso(now),
-            "bucket": bucket,
-            "group_by": group_by,
-            "series": [{"t": _iso(datetime.fromtimestamp(s, UTC)), "group": g, **p} for (s, g), p in sorted(series.items())],
-            "latency": [{"t": _iso(datetime.fromtimestamp(s, UTC)), **p} for s, p in sorted(latency.items())],
-            "top": {
-                "keys": [{"name": "local", "requests": len(entries), "tokens": tokens}] if entries else [],
-                "models": sorted(models.values(), key=lambda m: -m["tokens"]),
-            },
-            "recording": self.recording,
-        }
 
 
 class StubbedGateway(Gateway):
@@ -287,15 +245,23 @@ def test_requests_through_the_gateway_are_charted_on_the_usage_page_by_model_and
 
 
 def test_the_usage_page_says_usage_is_not_recorded_when_the_history_cannot_be_written(page, gateway):
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr is not available here")
     send_chats(gateway, "fast", 1)
     page.goto(f"{gateway.url}/#/usage")
     expect(page.get_by_test_id("usage-total-requests")).to_have_text("1", timeout=LOAD_MS)
     expect(page.get_by_test_id("usage-not-recorded")).to_have_count(0)
-    gateway.stub.recording.update(ok=False, dropped=7, reason="the state directory is read-only")
-    page.get_by_test_id("usage-refresh").click()
-    note = page.get_by_test_id("usage-not-recorded")
-    expect(note).to_contain_text("Usage not recorded. the state directory is read-only.", timeout=ACTION_MS)
-    expect(note).to_contain_text("7 dropped so far")
+    state = gateway.settings.state_dir
+    files = [str(state / "atmosphere.db"), str(state / "atmosphere.db-wal")]
+    subprocess.run(["chattr", "+i", *files], check=True)  # no more writes, root's included
+    try:
+        send_chats(gateway, "fast", 1)  # served all the same; its row cannot be written
+        page.get_by_test_id("usage-refresh").click()
+        note = page.get_by_test_id("usage-not-recorded")
+        expect(note).to_contain_text("Usage not recorded. the database cannot be written", timeout=LIVE_MS)
+        expect(note).to_contain_text("1 dropped so far")
+    finally:
+        subprocess.run(["chattr", "-i", *files], check=True)
 
 
 def test_usage_and_keys_read_at_phone_width(phone, gateway):

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from atmosphere import jsonfast
 from atmosphere.domain import Attempt
 from atmosphere.errors import AtmosphereError, HTTPStatusError, InvalidRequest, MethodNotAllowed, NotFound
+from atmosphere.observe import context
 
 log = logging.getLogger("atmosphere.api")
 
@@ -64,6 +65,7 @@ def add_error_renderer(app: FastAPI, prefix: str, renderer: ErrorRenderer) -> No
 
 def render_error(app: ASGIApp, path: str, exc: AtmosphereError) -> Response:
     """``exc`` in the shape of the surface that owns ``path``."""
+    context.note_error(exc.code or exc.type)
     renderers: list[tuple[str, ErrorRenderer]] = getattr(getattr(app, "state", None), "error_renderers", [])
     for prefix, renderer in renderers:
         if _under(path, prefix):

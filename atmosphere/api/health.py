@@ -18,5 +18,6 @@ async def health(request: Request) -> Response:
         "version": __version__,
         "websocket_clients": request.app.state.live.client_count,
         "auth_required": request.app.state.settings.api_key is not None,  # the dashboard asks for a key when true
+        "usage": request.app.state.store.recording(),  # {"ok": false, "reason": ...}: usage not recorded
     }
     return json_response(body)

@@ -2,6 +2,7 @@
 
 Set once per HTTP request by the request middleware (``api/context.py``) from the scope,
 read by the executor (sticky sessions), the recorder (the request log and the metrics),
+the usage history (one row when the answer is sent, see ``api/context.py``),
 the faces that echo the id (Anthropic's ``request-id``) and every log line (the tag).
 The request log's id *is* the ``x-request-id`` the client got back, so a user quoting the
 header finds the request in ``/v1/requests``.
@@ -14,6 +15,10 @@ import os
 import time
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from atmosphere.observe.requestlog import RequestEntry
 
 
 def new_id() -> str:
@@ -32,6 +37,10 @@ class RequestContext:
     declared: bool = False  # the path is one a face declared (an inference surface), not any path
     recorded: bool = False  # the request log has this request's entry (written once)
     shutting_down: bool = False  # the SIGTERM drain ended it before its answer started
+    wall: float = field(default_factory=time.time)  # the same moment, epoch seconds
+    key: str = "local"  # who asked: a client key's name, "admin" (the API key) or "local" (no key, on loopback)
+    entry: RequestEntry | None = None  # what the recorder wrote down, for the usage history
+    error: str | None = None  # the code (or type) of the error the client was answered with
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("atmosphere_request", default=None)
@@ -47,6 +56,13 @@ def current_id() -> str | None:
     """The id of the request being served in this task, if any."""
     context = _current.get()
     return context.id if context is not None else None
+
+
+def note_error(kind: str) -> None:
+    """The request being served is answered with an error of ``kind`` (for its usage row)."""
+    context = _current.get()
+    if context is not None:
+        context.error = kind
 
 
 def enter(context: RequestContext) -> Token[RequestContext | None]:

@@ -38,9 +38,10 @@ class Recorder:
             return
         Trace(self, None, False, None).fail(error)
 
-    def _add(self, entry: RequestEntry) -> None:
+    def _add(self, entry: RequestEntry, request: context.RequestContext) -> None:
         self.log.add(entry)
         self.metrics.observe(entry)
+        request.entry = entry  # the usage history's row is written when the answer has been sent
 
 
 class Trace:
@@ -101,7 +102,8 @@ class Trace:
                 usage=usage,
                 substituted=substituted,
                 answer=answer if self._recorder.log_prompts else None,
-            )
+            ),
+            self.context,
         )
 
     def fail(self, error: BaseException) -> None:
@@ -132,7 +134,9 @@ class Trace:
                 substituted=False,
                 answer=None,
                 reason=reason,
-            )
+                error=_error_kind(error),
+            ),
+            self.context,
         )
 
     def _entry(self, *, usage: Usage | None, attempts: list[Attempt], **fields: Any) -> RequestEntry:
@@ -144,6 +148,8 @@ class Trace:
             attempts=[a.to_dict() for a in attempts] if attempts else [],
             tokens_in=usage.prompt_tokens if usage else None,
             tokens_out=usage.completion_tokens if usage else None,
+            estimated=bool(usage and usage.estimated),
+            key=self.context.key,
             stream=self.stream,
             client=self.context.client,
             agent=self.context.agent,
@@ -152,6 +158,12 @@ class Trace:
             dropped_tools=self.context.dropped_tools,
             **fields,
         )
+
+
+def _error_kind(error: BaseException) -> str:
+    if isinstance(error, AtmosphereError):
+        return error.code or error.type
+    return "cancelled" if isinstance(error, asyncio.CancelledError) else "internal"
 
 
 async def traced_stream(

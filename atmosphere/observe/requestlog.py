@@ -58,6 +58,9 @@ class RequestEntry:
     dropped_tools: list[str] | None = None  # tools offered that no local backend can run, left out
     reason: str | None = None  # why it failed or was refused, in a line (the error's message, cut)
     agent: str | None = None  # the caller's User-Agent: which tool sent it
+    key: str = "local"  # the client key's name, "admin" or "local"
+    estimated: bool = False  # token counts made by the gateway, not reported by the backend
+    error: str | None = None  # the error's code or type, when it failed
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -126,7 +129,7 @@ def bound(entry: RequestEntry) -> int:
 
     Cheap for the usual entry: each field is one length check unless it is over."""
     size = _ENTRY_OVERHEAD
-    for name in ("id", "surface", "requested_model", "backend", "model", "client", "agent"):
+    for name in ("id", "surface", "requested_model", "backend", "model", "client", "agent", "key", "error"):
         value = getattr(entry, name)
         if value is not None:
             if len(value) > FIELD_CHARS:

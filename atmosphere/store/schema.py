@@ -1,0 +1,103 @@
+"""The tables, in SQLAlchemy Core: one definition for SQLite and PostgreSQL.
+
+The shapes here are the current schema; ``migrations.py`` is how a database gets there, one
+numbered step at a time. A change to a table is a new step there as well as an edit here.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+# SQLite's rowid alias must be INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("applied_at", sa.Float, nullable=False),  # epoch seconds
+)
+
+# One row per request, refused ones included. Never the prompt or the answer.
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("id", _ROW_ID, primary_key=True, autoincrement=True),
+    sa.Column("ts_ms", sa.BigInteger, nullable=False),  # when the request arrived, epoch milliseconds
+    sa.Column("request_id", sa.String(64), nullable=False),
+    sa.Column("key", sa.String(128), nullable=False),  # the client key's name, "admin" or "local"
+    sa.Column("surface", sa.String(64), nullable=False),
+    sa.Column("requested_model", sa.String(256)),
+    sa.Column("model", sa.String(256)),  # what served it, in the host's own name
+    sa.Column("host", sa.String(128)),
+    sa.Column("substituted", sa.Boolean, nullable=False, default=False),
+    sa.Column("tokens_in", sa.Integer),
+    sa.Column("tokens_out", sa.Integer),
+    sa.Column("estimated", sa.Boolean, nullable=False, default=False),  # counted by the gateway, not reported
+    sa.Column("ttft_ms", sa.Float),
+    sa.Column("duration_ms", sa.Float),
+    sa.Column("latency_bin", sa.SmallInteger),  # duration on a log scale (usage.latency_bin), for percentiles in SQL
+    sa.Column("status", sa.SmallInteger, nullable=False),
+    sa.Column("error", sa.String(64)),  # the error's code or type, for a status >= 400
+    sa.Column("stream", sa.Boolean, nullable=False, default=False),
+    sa.Column("bytes_in", sa.BigInteger),
+    sa.Column("bytes_out", sa.BigInteger),
+    sa.Column("replica", sa.String(64)),  # which gateway process wrote it
+)
+# The report reads a range of time and groups it: this index holds every column it reads, so
+# SQLite answers from the index alone (no lookup into the table per row).
+sa.Index(
+    "ix_usage_report",
+    usage.c.ts_ms,
+    usage.c.key,
+    usage.c.model,
+    usage.c.requested_model,
+    usage.c.host,
+    usage.c.status,
+    usage.c.latency_bin,
+    usage.c.tokens_in,
+    usage.c.tokens_out,
+)
+
+# Client keys: the secret is never stored, only its keyed hash.
+client_keys = sa.Table(
+    "client_keys",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(128), nullable=False),
+    sa.Column("prefix", sa.String(16), nullable=False),  # the secret's first characters, to tell keys apart
+    sa.Column("secret_hash", sa.String(128), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("last_used_at", sa.Float),
+    sa.Column("expires_at", sa.Float),
+    sa.Column("revoked_at", sa.Float),
+    sa.Column("surfaces", sa.JSON),  # null: every surface
+    sa.Column("models", sa.JSON),  # fnmatch patterns; null: every model
+    sa.Column("rpm", sa.Integer),
+    sa.Column("tpm", sa.Integer),
+    sa.Column("concurrent", sa.Integer),
+    sa.Column("monthly_token_budget", sa.BigInteger),
+    sa.Column("log_prompts", sa.Boolean, nullable=False, default=False),
+)
+
+# What the replicas share: the secret that keys the hashes (PostgreSQL; SQLite keeps it in a 0600 file).
+server_secrets = sa.Table(
+    "server_secrets",
+    metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.String(256), nullable=False),
+)
+
+# Per key and window (a minute, a month): requests and tokens counted by every replica.
+key_counters = sa.Table(
+    "key_counters",
+    metadata,
+    sa.Column("key_id", sa.String(32), primary_key=True),
+    sa.Column("window", sa.String(16), primary_key=True),  # "m:<epoch minute>" or "M:<yyyy-mm>"
+    sa.Column("requests", sa.BigInteger, nullable=False, default=0),
+    sa.Column("tokens", sa.BigInteger, nullable=False, default=0),
+)

@@ -1,0 +1,70 @@
+"""The store as the app holds it: the engine, the migrations at start, the usage writer.
+
+Opening never fails the service. A database that cannot be opened or migrated (a read-only
+state directory, a full disk, Postgres down) leaves the store ``available = False`` with a
+reason: one warning line in the log, ``/v1/usage`` answers 503, ``/health`` says so, and
+requests are served as ever (their records are dropped and counted).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from atmosphere.config import Settings
+from atmosphere.store.engine import database_url, describe, is_sqlite, make_engine
+from atmosphere.store.migrations import migrate
+from atmosphere.store.usage import UsageWriter, failure_reason
+
+log = logging.getLogger("atmosphere.store")
+
+
+class Store:
+    def __init__(self, settings: Settings):
+        self.url = database_url(settings)
+        self.usage = UsageWriter(
+            capacity=settings.usage_queue, retention_days=settings.usage_retention_days, max_rows=settings.usage_max_rows
+        )
+        self.engine: AsyncEngine | None = None
+        self.available = False
+        self.reason: str | None = "the database is not open yet"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    async def open(self) -> None:
+        try:
+            engine = make_engine(self.url)
+        except (OSError, SQLAlchemyError, ValueError) as exc:
+            self._unavailable(exc)
+            return
+        try:
+            version = await migrate(engine)
+        except (OSError, SQLAlchemyError) as exc:
+            await engine.dispose()
+            self._unavailable(exc)
+            return
+        self.engine, self.available, self.reason = engine, True, None
+        self.usage.start(engine)
+        log.info("usage history and keys in %s (schema version %d)", describe(self.url), version)
+
+    def _unavailable(self, exc: BaseException) -> None:
+        self.reason = failure_reason(exc)
+        self.usage.refuse(self.reason)
+        log.warning("usage not recorded: %s (%s); requests are still served", self.reason, describe(self.url))
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.usage.close()
+            await self.engine.dispose()
+            self.engine = None
+
+    def recording(self) -> dict[str, Any]:
+        """What ``/v1/usage`` and ``/health`` say about the history."""
+        if not self.available:
+            return {"ok": False, "dropped": self.usage.dropped, "reason": self.reason}
+        return self.usage.status()

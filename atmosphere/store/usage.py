@@ -1,0 +1,224 @@
+"""The usage writer: finished requests in, rows in the database, in batches, off the request path.
+
+The request path calls ``record`` (an append to a bounded list: constant time, no I/O, never
+waits). A background task takes what has gathered every ``interval`` seconds, or as soon as a
+batch is full, and writes it in one ``INSERT`` (aiosqlite runs it on its own thread, asyncpg on
+the socket: the event loop never blocks). When the disk stalls and the list is full, further
+records are dropped and counted (``dropped``); when a write fails (read-only, full disk) the
+batch is dropped and counted too, and ``ok``/``reason`` say so until a write succeeds again.
+A ``kill -9`` loses at most what was gathered since the last write.
+
+Retention runs in the same task: rows older than ``retention_days`` go, and past ``max_rows``
+the oldest go too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from atmosphere.observe.context import RequestContext
+from atmosphere.store.schema import usage
+
+log = logging.getLogger("atmosphere.store")
+
+BATCH = 500  # rows per INSERT at most
+INTERVAL = 0.5  # seconds between writes while requests come in
+RETENTION_EVERY = 600.0  # seconds between retention passes
+_BINS_PER_DOUBLING = 4  # latency_bin: a quarter of a doubling (about 19 %) per bin
+MAX_BIN = 127
+REPLICA = f"{socket.gethostname()[:40]}:{os.getpid()}"
+
+# What ``record`` keeps per request until the flush turns it into a row.
+Pending = tuple[RequestContext, int, int | None, int, float]
+
+
+def latency_bin(ms: float | None) -> int | None:
+    """``ms`` on a log scale: bin b holds durations around 2 ** (b / 4) ms."""
+    if ms is None:
+        return None
+    if ms <= 1.0:
+        return 0
+    return min(MAX_BIN, round(math.log2(ms) * _BINS_PER_DOUBLING))
+
+
+def bin_ms(value: int) -> float:
+    """The duration a latency bin stands for."""
+    return 2 ** (value / _BINS_PER_DOUBLING)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short, secret-free reason for the card and the log."""
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return "the database is read-only"
+    if "full" in text or "no space" in text:
+        return "the disk is full"
+    if "unable to open" in text or "permission" in text or "not permitted" in text:
+        return "the database file cannot be opened"
+    if "disk i/o error" in text:
+        return "the database cannot be written (disk I/O error)"
+    return type(getattr(exc, "orig", None) or exc).__name__
+
+
+def _row(item: Pending) -> dict[str, Any]:
+    context, status, bytes_in, bytes_out, duration_ms = item
+    entry = context.entry
+    error = context.error
+    row: dict[str, Any] = {
+        "ts_ms": int(context.wall * 1000),
+        "request_id": context.id,
+        "key": context.key,
+        "surface": context.surface[:64],
+        "status": status,
+        "error": error[:64] if error and status >= 400 else None,
+        "duration_ms": round(duration_ms, 3),
+        "latency_bin": latency_bin(duration_ms),
+        "bytes_in": bytes_in,
+        "bytes_out": bytes_out,
+        "replica": REPLICA,
+        "requested_model": None,
+        "model": None,
+        "host": None,
+        "substituted": False,
+        "tokens_in": None,
+        "tokens_out": None,
+        "estimated": False,
+        "ttft_ms": None,
+        "stream": False,
+    }
+    if entry is not None:
+        row.update(
+            requested_model=entry.requested_model,
+            model=entry.model,
+            host=entry.backend,
+            substituted=entry.substituted,
+            tokens_in=entry.tokens_in,
+            tokens_out=entry.tokens_out,
+            estimated=entry.estimated,
+            ttft_ms=entry.ttft_ms,
+            stream=entry.stream,
+        )
+        if entry.status >= 400:  # a stream that failed after its 200 went out
+            row["status"] = entry.status
+    return row
+
+
+class UsageWriter:
+    """Bounded, batched, counted: see the module's docstring."""
+
+    def __init__(self, *, capacity: int, retention_days: int, max_rows: int, batch: int = BATCH, interval: float = INTERVAL):
+        self._pending: list[Pending] = []
+        self._capacity = capacity
+        self._batch = batch
+        self._interval = interval
+        self._retention_ms = retention_days * 86_400_000
+        self._max_rows = max_rows
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._engine: AsyncEngine | None = None
+        self._accepting = True
+        self._stopping = False
+        self.dropped = 0  # records that never reached the database
+        self.written = 0
+        self.ok = True
+        self.reason: str | None = None
+
+    # --- the request path ---------------------------------------------------------------
+
+    def record(self, context: RequestContext, status: int, bytes_in: int | None, bytes_out: int, duration_ms: float) -> None:
+        """Queue one finished request; O(1), never blocks, never raises."""
+        pending = self._pending
+        if not self._accepting or len(pending) >= self._capacity:
+            self.dropped += 1
+            return
+        pending.append((context, status, bytes_in, bytes_out, duration_ms))
+        if len(pending) == self._batch and self._wake is not None:
+            self._wake.set()
+
+    # --- the background task ------------------------------------------------------------
+
+    def start(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="usage-writer")
+
+    def refuse(self, reason: str) -> None:
+        """No database: every record from now on is dropped and counted."""
+        self._accepting = False
+        self.ok = False
+        self.reason = reason
+        self.dropped += len(self._pending)
+        self._pending = []
+
+    async def _run(self) -> None:
+        assert self._wake is not None
+        next_retention = 0.0
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            await self.flush()
+            if time.monotonic() >= next_retention and not self._stopping:
+                next_retention = time.monotonic() + RETENTION_EVERY
+                await self.apply_retention()
+
+    async def flush(self) -> None:
+        """Write everything gathered so far (in batches); a failure drops it, counted."""
+        while self._pending and self._engine is not None:
+            taken, self._pending = self._pending[: self._batch], self._pending[self._batch :]
+            await self._write([_row(item) for item in taken])
+
+    async def _write(self, rows: Sequence[dict[str, Any]]) -> None:
+        assert self._engine is not None
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(sa.insert(usage), rows)
+        except (SQLAlchemyError, OSError) as exc:
+            self.dropped += len(rows)
+            reason = failure_reason(exc)
+            if self.ok or reason != self.reason:
+                log.warning("usage not recorded: %s (requests are still served; %d dropped so far)", reason, self.dropped)
+            self.ok, self.reason = False, reason
+            return
+        self.written += len(rows)
+        if not self.ok:
+            log.warning("usage recorded again (%d requests were dropped meanwhile)", self.dropped)
+            self.ok, self.reason = True, None
+
+    async def apply_retention(self, now_ms: int | None = None) -> None:
+        """Rows past the retention age go; past ``max_rows``, the oldest go too."""
+        if self._engine is None:
+            return
+        cutoff = (now_ms if now_ms is not None else int(time.time() * 1000)) - self._retention_ms
+        try:
+            async with self._engine.begin() as connection:
+                await connection.execute(sa.delete(usage).where(usage.c.ts_ms < cutoff))
+                newest_gone = sa.select(usage.c.id).order_by(usage.c.id.desc()).offset(self._max_rows).limit(1).scalar_subquery()
+                await connection.execute(sa.delete(usage).where(usage.c.id <= newest_gone))
+        except (SQLAlchemyError, OSError) as exc:
+            log.warning("usage retention did not run: %s", failure_reason(exc))
+
+    async def close(self) -> None:
+        """Stop the task once its write in progress is done, then write what is left."""
+        self._stopping = True
+        if self._task is not None:
+            assert self._wake is not None
+            self._wake.set()
+            await self._task
+            self._task = None
+        await self.flush()
+
+    def status(self) -> dict[str, Any]:
+        return {"ok": self.ok, "dropped": self.dropped, "reason": self.reason}
