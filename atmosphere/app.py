@@ -21,6 +21,7 @@ from atmosphere.api import (
     docs,
     health,
     integrations,
+    keys,
     ollama,
     openai,
     responses,
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(integrations.router)
     app.include_router(anthropic.router)
     app.include_router(ollama.router)
+    app.include_router(keys.router)
     app.include_router(usage.router)
     app.include_router(websocket.router)
     faces = (openai, completions, responses, anthropic, ollama, integrations)
@@ -184,8 +186,9 @@ def create_app(settings: Settings) -> FastAPI:
     # request context is outermost, so every answer carries its id; CORS answers preflights
     # before anything that would ask a browser for credentials.
     app.add_middleware(HotRoutes, routes=hot_endpoints((face.router for face in faces), surfaces))
-    if settings.api_key is not None:  # inside the guard and CORS: foreign pages and preflights never need a key
-        app.add_middleware(ApiKeyGuard, key=settings.api_key.get_secret_value())
+    # Inside the guard and CORS: foreign pages and preflights never need a key.
+    admin_key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    app.add_middleware(ApiKeyGuard, key=admin_key, store=store, require_keys=settings.require_keys)
     app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
     app.add_middleware(HeadAsGetMiddleware)
     if origins:

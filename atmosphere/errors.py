@@ -64,6 +64,24 @@ class Forbidden(AtmosphereError):
     code = "forbidden"
 
 
+class NotAllowedForKey(Forbidden):
+    """A client key's scope leaves out this surface, path or model."""
+
+    code = "key_not_allowed"
+
+
+class KeyRateLimited(AtmosphereError):
+    """A client key is over one of its limits; ``Retry-After`` says when to try again."""
+
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, retry_after: int):
+        super().__init__(message)
+        self.headers["Retry-After"] = str(retry_after)
+
+
 class MethodNotAllowed(AtmosphereError):
     status = 405
     type = "invalid_request_error"
@@ -115,6 +133,14 @@ class HistoryUnavailable(AtmosphereError):
     status = 503
     type = "server_error"
     code = "usage_not_recorded"
+
+
+class KeysUnavailable(AtmosphereError):
+    """Client keys cannot be checked or managed: their database is not open or not reachable."""
+
+    status = 503
+    type = "server_error"
+    code = "keys_unavailable"
 
 
 class ClientClosedRequest(AtmosphereError):

@@ -3,30 +3,21 @@ stand-ins: a key created from the dashboard, its secret shown once, listed, its 
 revoked after asking; requests sent through the gateway counted on the Usage page, stacked by model
 and by key, with "usage not recorded" when the history cannot be written; both pages at phone width.
 
-The Usage page reads the gateway's real /v1/usage (the SQLite history in the state directory).
-Until the gateway has /v1/keys itself, the test mounts a small stand-in of that contract on the
-real app, keys in memory."""
+Both pages read the gateway's own /v1/keys and /v1/usage, kept in SQLite in the state directory."""
 
 from __future__ import annotations
 
 import re
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from browser_support import ACTION_MS, DESKTOP, LOAD_MS, PHONE, assert_no_horizontal_scroll, new_page, screenshot
 from conftest import Gateway, gateway_settings
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
 from playwright.sync_api import Browser, Page, expect
 
-from atmosphere.app import create_app
-from atmosphere.standins.server import EmulatorServer
 from atmosphere.standins.suite import EmulatorSuite
 
 pytestmark = pytest.mark.browser
@@ -34,81 +25,11 @@ pytestmark = pytest.mark.browser
 LIVE_MS = 10_000  # a request on /ws, the page's 3 s refresh delay, its fetch, on a loaded machine
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat().replace("+00:00", "Z") if moment else None
-
-
-class ContractStub:
-    """/v1/keys as the dashboard's contract describes it, keys in memory."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, dict[str, Any]] = {}
-
-    def install(self, app: FastAPI) -> None:
-        router = APIRouter()
-        router.add_api_route("/v1/keys", self.list_keys, methods=["GET"])
-        router.add_api_route("/v1/keys", self.create_key, methods=["POST"])
-        router.add_api_route("/v1/keys/{key_id}", self.update_key, methods=["PATCH"])
-        router.add_api_route("/v1/keys/{key_id}", self.revoke_key, methods=["DELETE"])
-        # Ahead of the dashboard's catch-all for unknown API paths.
-        app.router.routes[0:0] = router.routes
-
-    async def list_keys(self) -> dict[str, Any]:
-        return {"data": list(self.keys.values())}
-
-    async def create_key(self, request: Request) -> JSONResponse:
-        body = await request.json()
-        secret = "atm_" + secrets.token_urlsafe(24)
-        key_id = f"k{len(self.keys) + 1}"
-        limits = body.get("limits") or {}
-        self.keys[key_id] = {
-            "id": key_id,
-            "name": body["name"],
-            "prefix": secret[:8],
-            "created_at": _iso(datetime.now(UTC)),
-            "last_used_at": None,
-            "expires_at": body.get("expires_at"),
-            "revoked_at": None,
-            "surfaces": body.get("surfaces"),
-            "models": body.get("models"),
-            "limits": {name: limits.get(name) for name in ("requests_per_minute", "tokens_per_minute", "concurrent")},
-            "monthly_token_budget": body.get("monthly_token_budget"),
-            "tokens_this_month": 0,
-            "log_prompts": bool(body.get("log_prompts")),
-            "limited_last_hour": 0,
-        }
-        return JSONResponse({**self.keys[key_id], "secret": secret}, status_code=201)
-
-    async def update_key(self, key_id: str, request: Request) -> dict[str, Any]:
-        self.keys[key_id].update(await request.json())
-        return self.keys[key_id]
-
-    async def revoke_key(self, key_id: str) -> dict[str, Any]:
-        self.keys[key_id]["revoked_at"] = _iso(datetime.now(UTC))
-        return self.keys[key_id]
-
-
-class StubbedGateway(Gateway):
-    """The real app with the contract stub mounted on it."""
-
-    def __init__(self, settings: Any, stub: ContractStub):
-        super().__init__(settings)
-        self.stub = stub
-
-    def start(self) -> StubbedGateway:
-        app = create_app(self.settings)
-        self.stub.install(app)
-        self._server = EmulatorServer(app, self.port, lifespan="on")
-        self._server.start()
-        self.port = self._server.port
-        return self
-
-
 @pytest.fixture
-def gateway(backends: EmulatorSuite, tmp_path: Path) -> Iterator[StubbedGateway]:
+def gateway(backends: EmulatorSuite, tmp_path: Path) -> Iterator[Gateway]:
     urls = backends.urls
     settings = gateway_settings(tmp_path / "state", llamafarm=urls["llamafarm"], ollama=urls["ollama"], runtime=urls["runtime"])
-    served = StubbedGateway(settings, ContractStub()).start()
+    served = Gateway(settings).start()
     try:
         yield served
     finally:

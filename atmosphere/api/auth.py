@@ -1,4 +1,4 @@
-"""The API key: once one is set, every API call must carry it.
+"""The admin key and client keys at the door of every API call.
 
 The threat: bound beyond loopback, anyone who can reach the port could chat, switch
 integrations off and watch ``/ws``. With ``ATMOSPHERE_API_KEY`` set, every ``/v1``,
@@ -9,6 +9,13 @@ headers on a WebSocket, so ``/ws`` also takes ``?key=KEY`` or, as its first mess
 ``/health``, the dashboard's own files and ``/docs`` stay open, so a person can load the
 page that asks for the key.
 
+Client keys (``atm_…``, made with ``/v1/keys``, ``store/keys.py``) are accepted the same two
+ways on the OpenAI, Anthropic and Ollama surfaces and held to their scope and limits
+(``api/key_scope.py``): a wrong, revoked or expired one is a 401, a surface, path or model it
+may not use a 403 naming why, a limit passed a 429 with ``Retry-After``, each in the caller's
+protocol. Without an admin key, on loopback, a request may come without a key (it is "local")
+unless ``ATMOSPHERE_REQUIRE_KEYS=true``; a client key sent anyway is still held to its limits.
+
 Keys are compared in constant time and never logged: a ``key=`` in a query string is
 removed from the request before anything (the access log included) sees it.
 """
@@ -18,15 +25,21 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from urllib.parse import parse_qsl, urlencode
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atmosphere import jsonfast
+from atmosphere.api import key_scope
 from atmosphere.api.errors import render_error
 from atmosphere.api.guard import is_loopback
 from atmosphere.config import ConfigError, Settings
-from atmosphere.errors import Unauthorized
+from atmosphere.errors import AtmosphereError, KeysUnavailable, Unauthorized
+from atmosphere.observe import context
+from atmosphere.store.keys import SECRET_PREFIX
+from atmosphere.store.service import Store
 
 log = logging.getLogger("atmosphere.auth")
 
@@ -34,6 +47,13 @@ GUARDED_PREFIXES = ("/v1", "/api", "/ws", "/metrics")
 WS_UNAUTHORIZED = 4401  # a WebSocket close code in the application range, read as HTTP's 401
 _MISSING = "An API key is required: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
 _WRONG = "The API key is not valid."
+_CLIENT_PREFIX = SECRET_PREFIX.encode()
+_CLIENT_SECRET = re.compile(re.escape(SECRET_PREFIX) + r"[A-Za-z0-9_-]{8,}")
+
+
+def _tokens(request: context.RequestContext | None) -> int:
+    entry = request.entry if request is not None else None
+    return (entry.tokens_in or 0) + (entry.tokens_out or 0) if entry is not None else 0
 
 
 def check_exposure(settings: Settings) -> None:
@@ -71,9 +91,10 @@ class _RedactKeys(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if any(key in message for key in self.keys):
+        if any(key in message for key in self.keys) or SECRET_PREFIX in message:
             for key in self.keys:
                 message = message.replace(key, "<api key>")
+            message = _CLIENT_SECRET.sub("<client key>", message)
             record.msg, record.args = message, None
         return True
 
@@ -82,9 +103,10 @@ _REDACT = _RedactKeys()
 _REDACTED_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", "atmosphere")
 
 
-def redact_from_logs(key: str) -> None:
-    """Keep ``key`` out of every log line, whoever writes it."""
-    _REDACT.keys.add(key)
+def redact_from_logs(key: str | None) -> None:
+    """Keep ``key`` (and every ``atm_…`` client secret) out of every log line, whoever writes it."""
+    if key is not None:
+        _REDACT.keys.add(key)
     for name in _REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         if _REDACT not in logger.filters:
@@ -92,12 +114,23 @@ def redact_from_logs(key: str) -> None:
 
 
 class ApiKeyGuard:
-    """ASGI middleware: 401 (in the caller's protocol) for guarded paths without the key."""
+    """ASGI middleware: the admin key, or a client key held to its scope and limits, on guarded
+    paths; the refusal (401 / 403 / 429) in the caller's protocol."""
 
-    def __init__(self, app: ASGIApp, *, key: str, first_message_timeout: float = 10.0):
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        key: str | None,
+        store: Store | None = None,
+        require_keys: bool = False,
+        first_message_timeout: float = 10.0,
+    ):
         self.app = app
-        redact_from_logs(key)
-        self._key = key.encode()
+        redact_from_logs(key)  # and any client key's secret, admin key or not
+        self._key = key.encode() if key is not None else None
+        self._store = store
+        self._require_keys = require_keys
         self._first_message_timeout = first_message_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -106,19 +139,72 @@ class ApiKeyGuard:
             return
         presented = _from_headers(scope)
         if scope["type"] == "websocket":
-            await self._websocket(scope, receive, send, presented if presented is not None else _pop_query_key(scope))
+            if self._key is None:
+                await self.app(scope, receive, send)
+            else:
+                await self._websocket(scope, receive, send, presented if presented is not None else _pop_query_key(scope))
             return
         if presented is not None and self._matches(presented):
+            request = context.served()
+            if request is not None:
+                request.key = "admin"
             await self.app(scope, receive, send)
+            return
+        if presented is not None and presented.startswith(_CLIENT_PREFIX):
+            await self._client(scope, receive, send, presented)
+            return
+        path: str = scope["path"]
+        needed = self._key is not None or (self._require_keys and key_scope.family(path) is not None)
+        if not needed:
+            await self.app(scope, receive, send)  # loopback without keys: "local"
         elif scope["method"] == "OPTIONS" and _header(scope, b"access-control-request-method") is not None:
             await self.app(scope, receive, send)  # a CORS preflight never carries credentials
         else:
-            error = Unauthorized(_MISSING if presented is None else _WRONG)
+            await self._refuse(scope, receive, send, Unauthorized(_MISSING if presented is None else _WRONG))
+
+    async def _client(self, scope: Scope, receive: Receive, send: Send, presented: bytes) -> None:
+        """A request with a client key: found, in scope, within its limits, then served and counted."""
+        store = self._store
+        keys, limiter = (store.keys, store.limiter) if store is not None else (None, None)
+        if keys is None or limiter is None:
+            reason = store.reason if store is not None else "no key store"
+            await self._refuse(scope, receive, send, KeysUnavailable(f"Client keys cannot be checked: {reason}."))
+            return
+        try:
+            key = keys.find(presented) or await keys.find_fresh(presented)
+        except (SQLAlchemyError, OSError):
+            unreachable = KeysUnavailable("Client keys cannot be checked: the database is unreachable.")
+            await self._refuse(scope, receive, send, unreachable)
+            return
+        if key is None:
+            await self._refuse(scope, receive, send, Unauthorized(_WRONG))
+            return
+        error: AtmosphereError | None = key_scope.refusal(key, scope["path"])
+        if error is None:
+            try:
+                error = await key_scope.admit(key, limiter)
+            except (SQLAlchemyError, OSError):
+                error = KeysUnavailable("The key's limits cannot be counted: the database is unreachable.")
+        request = context.served()
+        if request is not None:
+            request.key = key.name  # refused or not, the history says whose request it was
+        if error is not None:
+            await self._refuse(scope, receive, send, error)
+            return
+        key_scope.hold_to(request, key)
+        keys.used(key)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            limiter.release(key, _tokens(request))
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: AtmosphereError) -> None:
+        if isinstance(error, Unauthorized):
             error.headers["WWW-Authenticate"] = 'Bearer realm="atmosphere"'
-            await render_error(scope.get("app", self.app), scope["path"], error)(scope, receive, send)
+        await render_error(scope.get("app", self.app), scope["path"], error)(scope, receive, send)
 
     def _matches(self, presented: bytes) -> bool:
-        return hmac.compare_digest(presented, self._key)
+        return self._key is not None and hmac.compare_digest(presented, self._key)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send, presented: bytes | None) -> None:
         connect = await receive()

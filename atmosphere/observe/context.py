@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -41,6 +42,9 @@ class RequestContext:
     key: str = "local"  # who asked: a client key's name, "admin" (the API key) or "local" (no key, on loopback)
     entry: RequestEntry | None = None  # what the recorder wrote down, for the usage history
     error: str | None = None  # the code (or type) of the error the client was answered with
+    # A client key's model scope: why it may not use a model (None: it may); None for no key.
+    refuse_model: Callable[[str | None], str | None] | None = None
+    log_prompts: bool = False  # the client key asks for its prompts to be kept
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("atmosphere_request", default=None)
@@ -56,6 +60,11 @@ def current_id() -> str | None:
     """The id of the request being served in this task, if any."""
     context = _current.get()
     return context.id if context is not None else None
+
+
+def served() -> RequestContext | None:
+    """The context of the HTTP request being served, if any (to fill in who asks)."""
+    return _current.get()
 
 
 def note_error(kind: str) -> None:

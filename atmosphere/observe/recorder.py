@@ -28,7 +28,8 @@ class Recorder:
         self.log_prompts = log_prompts
 
     def trace(self, requested_model: str | None, stream: bool, prompt: Callable[[], str | None] | None = None) -> Trace:
-        return Trace(self, requested_model, stream, prompt() if self.log_prompts and prompt else None)
+        keep = self.log_prompts or context.current().log_prompts  # everyone's, or a client key's own
+        return Trace(self, requested_model, stream, prompt() if keep and prompt else None)
 
     def refused(self, error: AtmosphereError) -> None:
         """A request of an inference surface refused before the executor saw it (a face's
@@ -101,7 +102,7 @@ class Trace:
                 ttft_ms=round(ttft, 3) if ttft is not None else None,
                 usage=usage,
                 substituted=substituted,
-                answer=answer if self._recorder.log_prompts else None,
+                answer=answer if self._recorder.log_prompts or self.prompt is not None else None,
             ),
             self.context,
         )

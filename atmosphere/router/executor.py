@@ -32,6 +32,7 @@ from atmosphere.errors import (
     HostsBusy,
     InvalidRequest,
     ModelNotFound,
+    NotAllowedForKey,
     failure_from_attempts,
     unexpected_answer,
 )
@@ -217,6 +218,9 @@ class Executor:
     async def _dispatch(
         self, req: ActionRequest, capability: str, call: Callable[[Backend, str], Awaitable[T]], what: str, trace: Trace
     ) -> Served[T]:
+        refuse = trace.context.refuse_model
+        if refuse is not None and (why := refuse(req.model)) is not None:
+            raise NotAllowedForKey(why, param="model")  # a client key's scope, before any host is asked
         candidates, attempts = self.plan(req.model, capability)
         session = getattr(req, "user", None) or trace.context.session
         balancer = self.balancer

@@ -1,4 +1,5 @@
-"""The store as the app holds it: the engine, the migrations at start, the usage writer.
+"""The store as the app holds it: the engine, the migrations at start, the usage writer, the
+client keys and their counters.
 
 Opening never fails the service. A database that cannot be opened or migrated (a read-only
 state directory, a full disk, Postgres down) leaves the store ``available = False`` with a
@@ -16,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atmosphere.config import Settings
 from atmosphere.store.engine import database_url, describe, is_sqlite, make_engine
+from atmosphere.store.keys import KeyStore, file_secret, shared_secret
+from atmosphere.store.limits import Limiter
 from atmosphere.store.migrations import migrate
 from atmosphere.store.usage import UsageWriter, failure_reason
 
@@ -29,6 +32,9 @@ class Store:
             capacity=settings.usage_queue, retention_days=settings.usage_retention_days, max_rows=settings.usage_max_rows
         )
         self.engine: AsyncEngine | None = None
+        self.keys: KeyStore | None = None
+        self.limiter: Limiter | None = None
+        self._state_dir = settings.state_dir
         self.available = False
         self.reason: str | None = "the database is not open yet"
 
@@ -44,12 +50,21 @@ class Store:
             return
         try:
             version = await migrate(engine)
-        except (OSError, SQLAlchemyError) as exc:
+            # One gateway keeps the hashing secret beside its database; replicas share it in theirs.
+            secret = file_secret(self._state_dir) if self.is_sqlite else await shared_secret(engine)
+            keys = KeyStore(engine, secret)
+            await keys.reload()
+            limiter = Limiter(engine, shared=not self.is_sqlite)
+            await limiter.flush()
+        except (OSError, SQLAlchemyError, ValueError) as exc:
             await engine.dispose()
             self._unavailable(exc)
             return
         self.engine, self.available, self.reason = engine, True, None
+        self.keys, self.limiter = keys, limiter
         self.usage.start(engine)
+        keys.start()
+        limiter.start()
         log.info("usage history and keys in %s (schema version %d)", describe(self.url), version)
 
     def _unavailable(self, exc: BaseException) -> None:
@@ -59,6 +74,9 @@ class Store:
 
     async def close(self) -> None:
         if self.engine is not None:
+            if self.keys is not None and self.limiter is not None:
+                await self.keys.close()
+                await self.limiter.close()
             await self.usage.close()
             await self.engine.dispose()
             self.engine = None
