@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from conftest import Gateway
 
 from atmosphere.config import Settings
@@ -22,6 +23,7 @@ from atmosphere.observe.requestlog import RequestEntry
 from atmosphere.store.engine import make_engine
 from atmosphere.store.migrations import STEPS, migrate
 from atmosphere.store.report import UsageQuery, usage_report
+from atmosphere.store.schema import usage as usage_table
 from atmosphere.store.service import Store
 from atmosphere.store.usage import UsageWriter
 from harness.polling import wait_until
@@ -165,7 +167,7 @@ def test_a_database_that_stops_taking_writes_costs_the_history_not_the_requests_
     finally:
         _set_immutable(files, False)
     chat_everywhere(gateway)
-    assert wait_until(lambda: usage(gateway).json()["recording"]["ok"], 10)
+    assert wait_until(lambda: usage(gateway).json()["recording"]["ok"], 10), usage(gateway).json()["recording"]
     messages = [r.getMessage() for r in caplog.records if r.name == "atmosphere.store" and "usage" in r.getMessage()]
     assert messages[0].startswith("usage not recorded: ") and messages[-1].startswith("usage recorded again"), messages
 
@@ -200,6 +202,12 @@ def _context(**fields: Any) -> RequestContext:
     return context
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The settings that choose an engine: SQLite in the state directory, or a PostgreSQL database of its own."""
+    return {"database_url": request.getfixturevalue("postgres_database")} if request.param == "postgres" else {}
+
+
 async def _store(tmp_path: Path, **overrides: Any) -> Store:
     store = Store(Settings(state_dir=tmp_path, **overrides))
     await store.open()
@@ -207,8 +215,8 @@ async def _store(tmp_path: Path, **overrides: Any) -> Store:
     return store
 
 
-async def test_the_report_groups_requests_and_tokens_by_hour_and_key_with_percentiles(tmp_path):
-    store = await _store(tmp_path)
+async def test_the_report_groups_requests_and_tokens_by_hour_and_key_with_percentiles(tmp_path, engine):
+    store = await _store(tmp_path, **engine)
     hour = 3_600_000
     base = (int(time.time() * 1000) // hour - 3) * hour
     for minute, key, tokens, ms, status in (
@@ -250,8 +258,8 @@ async def test_a_full_queue_drops_and_counts_instead_of_waiting():
     assert writer.status() == {"ok": True, "dropped": 2, "reason": None}
 
 
-async def test_retention_removes_rows_past_their_age_and_past_the_row_cap(tmp_path):
-    store = await _store(tmp_path, usage_retention_days=1, usage_max_rows=1000)
+async def test_retention_removes_rows_past_their_age_and_past_the_row_cap(tmp_path, engine):
+    store = await _store(tmp_path, usage_retention_days=1, usage_max_rows=1000, **engine)
     now = int(time.time() * 1000)
     old = _context(id="req_old", wall=(now - 2 * 86_400_000) / 1000)
     store.usage.record(old, 200, None, 0, 1.0)
@@ -259,8 +267,10 @@ async def test_retention_removes_rows_past_their_age_and_past_the_row_cap(tmp_pa
         store.usage.record(_context(id=f"req_{n}", wall=now / 1000), 200, None, 0, 1.0)
     await store.usage.flush()
     await store.usage.apply_retention(now)
+    assert store.engine is not None
+    async with store.engine.connect() as connection:
+        ids = list((await connection.execute(sa.select(usage_table.c.request_id).order_by(usage_table.c.id))).scalars())
     await store.close()
-    ids = [row["request_id"] for row in db_rows(tmp_path)]
     assert len(ids) == 1000 and "req_old" not in ids and ids[0] == "req_5"
 
 

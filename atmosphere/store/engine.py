@@ -41,16 +41,19 @@ def describe(url: URL) -> str:
     return url.database or "" if is_sqlite(url) else url.render_as_string(hide_password=True)
 
 
-def make_engine(url: URL) -> AsyncEngine:
-    """An engine for ``url``; a SQLite file's directory is created, its connections set to WAL."""
+def make_engine(url: URL, *, pool_size: int = 5) -> AsyncEngine:
+    """An engine for ``url``; a SQLite file's directory is created, its connections set to WAL.
+
+    SQLite opens a file it may not write read-only, and a pooled connection stays so after the
+    disk recovers: whoever sees a write fail disposes of the engine's pool (fresh connections)."""
     if is_sqlite(url):
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": _BUSY_MS / 1000})
+        engine = create_async_engine(url, connect_args={"timeout": _BUSY_MS / 1000}, pool_size=pool_size)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -293,6 +293,8 @@ class KeyStore:
                 await self.reload()
             except (SQLAlchemyError, OSError) as exc:
                 log.warning("client keys not refreshed (the cached ones stay in use): %s", type(exc).__name__)
+                with contextlib.suppress(SQLAlchemyError, OSError):
+                    await self._engine.dispose()  # fresh connections once the database recovers
 
     async def close(self) -> None:
         if self._task is not None:

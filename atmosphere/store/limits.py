@@ -154,6 +154,8 @@ class Limiter:
             if not self._failing:
                 log.warning("key token counts not written (kept for the next try): %s", type(exc).__name__)
             self._failing = True
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self._engine.dispose()  # fresh connections once the database recovers
             return
         self._failing = False
         self._month = {row.key_id: int(row.tokens) for row in rows}

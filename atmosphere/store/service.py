@@ -32,6 +32,7 @@ class Store:
             capacity=settings.usage_queue, retention_days=settings.usage_retention_days, max_rows=settings.usage_max_rows
         )
         self.engine: AsyncEngine | None = None
+        self._write_engine: AsyncEngine | None = None
         self.keys: KeyStore | None = None
         self.limiter: Limiter | None = None
         self._state_dir = settings.state_dir
@@ -62,7 +63,10 @@ class Store:
             return
         self.engine, self.available, self.reason = engine, True, None
         self.keys, self.limiter = keys, limiter
-        self.usage.start(engine)
+        # The writer's own pool: a read connection opened while the disk refused writes (SQLite
+        # then opens read-only) is never the one a batch is written on.
+        self._write_engine = make_engine(self.url, pool_size=1)
+        self.usage.start(self._write_engine)
         keys.start()
         limiter.start()
         log.info("usage history and keys in %s (schema version %d)", describe(self.url), version)
@@ -78,6 +82,8 @@ class Store:
                 await self.keys.close()
                 await self.limiter.close()
             await self.usage.close()
+            if self._write_engine is not None:
+                await self._write_engine.dispose()
             await self.engine.dispose()
             self.engine = None
 

@@ -130,6 +130,7 @@ class UsageWriter:
         self._engine: AsyncEngine | None = None
         self._accepting = True
         self._stopping = False
+        self._flushing = asyncio.Lock()
         self.dropped = 0  # records that never reached the database
         self.written = 0
         self.ok = True
@@ -176,9 +177,10 @@ class UsageWriter:
 
     async def flush(self) -> None:
         """Write everything gathered so far (in batches); a failure drops it, counted."""
-        while self._pending and self._engine is not None:
-            taken, self._pending = self._pending[: self._batch], self._pending[self._batch :]
-            await self._write([_row(item) for item in taken])
+        async with self._flushing:  # one writer at a time, so rows go in in the order they came
+            while self._pending and self._engine is not None:
+                taken, self._pending = self._pending[: self._batch], self._pending[self._batch :]
+                await self._write([_row(item) for item in taken])
 
     async def _write(self, rows: Sequence[dict[str, Any]]) -> None:
         assert self._engine is not None
@@ -188,6 +190,10 @@ class UsageWriter:
         except (SQLAlchemyError, OSError) as exc:
             self.dropped += len(rows)
             reason = failure_reason(exc)
+            # A connection that saw an I/O error may keep failing after the disk recovers: the next
+            # write opens fresh ones.
+            with contextlib.suppress(SQLAlchemyError, OSError):
+                await self._engine.dispose()
             if self.ok or reason != self.reason:
                 log.warning("usage not recorded: %s (requests are still served; %d dropped so far)", reason, self.dropped)
             self.ok, self.reason = False, reason
