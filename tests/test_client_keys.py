@@ -96,6 +96,7 @@ def test_a_new_key_is_shown_once_and_works_on_every_surface_and_its_name_is_in_t
         assert "secret" not in listed and listed["revoked_at"] is None
         assert wait_until(lambda: client.get("/v1/keys").json()["data"][0]["last_used_at"] is not None, 5)
         assert wait_until(lambda: client.get("/v1/keys").json()["data"][0]["tokens_this_month"] > 0, 5)
+
         def top_keys() -> list[dict[str, Any]]:
             return client.get("/v1/usage", params={"group_by": "key"}).json()["top"]["keys"]  # type: ignore[no-any-return]
 
@@ -199,8 +200,11 @@ def test_refusals_are_in_the_history_and_counted_on_the_key(gateway):
     with keys_api(gateway) as client:
         assert wait_until(lambda: client.get("/v1/keys").json()["data"][0]["limited_last_hour"] == 1, 5)
         report = client.get("/v1/usage", params={"group_by": "key"}).json()
+        limited = [entry for entry in client.get("/v1/requests").json()["requests"] if entry["status"] == 429]
     [point] = report["series"]
     assert (point["group"], point["requests"], point["errors"]) == ("alice", 2, 1)
+    [entry] = limited  # the live request log shows who was limited, and why
+    assert entry["key"] == "alice" and entry["reason"] == "Key 'alice' is over its limit of 1 requests per minute."
 
 
 def test_a_client_key_cannot_manage_the_gateway(gateway):

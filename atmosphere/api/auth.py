@@ -201,7 +201,11 @@ class ApiKeyGuard:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, error: AtmosphereError) -> None:
         if isinstance(error, Unauthorized):
             error.headers["WWW-Authenticate"] = 'Bearer realm="atmosphere"'
-        await render_error(scope.get("app", self.app), scope["path"], error)(scope, receive, send)
+        app = scope.get("app", self.app)
+        executor = getattr(getattr(app, "state", None), "executor", None)
+        if executor is not None:  # the request log (and /ws) shows who was turned away, and why
+            executor.recorder.refused(error)
+        await render_error(app, scope["path"], error)(scope, receive, send)
 
     def _matches(self, presented: bytes) -> bool:
         return self._key is not None and hmac.compare_digest(presented, self._key)
