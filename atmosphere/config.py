@@ -63,7 +63,10 @@ class Settings(BaseSettings):
     probe_timeout: float = Field(2.0, gt=0, le=60, description="seconds for one discovery probe")
     request_timeout: float = Field(120.0, gt=0, description="deadline in seconds for a non-streamed upstream call, head and body")
     health_interval: float = Field(10.0, gt=0, description="seconds between background scans")
-    state_dir: Path = Field(Path.home() / ".atmosphere", description="where enable/disable choices and added hosts persist")
+    state_dir: Path = Field(
+        Path.home() / ".atmosphere",
+        description="where enable/disable choices, added hosts and (with SQLite) keys and usage history persist",
+    )
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted, in bytes")
     first_token_timeout: float = Field(
         120.0, gt=0, description="seconds a stream may wait for its first content before the next backend is tried"
