@@ -205,6 +205,10 @@ def test_refusals_are_in_the_history_and_counted_on_the_key(gateway):
     assert (point["group"], point["requests"], point["errors"]) == ("alice", 2, 1)
     [entry] = limited  # the live request log shows who was limited, and why
     assert entry["key"] == "alice" and entry["reason"] == "Key 'alice' is over its limit of 1 requests per minute."
+    with keys_api(gateway) as client:
+        metrics = client.get("/metrics").text
+    assert 'atmosphere_key_requests_total{key="alice",status="2xx"} 1.0' in metrics
+    assert 'atmosphere_key_requests_total{key="alice",status="4xx"} 1.0' in metrics
 
 
 def test_a_client_key_cannot_manage_the_gateway(gateway):

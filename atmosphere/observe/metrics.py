@@ -10,7 +10,7 @@ served (what the backends list, never what a client typed) and the outcome. A ba
 chooses what it lists, so that is bounded here too: the first ``MAX_MODEL_LABELS`` models
 seen keep their names (each cut at ``LABEL_CHARS``), any later one counts as ``other``;
 surfaces likewise past ``MAX_SURFACE_LABELS`` (one is a path when the origin middleware
-does not know it).
+does not know it), and client keys past ``MAX_KEY_LABELS`` (``local`` and ``admin`` among them).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ _ADDED_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.
 _UPSTREAM_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 MAX_MODEL_LABELS = 100  # distinct model label values; later ones are "other"
 MAX_SURFACE_LABELS = 32
+MAX_KEY_LABELS = 64  # client keys by name (an admin makes them, but there is no cap on how many)
 LABEL_CHARS = 128
 OTHER = "other"
 
@@ -130,11 +131,16 @@ class Metrics:
             "atmosphere_fallbacks", "Times a request moved on from a backend that failed it", ["backend"], registry=r
         )
         self.breaker_trips = Counter("atmosphere_breaker_trips", "Times a host's circuit breaker opened", ["backend"], registry=r)
+        self.key_requests = Counter(
+            "atmosphere_key_requests", "Requests per client key, by status class (2xx, 4xx, 5xx)", ["key", "status"], registry=r
+        )
+        self.key_tokens = Counter("atmosphere_key_tokens", "Prompt and completion tokens per client key", ["key"], registry=r)
         self.registry.register(_Hosts(hosts))
         self._children: dict[tuple[Any, ...], Any] = {}
         self._series: dict[tuple[str, str | None, str | None, str], _Series] = {}
         self._model_label = BoundedLabels(MAX_MODEL_LABELS)
         self._surface_label = BoundedLabels(MAX_SURFACE_LABELS)
+        self._key_label = BoundedLabels(MAX_KEY_LABELS)
 
     def observe(self, entry: RequestEntry) -> None:
         series = self._series.get((entry.surface, entry.backend, entry.model, entry.outcome))
@@ -152,6 +158,11 @@ class Metrics:
                 series.tokens_in.inc(entry.tokens_in)
             if entry.tokens_out:
                 series.tokens_out.inc(entry.tokens_out)
+        key = self._key_label(entry.key)
+        self._child(self.key_requests, key, f"{entry.status // 100}xx").inc()
+        tokens = (entry.tokens_in or 0) + (entry.tokens_out or 0)
+        if tokens:
+            self._child(self.key_tokens, key).inc(tokens)
         for attempt in entry.attempts:
             if attempt.get("kind") != "skipped":
                 self._child(self.fallbacks, attempt["backend"]).inc()
