@@ -23,6 +23,7 @@ from atmosphere.observe.requestlog import RequestEntry
 from atmosphere.store.engine import make_engine
 from atmosphere.store.migrations import STEPS, migrate
 from atmosphere.store.report import UsageQuery, usage_report
+from atmosphere.store.schema import schema_version
 from atmosphere.store.schema import usage as usage_table
 from atmosphere.store.service import Store
 from atmosphere.store.usage import UsageWriter
@@ -242,6 +243,62 @@ async def test_the_report_groups_requests_and_tokens_by_hour_and_key_with_percen
     assert 90 <= latency["p50_ms"] <= 110 and 900 <= latency["p95_ms"] <= 1100
     assert latency["error_rate"] == round(1 / 3, 4)
     assert report["top"]["keys"] == [{"name": "alice", "requests": 2, "tokens": 32}, {"name": "bob", "requests": 2, "tokens": 14}]
+
+
+async def test_the_hourly_sums_agree_with_the_rows_by_the_hour_and_by_the_day(tmp_path, engine):
+    store = await _store(tmp_path, **engine)
+    day = 86_400_000
+    today = int(time.time() * 1000) // day * day
+    for n in range(40):  # two days, three keys, two hosts, one error in ten
+        wall = (today - day + n * 3_600_000 + 1000) / 1000
+        context = _context(wall=wall, key=f"k{n % 3}", model="m", host=f"h{n % 2}", tokens_in=n, tokens_out=1)
+        store.usage.record(context, 500 if n % 10 == 0 else 200, 10, 20, 10.0 * (n + 1))
+    await store.usage.flush()
+    assert store.engine is not None
+    span = UsageQuery(today - day, today + day, "day", "key")
+    by_day = await usage_report(store.engine, span)
+    by_hour = await usage_report(store.engine, UsageQuery(span.start_ms, span.end_ms, "hour", "key"))
+    errors = sa.func.sum(sa.case((usage_table.c.status >= 400, 1), else_=0))
+    per_key = sa.select(usage_table.c.key, sa.func.count(), sa.func.sum(usage_table.c.tokens_in), errors).group_by(
+        usage_table.c.key
+    )
+    async with store.engine.connect() as connection:  # what the rows themselves say
+        from_rows = {key: (int(n), int(tokens), int(e)) for key, n, tokens, e in (await connection.execute(per_key)).all()}
+    await store.close()
+
+    def totals(report: dict[str, Any]) -> dict[str, tuple[int, int, int]]:
+        found: dict[str, tuple[int, int, int]] = {}
+        for point in report["series"]:
+            requests, tokens, errors = found.get(point["group"], (0, 0, 0))
+            found[point["group"]] = (requests + point["requests"], tokens + point["tokens_in"], errors + point["errors"])
+        return found
+
+    assert totals(by_day) == totals(by_hour) == from_rows and sum(r for r, _, _ in from_rows.values()) == 40
+    assert [point["t"] for point in by_day["latency"]] == [_iso(today - day), _iso(today)]
+    assert sum(point["errors"] for point in by_day["series"]) == 4
+    assert by_day["top"] == by_hour["top"]
+
+
+async def test_a_database_from_before_the_hourly_sums_gets_them_filled_from_its_rows(tmp_path):
+    from atmosphere.store import migrations, rollup
+
+    store = Store(Settings(state_dir=tmp_path))
+    engine = make_engine(store.url)
+    async with engine.begin() as connection:  # the schema as the first two steps left it, with rows in it
+        await connection.run_sync(lambda c: schema_version.create(c))
+        for step in STEPS[:2]:
+            await connection.run_sync(step.apply)
+            await connection.execute(sa.insert(schema_version).values(version=step.version, name=step.name, applied_at=0.0))
+        now = int(time.time() * 1000)
+        await connection.execute(
+            sa.insert(usage_table),
+            [dict(ts_ms=now, request_id=f"r{n}", key="old", surface="openai.chat", status=200, tokens_in=2) for n in range(3)],
+        )
+    assert await migrations.migrate(engine) == STEPS[-1].version
+    async with engine.connect() as connection:
+        [row] = (await connection.execute(sa.select(rollup.usage_hourly))).all()
+    await engine.dispose()
+    assert (row.key, row.model, row.host, row.requests, row.tokens_in) == ("old", "(none)", "(none)", 3, 6)
 
 
 def _iso(ms: int) -> str:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from atmosphere.store import schema
+from atmosphere.store import rollup, schema
 
 log = logging.getLogger("atmosphere.store")
 
@@ -38,9 +38,18 @@ def _create(*tables: sa.Table) -> Callable[[Connection], None]:
     return apply
 
 
+def _hourly(connection: Connection) -> None:
+    """The hourly sums, filled from the rows already written."""
+    schema.usage_hourly.create(connection)
+    schema.usage_latency.create(connection)
+    for statement in rollup.backfill():
+        connection.execute(statement)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "usage history", _create(schema.usage)),
     Step(2, "client keys", _create(schema.client_keys, schema.server_secrets, schema.key_counters)),
+    Step(3, "hourly usage sums", _hourly),
 )
 
 

@@ -1,9 +1,11 @@
 """The usage report: requests and tokens per time bucket and group, latency and errors per
 bucket, the top keys and models, all aggregated in SQL (``GROUP BY`` bucket, dimension).
 
-Percentiles come from the ``latency_bin`` column: the database counts requests per bucket and
-bin, and p50/p95 are read off those few counts here (exact to a bin, about 19 %), so no engine
-needs a percentile function and no row leaves the database.
+It reads the hourly sums the writer keeps (``rollup.py``), never every request, so a month
+of a busy gateway is a few thousand sums; a bucket is its whole hour or day (the range is
+widened to whole hours). Percentiles come from the latency bins: the database counts requests
+per bucket and bin, and p50/p95 are read off those few counts here (exact to a bin, about
+19 %), so no engine needs a percentile function.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from atmosphere.store.schema import usage
+from atmosphere.store.rollup import HOUR_MS
+from atmosphere.store.schema import usage_hourly, usage_latency
 from atmosphere.store.usage import bin_ms
 
 Bucket = Literal["hour", "day"]
 GroupBy = Literal["model", "key", "host"]
 STEP_MS: dict[str, int] = {"hour": 3_600_000, "day": 86_400_000}
 TOP = 10
-NONE = "(none)"
 
 
 @dataclass(frozen=True)
@@ -39,24 +41,17 @@ def iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _dimension(group_by: str) -> sa.ColumnElement[Any]:
-    if group_by == "key":
-        return usage.c.key
-    if group_by == "host":
-        return sa.func.coalesce(usage.c.host, NONE)
-    return sa.func.coalesce(usage.c.model, usage.c.requested_model, NONE)
-
-
-def _in_range(query: UsageQuery) -> list[sa.ColumnElement[bool]]:
-    conditions = [usage.c.ts_ms >= query.start_ms, usage.c.ts_ms < query.end_ms]
+def _hours(table: sa.Table, query: UsageQuery) -> list[sa.ColumnElement[bool]]:
+    """The range in whole hours (a bucket is its whole hour or day), and the key if one is asked."""
+    first, last = query.start_ms // HOUR_MS, -(-query.end_ms // HOUR_MS)
+    conditions = [table.c.hour >= first, table.c.hour < last]
     if query.key is not None:
-        conditions.append(usage.c.key == query.key)
+        conditions.append(table.c.key == query.key)
     return conditions
 
 
-_ERRORS = sa.func.sum(sa.case((usage.c.status >= 400, 1), else_=0))
-_TOKENS_IN = sa.func.coalesce(sa.func.sum(usage.c.tokens_in), 0)
-_TOKENS_OUT = sa.func.coalesce(sa.func.sum(usage.c.tokens_out), 0)
+_REQUESTS = sa.func.sum(usage_hourly.c.requests)
+_TOKENS = sa.func.sum(usage_hourly.c.tokens_in) + sa.func.sum(usage_hourly.c.tokens_out)
 
 
 def _quantile(bins: list[tuple[int, int]], total: int, q: float) -> float | None:
@@ -73,34 +68,42 @@ def _quantile(bins: list[tuple[int, int]], total: int, q: float) -> float | None
 
 
 async def usage_report(engine: AsyncEngine, query: UsageQuery) -> dict[str, Any]:
+    hours_per_bucket = STEP_MS[query.bucket] // HOUR_MS
     step = STEP_MS[query.bucket]
-    bucket = (usage.c.ts_ms // step).label("bucket")
-    group = _dimension(query.group_by).label("grp")
-    where = _in_range(query)
+    sums, counts = usage_hourly, usage_latency
+    bucket = (sums.c.hour // hours_per_bucket).label("bucket")
+    group = sums.c[query.group_by].label("grp")
+    where = _hours(sums, query)
     series_q = (
         sa.select(
             bucket,
             group,
-            sa.func.count().label("requests"),
-            _TOKENS_IN.label("tokens_in"),
-            _TOKENS_OUT.label("tokens_out"),
-            _ERRORS.label("errors"),
+            _REQUESTS.label("requests"),
+            sa.func.sum(sums.c.tokens_in).label("tokens_in"),
+            sa.func.sum(sums.c.tokens_out).label("tokens_out"),
+            sa.func.sum(sums.c.errors).label("errors"),
         )
         .where(*where)
         .group_by(bucket, group)
         .order_by(bucket, group)
     )
+    latency_bucket = (counts.c.hour // hours_per_bucket).label("bucket")
     latency_q = (
-        sa.select(bucket, usage.c.latency_bin, sa.func.count().label("n"), _ERRORS.label("errors"))
-        .where(*where)
-        .group_by(bucket, usage.c.latency_bin)
-        .order_by(bucket, usage.c.latency_bin)
+        sa.select(
+            latency_bucket,
+            counts.c.latency_bin,
+            sa.func.sum(counts.c.requests).label("n"),
+            sa.func.sum(counts.c.errors).label("errors"),
+        )
+        .where(*_hours(counts, query))
+        .group_by(latency_bucket, counts.c.latency_bin)
+        .order_by(latency_bucket, counts.c.latency_bin)
     )
     async with engine.connect() as connection:
         series = (await connection.execute(series_q)).all()
         latency = (await connection.execute(latency_q)).all()
-        top_keys = (await connection.execute(_top(usage.c.key, where))).all()
-        top_models = (await connection.execute(_top(_dimension("model"), where))).all()
+        top_keys = (await connection.execute(_top(sums.c.key, where))).all()
+        top_models = (await connection.execute(_top(sums.c.model, where))).all()
     return {
         "from": iso(query.start_ms),
         "to": iso(query.end_ms),
@@ -126,7 +129,7 @@ def _latency_points(rows: Sequence[Any], step: int) -> list[dict[str, Any]]:
     by_bucket: dict[int, tuple[list[tuple[int, int]], list[int]]] = {}
     for row in rows:
         bins, counts = by_bucket.setdefault(int(row.bucket), ([], [0, 0]))
-        if row.latency_bin is not None:
+        if row.latency_bin is not None and row.latency_bin >= 0:
             bins.append((int(row.latency_bin), int(row.n)))
         counts[0] += int(row.n)
         counts[1] += int(row.errors)
@@ -147,8 +150,8 @@ def _latency_points(rows: Sequence[Any], step: int) -> list[dict[str, Any]]:
 
 def _top(dimension: sa.ColumnElement[Any], where: list[sa.ColumnElement[bool]]) -> sa.Select[Any]:
     name = dimension.label("name")
-    tokens = (_TOKENS_IN + _TOKENS_OUT).label("tokens")
-    requests = sa.func.count().label("requests")
+    tokens = _TOKENS.label("tokens")
+    requests = _REQUESTS.label("requests")
     return sa.select(name, requests, tokens).where(*where).group_by(name).order_by(tokens.desc(), requests.desc()).limit(TOP)
 
 

@@ -47,19 +47,35 @@ usage = sa.Table(
     sa.Column("bytes_out", sa.BigInteger),
     sa.Column("replica", sa.String(64)),  # which gateway process wrote it
 )
-# The report reads a range of time and groups it: this index holds every column it reads, so
-# SQLite answers from the index alone (no lookup into the table per row).
-sa.Index(
-    "ix_usage_report",
-    usage.c.ts_ms,
-    usage.c.key,
-    usage.c.model,
-    usage.c.requested_model,
-    usage.c.host,
-    usage.c.status,
-    usage.c.latency_bin,
-    usage.c.tokens_in,
-    usage.c.tokens_out,
+# Retention deletes by time, and the Keys page counts each key's refusals of the last hour.
+sa.Index("ix_usage_ts", usage.c.ts_ms)
+
+# The same history summed per hour (kept by the writer in the transaction that writes the rows):
+# every report reads these, never every request. Clustered on their keys on SQLite (no rowid), so
+# a range of hours is read in order from one b-tree.
+usage_hourly = sa.Table(
+    "usage_hourly",
+    metadata,
+    sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),  # epoch hours
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("model", sa.String(256), primary_key=True),  # served, else requested, else "(none)"
+    sa.Column("host", sa.String(128), primary_key=True),  # "(none)" for a request no host served
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("tokens_in", sa.BigInteger, nullable=False),
+    sa.Column("tokens_out", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+# Requests per hour, key and latency bin: the percentiles' histogram.
+usage_latency = sa.Table(
+    "usage_latency",
+    metadata,
+    sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("latency_bin", sa.SmallInteger, primary_key=True, autoincrement=False),  # -1: no duration
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Client keys: the secret is never stored, only its keyed hash.

@@ -8,8 +8,9 @@ records are dropped and counted (``dropped``); when a write fails (read-only, fu
 batch is dropped and counted too, and ``ok``/``reason`` say so until a write succeeds again.
 A ``kill -9`` loses at most what was gathered since the last write.
 
-Retention runs in the same task: rows older than ``retention_days`` go, and past ``max_rows``
-the oldest go too.
+Each batch also adds to the hourly sums (``rollup.py``), in the same transaction. Retention
+runs in the same task: rows and sums older than ``retention_days`` go, and past ``max_rows``
+the oldest rows go too (their hours keep their sums until they age out).
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atmosphere.observe.context import RequestContext
-from atmosphere.store.schema import usage
+from atmosphere.store import rollup
+from atmosphere.store.schema import usage, usage_hourly, usage_latency
 
 log = logging.getLogger("atmosphere.store")
 
@@ -185,8 +187,11 @@ class UsageWriter:
     async def _write(self, rows: Sequence[dict[str, Any]]) -> None:
         assert self._engine is not None
         try:
-            async with self._engine.begin() as connection:
+            async with self._engine.begin() as connection:  # the rows and their hourly sums, or neither
                 await connection.execute(sa.insert(usage), rows)
+                totals, latency = rollup.sums(rows)
+                await connection.execute(rollup.add(self._engine.dialect.name, usage_hourly), totals)
+                await connection.execute(rollup.add(self._engine.dialect.name, usage_latency), latency)
         except (SQLAlchemyError, OSError) as exc:
             self.dropped += len(rows)
             reason = failure_reason(exc)
@@ -211,6 +216,8 @@ class UsageWriter:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(sa.delete(usage).where(usage.c.ts_ms < cutoff))
+                for sums in (usage_hourly, usage_latency):
+                    await connection.execute(sa.delete(sums).where(sums.c.hour < cutoff // rollup.HOUR_MS))
                 newest_gone = sa.select(usage.c.id).order_by(usage.c.id.desc()).offset(self._max_rows).limit(1).scalar_subquery()
                 await connection.execute(sa.delete(usage).where(usage.c.id <= newest_gone))
         except (SQLAlchemyError, OSError) as exc:
