@@ -193,7 +193,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(HeadAsGetMiddleware)
     if origins:
         app.add_middleware(CorsMiddleware, policy=origins)
-    app.add_middleware(RequestContextMiddleware, surfaces=surfaces, record=store.usage.record)
+    record = store.usage.record if settings.record_usage else None
+    app.add_middleware(RequestContextMiddleware, surfaces=surfaces, record=record)
     install_error_handlers(app)
     add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
     add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)

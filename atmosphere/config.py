@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     require_keys: bool = Field(
         False, description="on loopback too, every API call needs the admin key or a client key (off loopback it always does)"
     )
+    record_usage: bool = Field(
+        True, description="write every request to the usage history (off: nothing is recorded; keys and their limits still work)"
+    )
     usage_retention_days: int = Field(30, ge=1, le=3650, description="days of usage history kept")
     usage_max_rows: int = Field(
         5_000_000, ge=1000, description="usage rows kept at most (the oldest go first), whatever their age"

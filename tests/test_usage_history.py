@@ -173,6 +173,15 @@ def test_a_database_that_stops_taking_writes_costs_the_history_not_the_requests_
     assert messages[0].startswith("usage not recorded: ") and messages[-1].startswith("usage recorded again"), messages
 
 
+def test_with_recording_off_requests_leave_no_rows_and_the_report_says_so(backends, make_gateway):
+    gateway = make_gateway(backends, record_usage=False)
+    chat_everywhere(gateway)
+    answer = usage(gateway)
+    assert answer.status_code == 200 and answer.json()["series"] == []
+    assert answer.json()["recording"] == {"ok": False, "dropped": 0, "reason": "recording is off (ATMOSPHERE_RECORD_USAGE=false)"}
+    assert db_rows(gateway.settings.state_dir) == []
+
+
 # --- the writer and the report, on a database of their own ------------------------------
 
 

@@ -36,6 +36,7 @@ class Store:
         self.keys: KeyStore | None = None
         self.limiter: Limiter | None = None
         self._state_dir = settings.state_dir
+        self._record = settings.record_usage
         self.available = False
         self.reason: str | None = "the database is not open yet"
 
@@ -63,6 +64,8 @@ class Store:
             return
         self.engine, self.available, self.reason = engine, True, None
         self.keys, self.limiter = keys, limiter
+        if not self._record:
+            self.usage.refuse("recording is off (ATMOSPHERE_RECORD_USAGE=false)")
         # The writer's own pool: a read connection opened while the disk refused writes (SQLite
         # then opens read-only) is never the one a batch is written on.
         self._write_engine = make_engine(self.url, pool_size=1)
