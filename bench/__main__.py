@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT] [--only sizes]`.
+"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT] [--only sizes|recording]`.
 
 Starts the stand-ins and the gateway as child processes, runs every measure, prints
 one table and writes it (with the machine and the date) as markdown. Exits 1 when a
@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import baseline, cpu, fleet, ops, resilience, scenarios, surfaces
+from bench import baseline, cpu, fleet, ops, recording, resilience, scenarios, surfaces
 from bench.loadgen import loop_factory
 from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
 from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
@@ -39,7 +39,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default="",
         help=f"also measure this commit's gateway in the same blocks (make bench uses {baseline.DEFAULT})",
     )
-    parser.add_argument("--only", choices=["sizes"], default="", help="run only this section (sizes: 9b)")
+    parser.add_argument(
+        "--only", choices=["sizes", "recording"], default="", help="run only this section (sizes: 9b; recording: 9c)"
+    )
     return parser.parse_args(argv)
 
 
@@ -78,6 +80,9 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         try:
             if args.only == "sizes":
                 await _sizes(children, await children.add(StandIn("ollama")), report)
+                return
+            if args.only == "recording":
+                await recording.section(children, plan, report)
                 return
             await _run(plan, args, report, children, base)
         finally:
