@@ -55,6 +55,7 @@ from atmosphere.router.integrations import Integrations, host_gauges
 from atmosphere.router.streams import StreamLimits
 from atmosphere.state.hostlist import HostSpec
 from atmosphere.state.hosts import Hosts
+from atmosphere.store.metrics import UsageCollector
 from atmosphere.store.service import Store
 
 log = logging.getLogger("atmosphere")
@@ -132,6 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         requests = RequestLog()
         metrics = Metrics(lambda: host_gauges(registry, balancer))
+        metrics.registry.register(UsageCollector(store))  # written / dropped / queued, read at scrape time
         breakers = Breakers(on_change=registry.refresh, on_trip=metrics.breaker_tripped)
         cards = Integrations(hosts, balancer=balancer, breakers=breakers, requests=requests)
         equivalents = Equivalents(settings.models_path())

@@ -250,5 +250,10 @@ class UsageWriter:
             self._task = None
         await self.flush()
 
+    @property
+    def queued(self) -> int:
+        """Finished requests waiting for the next write."""
+        return len(self._pending)
+
     def status(self) -> dict[str, Any]:
         return {"ok": self.ok, "dropped": self.dropped, "reason": self.reason}
