@@ -1,4 +1,4 @@
-"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT] [--only sizes|recording]`.
+"""`python -m bench [--quick] [--no-thresholds] [--output PATH] [--peers litellm] [--baseline COMMIT] [--only SECTION]`.
 
 Starts the stand-ins and the gateway as child processes, runs every measure, prints
 one table and writes it (with the machine and the date) as markdown. Exits 1 when a
@@ -13,11 +13,12 @@ import argparse
 import asyncio
 import contextlib
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
 
-from bench import baseline, cpu, fleet, ops, recording, resilience, scenarios, surfaces
+from bench import baseline, cpu, fleet, ops, recording, resilience, scenarios, surfaces, usage
 from bench.loadgen import loop_factory
 from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
 from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
@@ -40,7 +41,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         help=f"also measure this commit's gateway in the same blocks (make bench uses {baseline.DEFAULT})",
     )
     parser.add_argument(
-        "--only", choices=["sizes", "recording"], default="", help="run only this section (sizes: 9b; recording: 9c)"
+        "--only",
+        choices=["sizes", "recording", "usage"],
+        default="",
+        help="run only this section (sizes: 9b; recording: 9c; usage: 11, recording on/off with a control and the day "
+        "view, written to --output or test-artifacts/bench-usage.md, not RESULTS.md)",
     )
     return parser.parse_args(argv)
 
@@ -83,6 +88,9 @@ async def run(args: argparse.Namespace, report: Report) -> None:
                 return
             if args.only == "recording":
                 await recording.section(children, plan, report)
+                return
+            if args.only == "usage":
+                await _usage(children, await children.add(StandIn("ollama")), plan, report)
                 return
             await _run(plan, args, report, children, base)
         finally:
@@ -271,6 +279,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         _versus_section(report, versus)
     await _fleet(children, plan, report)
     await _resilience(children, ollama, plan, report)
+    await _usage(children, ollama, plan, report)
     report.notes += _notes(plan, targets, gateway)
     if args.peers:
         from bench.peers import measure_peers
@@ -402,6 +411,86 @@ async def _surfaces(report: Report, ollama: StandIn, gateway: Gateway, plan: Pla
             _log(f"surface {m.path} {label}: {direct:.3f} → {m.p50_ms:.3f} ms")
 
 
+async def _usage(children: Children, ollama: StandIn, plan: Plan, report: Report) -> None:
+    """Issue 21: recording the usage history on against off (same stand-in, alternating blocks),
+    and the day view over 1,000,000 rows."""
+    section = report.section("11. usage recording: a gateway recording the usage history beside one with it off")
+    cost = await usage.recording_cost(children, ollama, plan)
+    p50 = cost.c1_p50_ms
+    added_us = (p50["on"] - p50["off"]) * 1000
+    spread = f"per block pair median {statistics.median(cost.c1_block_deltas_us):+.0f} µs, " + (
+        f"{min(cost.c1_block_deltas_us):+.0f} … {max(cost.c1_block_deltas_us):+.0f} µs"
+    )
+    errors = f"; errors on {cost.errors['on']}, off {cost.errors['off']}" if any(cost.errors.values()) else ""
+    section.append(
+        Row(
+            "c=1 chat p50: off → on",
+            ms(p50["off"]),
+            ms(p50["on"]),
+            f"{added_us:+.0f} µs ({spread}){errors}",
+            "added ≤ 20 µs",
+            added_us <= 20 and not any(cost.errors.values()),
+        )
+    )
+    request_path = cost.middleware_us["on"] - cost.middleware_us["off"]
+    section.append(
+        Row(
+            "request path in-process: the middleware's record call",
+            f"{cost.middleware_us['off']:.2f} µs",
+            f"{cost.middleware_us['on']:.2f} µs",
+            f"{request_path:+.2f} µs per request",
+            "≤ 20 µs",
+            request_path <= 20,
+        )
+    )
+    section.append(
+        Row("writer, off the path: event-loop time per row written (in-process)", result=f"{cost.flush_us_per_row:.1f} µs")
+    )
+    cpu_added = cost.cpu_us["on"] - cost.cpu_us["off"]
+    section.append(
+        Row(
+            "gateway CPU per request (writer included)",
+            f"{cost.cpu_us['off']:.0f} µs",
+            f"{cost.cpu_us['on']:.0f} µs",
+            f"{cpu_added:+.0f} µs",
+        )
+    )
+    ratio = cost.c32_rps["on"] / cost.c32_rps["off"]
+    blocks = ", ".join(f"{r:.2f}" for r in cost.c32_block_ratios)
+    section.append(
+        Row(
+            "c=32 chat requests/s: off → on",
+            f"{cost.c32_rps['off']:,.0f}",
+            f"{cost.c32_rps['on']:,.0f}",
+            f"{ratio:.1%} of off (block pairs {blocks})",
+            "≥ 95 % of off",
+            ratio >= 0.95,
+        )
+    )
+    section.append(Row("rows the recording gateway wrote", result=f"{cost.written:,}"))
+    _log(
+        f"usage: c=1 {p50['off']:.3f} → {p50['on']:.3f} ms; middleware {cost.middleware_us}; "
+        f"c=32 {cost.c32_rps}; cpu {cost.cpu_us}"
+    )
+
+    view = await usage.day_view(children, ollama)
+    statuses = "" if set(view.statuses) == {200} else f"; statuses {view.statuses}"
+    times = ", ".join(f"{t:.0f}" for t in view.times_ms)
+    section.append(
+        Row(
+            f"GET /v1/usage?bucket=day over {view.rows:,} rows (30 days, SQLite)",
+            result=f"p50 {view.p50_ms:,.0f} ms (all, first cold: {times} ms); {view.counted:,} counted{statuses}",
+            budget="≤ 200 ms",
+            ok=view.p50_ms <= 200 and view.counted == view.rows,
+        )
+    )
+    report.notes.append(
+        f"section 11: the day view's {view.rows:,} rows were seeded through the store's migrations and one executemany "
+        f"({view.seed_s:.1f} s); the c=1 and c=32 blocks alternate on/off, {usage._rounds(plan)} rounds."
+    )
+    _log(f"usage: day view over {view.rows:,} rows p50 {view.p50_ms:.0f} ms ({times})")
+
+
 def _notes(plan: Plan, targets: list[Target], gateway: Gateway) -> list[str]:
     blocks = (
         f"c=1: {plan.c1_rounds} rounds of {plan.c1_block} requests per side; c=32: {plan.c32_rounds} rounds of "
@@ -419,7 +508,8 @@ def _notes(plan: Plan, targets: list[Target], gateway: Gateway) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    output = args.output if args.output is not None else ROOT / "bench" / "RESULTS.md"
+    default = ROOT / ("test-artifacts/bench-usage.md" if args.only == "usage" else "bench/RESULTS.md")
+    output = args.output if args.output is not None else default
     factory, loop_name = loop_factory()
     title = "Atmosphere benchmark" + (" (quick)" if args.quick else "")
     report = Report(title)
