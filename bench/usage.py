@@ -40,24 +40,34 @@ DAY_MS = 86_400_000
 class RecordingCost:
     c1_p50_ms: dict[str, float]
     c1_block_deltas_us: list[float]  # p50 on − p50 off, per pair of neighbouring blocks
+    c1_control_deltas_us: list[float]  # p50 on − p50 control (both recording): what noise alone gives
+    c1_mean_ms: dict[str, float]
     cpu_us: dict[str, float]
     c32_rps: dict[str, float]
     c32_block_ratios: list[float]  # on ÷ off, per pair of neighbouring blocks
+    c32_control_ratios: list[float]  # on ÷ control
     errors: dict[str, int]
     middleware_us: dict[str, float]  # in-process: the request middleware per call, with and without record
     flush_us_per_row: float  # in-process: the writer's event-loop time per row written
     written: int  # rows the "on" gateway wrote during the run
 
 
+# Many short blocks rather than a few long ones: on this shared machine one block's p50 moves by
+# ±200 µs, so a 20 µs difference is read off the median of many neighbouring on/off pairs.
+C1_ROUNDS, C1_BLOCK = 40, 100
+C32_ROUNDS, C32_BLOCK_S = 12, 1.0
+
+
 def _rounds(plan: Plan) -> int:
-    return 6 if plan.quick else 10  # more than the other sections: a 20 µs difference hides in the noise
+    return C1_ROUNDS if plan.quick else 2 * C1_ROUNDS
 
 
 async def recording_cost(children: Children, ollama: StandIn, plan: Plan) -> RecordingCost:
     on = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url)
     off = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url, env={"ATMOSPHERE_USAGE_RECORDING": "false"})
-    await asyncio.gather(children.add(on), children.add(off))
-    gateways = {"on": on, "off": off}
+    control = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url)  # a second recording one: on vs on is the noise
+    await asyncio.gather(children.add(on), children.add(off), children.add(control))
+    gateways = {"on": on, "off": off, "control": control}
     body = {"model": MODEL, "messages": PROMPT, "stream": False}
     data = {name: build_request(g.port, "/v1/chat/completions", body) for name, g in gateways.items()}
     pools = {name: await Pool(g.port).grow(32) for name, g in gateways.items()}
@@ -68,42 +78,49 @@ async def recording_cost(children: Children, ollama: StandIn, plan: Plan) -> Rec
 
     c1: dict[str, list[float]] = {name: [] for name in gateways}
     deltas: list[float] = []
+    control_deltas: list[float] = []
     for index in range(_rounds(plan)):
         block_p50: dict[str, float] = {}
         for name in _sides(index, list(gateways)):
-            block = await closed_loop(pools[name], data[name], 1, count=plan.c1_block)
+            block = await closed_loop(pools[name], data[name], 1, count=C1_BLOCK)
             c1[name] += block.latencies
             errors[name] += block.errors
             block_p50[name] = percentile(block.latencies, 50)
         deltas.append((block_p50["on"] - block_p50["off"]) * 1e6)
+        control_deltas.append((block_p50["on"] - block_p50["control"]) * 1e6)
 
     sides = {name: cpu.Side(g.pid, g.port, data[name]) for name, g in gateways.items()}
-    cpu_us = await cpu.per_request_us(sides, 2000 if plan.quick else 4000, rounds=4)  # 10 ms ticks: enough requests per block
+    cpu_us = await cpu.per_request_us(sides, 4000 if plan.quick else 8000, rounds=20)  # 10 ms ticks: many requests
 
     served = dict.fromkeys(gateways, 0)
     elapsed = dict.fromkeys(gateways, 0.0)
     ratios: list[float] = []
-    for index in range(_rounds(plan) if plan.quick else plan.c32_rounds * 2):
+    control_ratios: list[float] = []
+    for index in range(C32_ROUNDS):
         block_rps: dict[str, float] = {}
         for name in _sides(index, list(gateways)):
-            block = await closed_loop(pools[name], data[name], 32, duration=plan.c32_block_s)
+            block = await closed_loop(pools[name], data[name], 32, duration=C32_BLOCK_S if plan.quick else 2 * C32_BLOCK_S)
             served[name] += len(block.latencies)
             elapsed[name] += block.elapsed
             errors[name] += block.errors
             block_rps[name] = block.rps
         ratios.append(block_rps["on"] / block_rps["off"] if block_rps["off"] else math.nan)
+        control_ratios.append(block_rps["on"] / block_rps["control"] if block_rps["control"] else math.nan)
     for pool in pools.values():
         pool.close()
     await asyncio.sleep(0.8)  # the writer's last batch
     written = _rows(on.workdir / "state")
-    on.stop()
-    off.stop()
+    for gateway in gateways.values():
+        gateway.stop()
     return RecordingCost(
         {name: percentile(c1[name], 50) * 1000 for name in gateways},
         deltas,
+        control_deltas,
+        {name: statistics.fmean(c1[name]) * 1000 for name in gateways},
         cpu_us,
         {name: served[name] / elapsed[name] for name in gateways},
         ratios,
+        control_ratios,
         errors,
         await middleware_cost(),
         await flush_cost(),
