@@ -494,7 +494,8 @@ async def _usage(children: Children, ollama: StandIn, plan: Plan, report: Report
         )
     )
     report.notes.append(
-        f"section 11: the day view's {view.rows:,} rows were seeded through the store's migrations and one executemany "
+        f"section 11: the day view's {view.rows:,} rows were seeded through the store's migrations, one executemany "
+        f"and the store's backfill of its hourly sums "
         f"({view.seed_s:.1f} s); on/off blocks alternate: c=1 {usage._rounds(plan)} rounds of {usage.C1_BLOCK} requests, "
         f"c=32 {usage.C32_ROUNDS} rounds."
     )
