@@ -2,7 +2,7 @@
 view reads a million rows.
 
 Recording on against recording off: two gateways in front of the same Ollama stand-in, one with
-the defaults and one with ``ATMOSPHERE_USAGE_RECORDING=false``, in alternating blocks like the
+the defaults and one with ``ATMOSPHERE_RECORD_USAGE=false``, in alternating blocks like the
 other sections (c=1 latency, gateway CPU per request, c=32 throughput). Two in-process figures
 say where the cost lies: the request middleware with and without its ``record`` call (what the
 request path pays), and the writer's flush per row (paid off the path, on the same event loop).
@@ -64,7 +64,7 @@ def _rounds(plan: Plan) -> int:
 
 async def recording_cost(children: Children, ollama: StandIn, plan: Plan) -> RecordingCost:
     on = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url)
-    off = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url, env={"ATMOSPHERE_USAGE_RECORDING": "false"})
+    off = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url, env={"ATMOSPHERE_RECORD_USAGE": "false"})
     control = Gateway(llamafarm_url=refused_url(), ollama_url=ollama.url)  # a second recording one: on vs on is the noise
     await asyncio.gather(children.add(on), children.add(off), children.add(control))
     gateways = {"on": on, "off": off, "control": control}
@@ -110,6 +110,8 @@ async def recording_cost(children: Children, ollama: StandIn, plan: Plan) -> Rec
         pool.close()
     await asyncio.sleep(0.8)  # the writer's last batch
     written = _rows(on.workdir / "state")
+    if _rows(off.workdir / "state"):
+        raise RuntimeError("the gateway with ATMOSPHERE_RECORD_USAGE=false wrote usage rows: the off side is not off")
     for gateway in gateways.values():
         gateway.stop()
     return RecordingCost(
