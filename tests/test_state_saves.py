@@ -25,6 +25,12 @@ def enabled_by_api(gateway) -> dict[str, bool]:
         return {i["id"]: i["enabled"] for i in client.get("/v1/integrations").json()["integrations"]}
 
 
+def temp_files(directory: Path) -> list[Path]:
+    """What an interrupted or failed save would leave beside the state files (state/files.py's
+    temp names); the usage database and the key secret living there too are not leftovers."""
+    return [p for p in directory.iterdir() if p.name.startswith(".") and p.name.endswith(".tmp")]
+
+
 def test_a_thousand_concurrent_toggles_all_succeed_and_disk_matches_memory(make_gateway):
     gateway = make_gateway()  # no backend needed: only the switches are exercised
     rng = random.Random(12)
@@ -49,7 +55,7 @@ def test_a_thousand_concurrent_toggles_all_succeed_and_disk_matches_memory(make_
     on_disk = set(json.loads(state_file(gateway).read_text())["disabled"])
     in_memory = {i for i, enabled in enabled_by_api(gateway).items() if not enabled}
     assert on_disk == in_memory
-    assert not [p for p in state_file(gateway).parent.iterdir() if p.name != "integrations.json"]  # no temp files left
+    assert not temp_files(state_file(gateway).parent)
     assert {i for i, e in enabled_by_api(gateway.restart()).items() if not e} == in_memory
 
 
@@ -99,7 +105,7 @@ def test_a_save_that_fails_is_a_500_naming_the_path_and_changes_nothing(backends
             assert served.status_code == 200 and served.headers["x-atmosphere-backend"] == "ollama"
     finally:
         _restore(directory)
-    assert not [p for p in directory.iterdir() if p.name != "integrations.json"]  # the temp file went too
+    assert not temp_files(directory)  # the temp file went too
 
 
 @pytest.mark.parametrize(

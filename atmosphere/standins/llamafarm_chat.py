@@ -76,7 +76,9 @@ async def _answers(url: str | None) -> bool:
         return True  # never contact a host that is not this machine
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), 0.5)
+        # A port nobody listens on refuses at once; the timeout only bounds a black hole, so it can be
+        # generous enough that a busy test machine never makes a live runtime look down.
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), 3.0)
     except (OSError, TimeoutError):
         return False
     writer.close()
