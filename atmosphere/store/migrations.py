@@ -46,10 +46,19 @@ def _hourly(connection: Connection) -> None:
         connection.execute(statement)
 
 
+def _daily(connection: Connection) -> None:
+    """The daily sums, filled from the hourly ones."""
+    schema.usage_daily.create(connection)
+    schema.usage_latency_daily.create(connection)
+    for statement in rollup.backfill_daily():
+        connection.execute(statement)
+
+
 STEPS: tuple[Step, ...] = (
     Step(1, "usage history", _create(schema.usage)),
     Step(2, "client keys", _create(schema.client_keys, schema.server_secrets, schema.key_counters)),
     Step(3, "hourly usage sums", _hourly),
+    Step(4, "daily usage sums", _daily),
 )
 
 

@@ -4,6 +4,9 @@
 ``usage_latency`` counts requests per (hour, key, latency bin) for the percentiles. A batch of
 rows becomes one upsert per group in the same transaction as the rows, so the sums never
 disagree with the rows they sum (a ``kill -9`` loses both or neither).
+
+``usage_daily`` and ``usage_latency_daily`` are the same sums per day, added in the same
+transaction from the batch's hourly groups, so a day's sums are always its hours' sums.
 """
 
 from __future__ import annotations
@@ -14,9 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from atmosphere.store.schema import usage, usage_hourly, usage_latency
+from atmosphere.store.schema import usage, usage_daily, usage_hourly, usage_latency, usage_latency_daily
 
 HOUR_MS = 3_600_000
+HOURS_PER_DAY = 24
 NONE = "(none)"
 NO_BIN = -1
 
@@ -49,6 +53,26 @@ def sums(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dic
         count["requests"] += 1
         count["errors"] += error
     return list(totals.values()), list(latency.values())
+
+
+def by_day(groups: Iterable[dict[str, Any]], dimensions: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Hourly groups (from ``sums``) summed per day and ``dimensions``: the daily tables' rows."""
+    days: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for group in groups:
+        day = group["hour"] // HOURS_PER_DAY
+        name = (day, *(group[d] for d in dimensions))
+        total = days.get(name)
+        if total is None:
+            total = days[name] = {"day": day, **{d: group[d] for d in dimensions}}
+            total.update((column, 0) for column in group if column != "hour" and column not in dimensions)
+        for column, value in group.items():
+            if column != "hour" and column not in dimensions:
+                total[column] += value
+    return list(days.values())
+
+
+DAILY_TOTALS = ("key", "model", "host")
+DAILY_LATENCY = ("key", "latency_bin")
 
 
 def add(dialect: str, table: sa.Table) -> Any:
@@ -86,3 +110,33 @@ def backfill() -> list[Any]:
         ),
         sa.insert(usage_latency).from_select(["hour", "key", "latency_bin", "requests", "errors"], latency),
     ]
+
+
+def _daily_from_hourly(first_day: int | None = None, last_day: int | None = None) -> list[Any]:
+    """``INSERT … SELECT``s: the daily sums of the hourly ones (of days ``[first_day, last_day)``)."""
+    statements = []
+    for hourly, daily, dimensions, summed in (
+        (usage_hourly, usage_daily, DAILY_TOTALS, ("requests", "errors", "tokens_in", "tokens_out")),
+        (usage_latency, usage_latency_daily, DAILY_LATENCY, ("requests", "errors")),
+    ):
+        day = (hourly.c.hour // HOURS_PER_DAY).label("day")
+        select = sa.select(day, *(hourly.c[d] for d in dimensions), *(sa.func.sum(hourly.c[c]) for c in summed))
+        if first_day is not None:
+            select = select.where(hourly.c.hour >= first_day * HOURS_PER_DAY)
+        if last_day is not None:
+            select = select.where(hourly.c.hour < last_day * HOURS_PER_DAY)
+        select = select.group_by(day, *(hourly.c[d] for d in dimensions))
+        statements.append(sa.insert(daily).from_select(["day", *dimensions, *summed], select))
+    return statements
+
+
+def backfill_daily() -> list[Any]:
+    """The daily sums of every hourly sum already kept (migration step 4)."""
+    return _daily_from_hourly()
+
+
+def redo_day(day: int) -> list[Any]:
+    """Statements that make ``day``'s daily sums its hours' again (after retention removed some of
+    its hours, the day's sums must lose them too)."""
+    delete = [sa.delete(table).where(table.c.day == day) for table in (usage_daily, usage_latency_daily)]
+    return [*delete, *_daily_from_hourly(day, day + 1)]

@@ -78,6 +78,33 @@ usage_latency = sa.Table(
     sqlite_with_rowid=False,
 )
 
+# The same sums per day (epoch days, UTC), kept beside the hourly ones in the same transaction:
+# a day view over a month reads 30 days of these instead of 720 hours of the others. A report
+# reads whole days here and the partial days at its edges from the hourly tables.
+usage_daily = sa.Table(
+    "usage_daily",
+    metadata,
+    sa.Column("day", sa.BigInteger, primary_key=True, autoincrement=False),  # epoch days
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("model", sa.String(256), primary_key=True),
+    sa.Column("host", sa.String(128), primary_key=True),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sa.Column("tokens_in", sa.BigInteger, nullable=False),
+    sa.Column("tokens_out", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+usage_latency_daily = sa.Table(
+    "usage_latency_daily",
+    metadata,
+    sa.Column("day", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.String(128), primary_key=True),
+    sa.Column("latency_bin", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("requests", sa.BigInteger, nullable=False),
+    sa.Column("errors", sa.BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # Client keys: the secret is never stored, only its keyed hash.
 client_keys = sa.Table(
     "client_keys",

@@ -8,7 +8,7 @@ records are dropped and counted (``dropped``); when a write fails (read-only, fu
 batch is dropped and counted too, and ``ok``/``reason`` say so until a write succeeds again.
 A ``kill -9`` loses at most what was gathered since the last write.
 
-Each batch also adds to the hourly sums (``rollup.py``), in the same transaction. Retention
+Each batch also adds to the hourly and daily sums (``rollup.py``), in the same transaction. Retention
 runs in the same task: rows and sums older than ``retention_days`` go, and past ``max_rows``
 the oldest rows go too (their hours keep their sums until they age out).
 """
@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atmosphere.observe.context import RequestContext
 from atmosphere.store import rollup
-from atmosphere.store.schema import usage, usage_hourly, usage_latency
+from atmosphere.store.schema import usage, usage_daily, usage_hourly, usage_latency, usage_latency_daily
 
 log = logging.getLogger("atmosphere.store")
 
@@ -207,8 +207,11 @@ class UsageWriter:
             async with self._engine.begin() as connection:  # the rows and their hourly sums, or neither
                 await connection.exec_driver_sql(self._insert_sql(), [_VALUES(row) for row in rows])
                 totals, latency = rollup.sums(rows)
-                await connection.execute(rollup.add(self._engine.dialect.name, usage_hourly), totals)
-                await connection.execute(rollup.add(self._engine.dialect.name, usage_latency), latency)
+                dialect = self._engine.dialect.name
+                await connection.execute(rollup.add(dialect, usage_hourly), totals)
+                await connection.execute(rollup.add(dialect, usage_latency), latency)
+                await connection.execute(rollup.add(dialect, usage_daily), rollup.by_day(totals, rollup.DAILY_TOTALS))
+                await connection.execute(rollup.add(dialect, usage_latency_daily), rollup.by_day(latency, rollup.DAILY_LATENCY))
         except (SQLAlchemyError, OSError) as exc:
             self.dropped += len(rows)
             reason = failure_reason(exc)
@@ -233,8 +236,14 @@ class UsageWriter:
         try:
             async with self._engine.begin() as connection:
                 await connection.execute(sa.delete(usage).where(usage.c.ts_ms < cutoff))
+                cutoff_hour = cutoff // rollup.HOUR_MS
                 for sums in (usage_hourly, usage_latency):
-                    await connection.execute(sa.delete(sums).where(sums.c.hour < cutoff // rollup.HOUR_MS))
+                    await connection.execute(sa.delete(sums).where(sums.c.hour < cutoff_hour))
+                cutoff_day = cutoff_hour // rollup.HOURS_PER_DAY
+                for sums in (usage_daily, usage_latency_daily):
+                    await connection.execute(sa.delete(sums).where(sums.c.day < cutoff_day))
+                for statement in rollup.redo_day(cutoff_day):  # the day the cutoff falls in lost some hours
+                    await connection.execute(statement)
                 newest_gone = sa.select(usage.c.id).order_by(usage.c.id.desc()).offset(self._max_rows).limit(1).scalar_subquery()
                 await connection.execute(sa.delete(usage).where(usage.c.id <= newest_gone))
         except (SQLAlchemyError, OSError) as exc:
