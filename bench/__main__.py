@@ -13,15 +13,14 @@ import argparse
 import asyncio
 import contextlib
 import os
-import statistics
 import sys
 import time
 from pathlib import Path
 
-from bench import baseline, cpu, fleet, ops, recording, resilience, scenarios, surfaces, usage
+from bench import baseline, cpu, fleet, ops, resilience, scenarios, surfaces, usage
 from bench.loadgen import loop_factory
 from bench.procs import ROOT, Children, Gateway, StandIn, Trivial, rss_mb
-from bench.report import Report, Row, machine_info, markdown, ms, text_table, write
+from bench.report import Report, Row, log, machine_info, markdown, ms, text_table, write
 from bench.scenarios import Plan, Target
 
 SHARED_MODEL = "llama3.2:latest"  # a LlamaFarm alias named like an Ollama model, for failover
@@ -42,16 +41,16 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["sizes", "recording", "usage"],
+        choices=["sizes", "usage", "recording"],
         default="",
-        help="run only this section (sizes: 9b; recording: 9c; usage: 11, recording on/off with a control and the day "
-        "view, written to --output or test-artifacts/bench-usage.md, not RESULTS.md)",
+        help="run only this section (sizes: 9b; usage: 11, the usage history: recording on/off with a control, the "
+        "in-process figures and the day view, written to --output or test-artifacts/bench-usage.md, not RESULTS.md; "
+        "recording: the same as usage)",
     )
-    return parser.parse_args(argv)
-
-
-def _log(message: str) -> None:
-    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    args = parser.parse_args(argv)
+    if args.only == "recording":  # the old name of section 11 (9c, folded into it)
+        args.only = "usage"
+    return args
 
 
 def _added(direct: float, through: float) -> str:
@@ -84,13 +83,10 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         base = stack.enter_context(baseline.checkout(args.baseline)) if args.baseline else None
         try:
             if args.only == "sizes":
-                await _sizes(children, await children.add(StandIn("ollama")), report)
-                return
-            if args.only == "recording":
-                await recording.section(children, plan, report)
+                await resilience.sizes_section(children, await children.add(StandIn("ollama")), report)
                 return
             if args.only == "usage":
-                await _usage(children, await children.add(StandIn("ollama")), plan, report)
+                await usage.section(children, await children.add(StandIn("ollama")), plan, report)
                 return
             await _run(plan, args, report, children, base)
         finally:
@@ -98,7 +94,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
 
 
 async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: Children, base: tuple[Path, str] | None) -> None:
-    _log("starting stand-ins, the trivial server and the gateway")
+    log("starting stand-ins, the trivial server and the gateway")
     ollama, llamafarm, trivial = await asyncio.gather(
         children.add(StandIn("ollama")),
         children.add(StandIn("llamafarm", "--shared-alias", SHARED_MODEL)),
@@ -109,12 +105,12 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     if base is not None:
         report.baseline = base[1]
         old = Gateway(root=base[0], llamafarm_url=llamafarm.url, ollama_url=ollama.url)
-        _log(f"baseline {base[1]} in {base[0]}")
+        log(f"baseline {base[1]} in {base[0]}")
     await asyncio.gather(*(children.add(g) for g in (gateway, old) if g is not None))
     await asyncio.sleep(max(0.0, max(g.started_at for g in (gateway, old) if g is not None) + 2.0 - time.monotonic()))
     idle_rss = rss_mb(gateway.pid)
     old_rss = rss_mb(old.pid) if old is not None else None
-    _log(f"gateway idle RSS {idle_rss:.1f} MB" + (f" (baseline {old_rss:.1f} MB)" if old_rss else ""))
+    log(f"gateway idle RSS {idle_rss:.1f} MB" + (f" (baseline {old_rss:.1f} MB)" if old_rss else ""))
     versus = Comparison()
 
     ceilings = report.section("ceilings (what the tools themselves can do)")
@@ -126,7 +122,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
             result=f"{ceiling['rps_c32']:,.0f} req/s at c=32; p50 {ceiling['p50_c1_ms']:.3f} ms at c=1",
         )
     )
-    _log(f"load generator ceiling {ceiling['rps_c32']:,.0f} req/s")
+    log(f"load generator ceiling {ceiling['rps_c32']:,.0f} req/s")
 
     old_port = old.port if old is not None else 0
     targets = [
@@ -152,7 +148,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
             Row(f"{target.name}: p99", ms(d["p99"]), ms(t["p99"]), _added(d["p99"], t["p99"]), baseline=ms(b["p99"]) if b else "")
         )
         versus.add(f"added p50, c=1, {target.name}", added, old_added, "≤ 0.6 ×")
-        _log(f"c=1 {target.name}: p50 {d['p50']:.3f} → {t['p50']:.3f} ms" + (f" (baseline {b['p50']:.3f})" if b else ""))
+        log(f"c=1 {target.name}: p50 {d['p50']:.3f} → {t['p50']:.3f} ms" + (f" (baseline {b['p50']:.3f})" if b else ""))
 
     await _cpu(report, targets, gateway, old, plan, versus)
     await _surfaces(report, ollama, gateway, plan)
@@ -188,7 +184,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         )
         versus.add(f"c=32 requests/s, {target.name}", t["rps"], b["rps"] if b else None, "≥ 2 ×", higher_is_better=True)
         ceilings.append(Row(f"stand-in alone: {target.name}, c=32", result=f"{d['rps']:,.0f} req/s"))
-        _log(f"c=32 {target.name}: {d['rps']:,.0f} → {t['rps']:,.0f} req/s, p99 {d['p99']:.2f} → {t['p99']:.2f} ms")
+        log(f"c=32 {target.name}: {d['rps']:,.0f} → {t['rps']:,.0f} req/s, p99 {d['p99']:.2f} → {t['p99']:.2f} ms")
 
     c256 = report.section("2b. a burst: concurrency 256 on one host, the defaults")
     for target in targets:
@@ -208,7 +204,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
                 old_outcome,
             )
         )
-        _log(f"c=256 {target.name}: {outcome}" + (f" (baseline {old_outcome})" if b else ""))
+        log(f"c=256 {target.name}: {outcome}" + (f" (baseline {old_outcome})" if b else ""))
 
     streams = report.section("3. streaming (gateway answers OpenAI SSE)")
     for target in targets:
@@ -229,7 +225,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         kept, detail = scenarios.gaps_kept(stats)
         detail += f"; {errors} failed streams" if errors else ""
         streams.append(Row(f"{name}: 50 ms gaps kept", result=detail, budget="kept (±10%), none merged", ok=kept and not errors))
-        _log(f"streams {target.name}: TTFC {dp:.3f} → {tp:.3f} ms; {detail}")
+        log(f"streams {target.name}: TTFC {dp:.3f} → {tp:.3f} ms; {detail}")
 
     fail = report.section("4. failover under load")
     result = await scenarios.failover(gateway.port, SHARED_MODEL, llamafarm, plan)
@@ -244,7 +240,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     )
     if result.lost_examples:
         report.notes.append("failover losses, e.g.: " + " | ".join(result.lost_examples))
-    _log(f"failover: lost {result.lost} of {result.sent} ({served})")
+    log(f"failover: lost {result.lost} of {result.sent} ({served})")
     await asyncio.sleep(0.5)
     loaded_rss = rss_mb(gateway.pid)
 
@@ -255,7 +251,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
         outcome = f"p50 {ms(scan.p50, 1)}, worst {ms(scan.worst, 1)} ({statuses})"
         name = f"scan, {scan.case} ({len(scan.times_ms)} scans)"
         disc.append(Row(name, result=outcome, budget=f"worst ≤ {budget:,.0f} ms", ok=scan.worst <= budget))
-        _log(f"scan {scan.case}: worst {scan.worst:.1f} ms ({statuses})")
+        log(f"scan {scan.case}: worst {scan.worst:.1f} ms ({statuses})")
 
     ws = report.section(f"6. WebSocket fan-out (health interval {ops.WS_HEALTH_INTERVAL:g} s)")
     fan = await ops.ws_fanout(children, plan)
@@ -264,7 +260,7 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     ws.append(Row(f"{fan.clients} clients on /ws, Ollama SIGKILLed: kill → first / last client", result=timing))
     ok = fan.spread_ms <= 1000 and not fan.missed
     ws.append(Row("first → last client (detection ≈ first)", result=f"{fan.spread_ms:.1f} ms", budget="≤ 1,000 ms", ok=ok))
-    _log(f"ws: kill→first {fan.kill_to_first_ms:.1f} ms, kill→last {fan.kill_to_last_ms:.1f} ms, spread {fan.spread_ms:.1f} ms")
+    log(f"ws: kill→first {fan.kill_to_first_ms:.1f} ms, kill→last {fan.kill_to_last_ms:.1f} ms, spread {fan.spread_ms:.1f} ms")
 
     mem = report.section("7. memory (VmRSS of the gateway process)")
     budget = f"≤ {IDLE_RSS_MB:.0f} MB"
@@ -277,9 +273,9 @@ async def _run(plan: Plan, args: argparse.Namespace, report: Report, children: C
     if old is not None:
         old.stop()
         _versus_section(report, versus)
-    await _fleet(children, plan, report)
-    await _resilience(children, ollama, plan, report)
-    await _usage(children, ollama, plan, report)
+    await fleet.section(children, plan, report)
+    await resilience.section(children, ollama, plan, report)
+    await usage.section(children, ollama, plan, report)
     report.notes += _notes(plan, targets, gateway)
     if args.peers:
         from bench.peers import measure_peers
@@ -316,83 +312,7 @@ async def _cpu(
         old_cell = f"{theirs:.0f} µs" if theirs else ""
         rows.append(Row(f"{label}", result=result, budget=f"≤ {budget:.0f} µs (quiet machine)", ok=ok, baseline=old_cell))
         versus.add(f"CPU per request, {label} (µs)", used["through"], theirs, "≤ 1 ×")
-        _log(f"cpu {label}: {used}")
-
-
-async def _resilience(children: Children, ollama: StandIn, plan: Plan, report: Report) -> None:
-    section = report.section("9. resilience: a hostile LlamaFarm (green health) in front of the Ollama stand-in")
-    br = await resilience.breaker(children, ollama)
-    outcome = f"{br.clean} of {br.sent} clean; {br.failed_attempts} with a failed attempt; {br.errors} errors"
-    section.append(
-        Row(
-            "instant 503 on every request: served by Ollama, no failed attempt",
-            result=outcome,
-            budget="≥ 95 of 100",
-            ok=br.clean >= 95,
-        )
-    )
-    _log(f"breaker: {outcome}")
-    mem = await resilience.memory(children, ollama, plan.quick)
-    for case, peak in mem.peaks.items():
-        section.append(Row(f"RSS peak: {case}", result=f"{peak:.1f} MB", budget="< 300 MB", ok=peak < 300))
-    back = mem.after_mb - mem.idle_mb
-    section.append(
-        Row(
-            "RSS after the load vs idle",
-            result=f"{mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f}, +{back:.1f})",
-            budget="within 40 MB of idle",
-            ok=back <= 40,
-        )
-    )
-    _log(f"memory: peaks {mem.peaks}; after {mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f})")
-    await _sizes(children, ollama, report)
-
-
-async def _sizes(children: Children, ollama: StandIn, report: Report) -> None:
-    section = report.section("9b. what a client chooses stays bounded: 40 chats naming a 3 MiB model")
-    sizes = await resilience.client_sizes(children, ollama)
-    answered = ", ".join(f"{count} × {status}" for status, count in sorted(sizes.statuses.items()))
-    grown = sizes.after_mb - sizes.idle_mb
-    section.append(
-        Row(
-            "RSS after the 40 chats vs idle",
-            result=f"{sizes.after_mb:.1f} MB (idle {sizes.idle_mb:.1f}, +{grown:.1f}); answered {answered}",
-            budget="within 40 MB of idle",
-            ok=grown <= 40,
-        )
-    )
-    log_mib = sizes.log_bytes / 2**20
-    section.append(
-        Row(
-            "GET /v1/requests?limit=500 after them", result=f"{log_mib:.2f} MiB", budget="< 2 MiB", ok=sizes.log_bytes < 2 * 2**20
-        )
-    )
-    section.append(Row("GET /metrics after them", result=f"{sizes.metrics_bytes:,} bytes"))
-    _log(f"sizes: RSS {sizes.idle_mb:.1f} → {sizes.after_mb:.1f} MB; /v1/requests {sizes.log_bytes:,} bytes")
-
-
-async def _fleet(children: Children, plan: Plan, report: Report) -> None:
-    section = report.section("8. a fleet: three Ollama hosts answering in 200 ms, the model loaded on one")
-    result = await fleet.measure(children, plan.quick)
-    share = result.to_loaded / result.sequential
-    served = ", ".join(f"{k} {v}" for k, v in sorted(result.served.items()))
-    outcome = f"{share:.0%} to the loaded host ({served})"
-    section.append(Row(f"{result.sequential} sequential requests", result=outcome, budget="≥ 95 %", ok=share >= 0.95))
-    lost = result.concurrent - result.concurrent_ok
-    peaks = " / ".join(str(p) for p in result.peaks)
-    section.append(
-        Row(
-            f"--max-inflight 2, {result.concurrent} concurrent",
-            result=f"most at once per host {peaks}; lost {lost}",
-            budget="≤ 2 each, lost = 0",
-            ok=max(result.peaks) <= 2 and lost == 0,
-        )
-    )
-    decision = f"{result.decision_us:.1f} µs median, {result.decision_p99_us:.1f} µs p99"
-    section.append(Row("routing decision, 10 hosts (in-process)", result=decision, budget="< 50 µs", ok=result.decision_us < 50))
-    scrape = f"{result.scrape_ms:.2f} ms median ({result.scrape_bytes:,} bytes)"
-    section.append(Row("GET /metrics after the load", result=scrape))
-    _log(f"fleet: {share:.0%} to loaded; peaks {peaks}, lost {lost}; decision {decision}; scrape {scrape}")
+        log(f"cpu {label}: {used}")
 
 
 async def _surfaces(report: Report, ollama: StandIn, gateway: Gateway, plan: Plan) -> None:
@@ -408,98 +328,7 @@ async def _surfaces(report: Report, ollama: StandIn, gateway: Gateway, plan: Pla
                 budget, ok = f"added ≤ {limit:.2f} ms", m.added_ms <= limit and not m.errors
             errors = f"; {m.errors} errors" if m.errors else ""
             rows.append(Row(f"POST {m.path}: {label}", ms(direct), ms(m.p50_ms), _added(direct, m.p50_ms) + errors, budget, ok))
-            _log(f"surface {m.path} {label}: {direct:.3f} → {m.p50_ms:.3f} ms")
-
-
-async def _usage(children: Children, ollama: StandIn, plan: Plan, report: Report) -> None:
-    """Issue 21: recording the usage history on against off (same stand-in, alternating blocks),
-    and the day view over 1,000,000 rows."""
-    section = report.section("11. usage recording: a gateway recording the usage history beside one with it off, and a control")
-    cost = await usage.recording_cost(children, ollama, plan)
-    p50 = cost.c1_p50_ms
-    added_us = statistics.median(cost.c1_block_deltas_us)  # the pairs' median: the machine's drift cancels
-    quartiles = statistics.quantiles(cost.c1_block_deltas_us, n=4)
-    spread = (
-        f"{len(cost.c1_block_deltas_us)} block pairs, quartiles {quartiles[0]:+.0f} / {quartiles[2]:+.0f} µs; all samples: "
-        f"p50 {(p50['on'] - p50['off']) * 1000:+.0f} µs, mean {(cost.c1_mean_ms['on'] - cost.c1_mean_ms['off']) * 1000:+.0f} µs"
-    )
-    errors = f"; errors on {cost.errors['on']}, off {cost.errors['off']}" if any(cost.errors.values()) else ""
-    section.append(
-        Row(
-            "c=1 chat p50: off → on (median of block-pair differences)",
-            ms(p50["off"]),
-            ms(p50["on"]),
-            f"{added_us:+.0f} µs ({spread}){errors}",
-            "added ≤ 20 µs",
-            added_us <= 20 and not any(cost.errors.values()),
-        )
-    )
-    noise = statistics.median(cost.c1_control_deltas_us)
-    section.append(Row("c=1 control: on vs a second recording gateway (the noise)", result=f"{noise:+.0f} µs median pair"))
-    request_path = cost.middleware_us["on"] - cost.middleware_us["off"]
-    section.append(
-        Row(
-            "request path in-process: the middleware's record call",
-            f"{cost.middleware_us['off']:.2f} µs",
-            f"{cost.middleware_us['on']:.2f} µs",
-            f"{request_path:+.2f} µs per request",
-            "≤ 20 µs",
-            request_path <= 20,
-        )
-    )
-    section.append(
-        Row("writer, off the path: event-loop time per row written (in-process)", result=f"{cost.flush_us_per_row:.1f} µs")
-    )
-    cpu_added = cost.cpu_us["on"] - cost.cpu_us["off"]
-    section.append(
-        Row(
-            "gateway CPU per request (writer included)",
-            f"{cost.cpu_us['off']:.0f} µs",
-            f"{cost.cpu_us['on']:.0f} µs",
-            f"{cpu_added:+.0f} µs",
-        )
-    )
-    ratio = statistics.median(cost.c32_block_ratios)  # the pairs' median, like c=1: one stalled block is not the gateway
-    blocks = (
-        f"{len(cost.c32_block_ratios)} block pairs, {min(cost.c32_block_ratios):.2f} … {max(cost.c32_block_ratios):.2f}; "
-        + (f"all blocks: {cost.c32_rps['on'] / cost.c32_rps['off']:.1%}")
-    )
-    section.append(
-        Row(
-            "c=32 chat requests/s: off → on (median of block-pair ratios)",
-            f"{cost.c32_rps['off']:,.0f}",
-            f"{cost.c32_rps['on']:,.0f}",
-            f"{ratio:.1%} of off ({blocks})",
-            "≥ 95 % of off",
-            ratio >= 0.95,
-        )
-    )
-    control = statistics.median(cost.c32_control_ratios)
-    section.append(Row("c=32 control: on vs a second recording gateway (the noise)", result=f"{control:.1%} median pair"))
-    section.append(Row("rows the recording gateway wrote", result=f"{cost.written:,}"))
-    _log(
-        f"usage: c=1 {p50['off']:.3f} → {p50['on']:.3f} ms; middleware {cost.middleware_us}; "
-        f"c=32 {cost.c32_rps}; cpu {cost.cpu_us}"
-    )
-
-    view = await usage.day_view(children, ollama)
-    statuses = "" if set(view.statuses) == {200} else f"; statuses {view.statuses}"
-    times = ", ".join(f"{t:.0f}" for t in view.times_ms)
-    section.append(
-        Row(
-            f"GET /v1/usage?bucket=day over {view.rows:,} rows (30 days, SQLite)",
-            result=f"p50 {view.p50_ms:,.0f} ms (all, first cold: {times} ms); {view.counted:,} counted{statuses}",
-            budget="≤ 200 ms",
-            ok=view.p50_ms <= 200 and view.counted == view.rows,
-        )
-    )
-    report.notes.append(
-        f"section 11: the day view's {view.rows:,} rows were seeded through the store's migrations, one executemany "
-        f"and the store's backfill of its hourly sums "
-        f"({view.seed_s:.1f} s); on/off blocks alternate: c=1 {usage._rounds(plan)} rounds of {usage.C1_BLOCK} requests, "
-        f"c=32 {usage.C32_ROUNDS} rounds."
-    )
-    _log(f"usage: day view over {view.rows:,} rows p50 {view.p50_ms:.0f} ms ({times})")
+            log(f"surface {m.path} {label}: {direct:.3f} → {m.p50_ms:.3f} ms")
 
 
 def _notes(plan: Plan, targets: list[Target], gateway: Gateway) -> list[str]:

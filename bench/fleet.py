@@ -33,6 +33,8 @@ from atmosphere.standins.state import EmulatorState
 from atmosphere.state.registry import Registry
 from bench.loadgen import median, percentile
 from bench.procs import Children, Gateway
+from bench.report import Report, Row, log
+from bench.scenarios import Plan
 
 MODEL = "qwen2.5:0.5b"
 ANSWER_S = 0.2
@@ -168,3 +170,30 @@ async def routing_decision(hosts: int, rounds: int) -> tuple[float, float]:
             samples.append((time.perf_counter() - started) * 1e6)
         await registry.aclose()
     return median(samples), percentile(samples, 99)
+
+
+# --- the section ---------------------------------------------------------------------------
+
+
+async def section(children: Children, plan: Plan, report: Report) -> None:
+    section = report.section("8. a fleet: three Ollama hosts answering in 200 ms, the model loaded on one")
+    result = await measure(children, plan.quick)
+    share = result.to_loaded / result.sequential
+    served = ", ".join(f"{k} {v}" for k, v in sorted(result.served.items()))
+    outcome = f"{share:.0%} to the loaded host ({served})"
+    section.append(Row(f"{result.sequential} sequential requests", result=outcome, budget="≥ 95 %", ok=share >= 0.95))
+    lost = result.concurrent - result.concurrent_ok
+    peaks = " / ".join(str(p) for p in result.peaks)
+    section.append(
+        Row(
+            f"--max-inflight 2, {result.concurrent} concurrent",
+            result=f"most at once per host {peaks}; lost {lost}",
+            budget="≤ 2 each, lost = 0",
+            ok=max(result.peaks) <= 2 and lost == 0,
+        )
+    )
+    decision = f"{result.decision_us:.1f} µs median, {result.decision_p99_us:.1f} µs p99"
+    section.append(Row("routing decision, 10 hosts (in-process)", result=decision, budget="< 50 µs", ok=result.decision_us < 50))
+    scrape = f"{result.scrape_ms:.2f} ms median ({result.scrape_bytes:,} bytes)"
+    section.append(Row("GET /metrics after the load", result=scrape))
+    log(f"fleet: {share:.0%} to loaded; peaks {peaks}, lost {lost}; decision {decision}; scrape {scrape}")

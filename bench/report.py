@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,3 +122,8 @@ def ms(value: float, digits: int = 2) -> str:
 def write(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def log(message: str) -> None:
+    """A progress line on stderr (the table goes to stdout)."""
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 import httpx
 
 from bench.procs import Children, Gateway, StandIn, refused_url, rss_mb
+from bench.report import Report, Row, log
+from bench.scenarios import Plan
 
 SHARED = "llama3.2:latest"
 CHAT = {"model": SHARED, "messages": [{"role": "user", "content": "Say hello."}]}
@@ -147,3 +149,58 @@ async def client_sizes(children: Children, ollama: StandIn, requests: int = 40, 
         scrape = await client.get("/metrics")
     gateway.stop()
     return SizesResult(idle, after, statuses, len(log.content), len(scrape.content))
+
+
+# --- the section ---------------------------------------------------------------------------
+
+
+async def section(children: Children, ollama: StandIn, plan: Plan, report: Report) -> None:
+    section = report.section("9. resilience: a hostile LlamaFarm (green health) in front of the Ollama stand-in")
+    br = await breaker(children, ollama)
+    outcome = f"{br.clean} of {br.sent} clean; {br.failed_attempts} with a failed attempt; {br.errors} errors"
+    section.append(
+        Row(
+            "instant 503 on every request: served by Ollama, no failed attempt",
+            result=outcome,
+            budget="≥ 95 of 100",
+            ok=br.clean >= 95,
+        )
+    )
+    log(f"breaker: {outcome}")
+    mem = await memory(children, ollama, plan.quick)
+    for case, peak in mem.peaks.items():
+        section.append(Row(f"RSS peak: {case}", result=f"{peak:.1f} MB", budget="< 300 MB", ok=peak < 300))
+    back = mem.after_mb - mem.idle_mb
+    section.append(
+        Row(
+            "RSS after the load vs idle",
+            result=f"{mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f}, +{back:.1f})",
+            budget="within 40 MB of idle",
+            ok=back <= 40,
+        )
+    )
+    log(f"memory: peaks {mem.peaks}; after {mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f})")
+    await sizes_section(children, ollama, report)
+
+
+async def sizes_section(children: Children, ollama: StandIn, report: Report) -> None:
+    section = report.section("9b. what a client chooses stays bounded: 40 chats naming a 3 MiB model")
+    sizes = await client_sizes(children, ollama)
+    answered = ", ".join(f"{count} × {status}" for status, count in sorted(sizes.statuses.items()))
+    grown = sizes.after_mb - sizes.idle_mb
+    section.append(
+        Row(
+            "RSS after the 40 chats vs idle",
+            result=f"{sizes.after_mb:.1f} MB (idle {sizes.idle_mb:.1f}, +{grown:.1f}); answered {answered}",
+            budget="within 40 MB of idle",
+            ok=grown <= 40,
+        )
+    )
+    log_mib = sizes.log_bytes / 2**20
+    section.append(
+        Row(
+            "GET /v1/requests?limit=500 after them", result=f"{log_mib:.2f} MiB", budget="< 2 MiB", ok=sizes.log_bytes < 2 * 2**20
+        )
+    )
+    section.append(Row("GET /metrics after them", result=f"{sizes.metrics_bytes:,} bytes"))
+    log(f"sizes: RSS {sizes.idle_mb:.1f} → {sizes.after_mb:.1f} MB; /v1/requests {sizes.log_bytes:,} bytes")
