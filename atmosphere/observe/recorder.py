@@ -167,32 +167,48 @@ def _error_kind(error: BaseException) -> str:
     return "cancelled" if isinstance(error, asyncio.CancelledError) else "internal"
 
 
+class StreamTally:
+    """What a stream's chunks add up to for its entry: the backend's usage report or, without
+    one, the number of content chunks (one token each for the backends we speak to), marked
+    estimated; and its text when prompts are logged. ``add`` each chunk after the first."""
+
+    __slots__ = ("usage", "pieces", "text")
+
+    def __init__(self, first: ChatChunk, trace: Trace) -> None:
+        self.usage: Usage | None = first.usage
+        self.pieces = 1 if first.content else 0
+        self.text: list[str] | None = [first.content or ""] if trace.prompt is not None else None
+
+    def add(self, chunk: ChatChunk) -> None:
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        if chunk.content:
+            self.pieces += 1
+            if self.text is not None:
+                self.text.append(chunk.content)
+
+    def result(self) -> tuple[Usage | None, str | None]:
+        usage = self.usage
+        if usage is None and self.pieces:
+            usage = Usage(0, self.pieces, estimated=True)
+        return usage, "".join(self.text) if self.text is not None else None
+
+
 async def traced_stream(
     first: ChatChunk,
     rest: AsyncIterator[ChatChunk],
     trace: Trace,
     done: Callable[[Usage | None, str | None], None],
 ) -> AsyncIterator[ChatChunk]:
-    """Pass ``rest`` through; at its end (or when the client leaves) report usage and the text.
-
-    Without a usage report from the backend, the completion count is the number of content
-    chunks (one token each for the backends we speak to), marked estimated."""
-    usage: Usage | None = first.usage
-    pieces = 1 if first.content else 0
-    text: list[str] | None = [first.content or ""] if trace.prompt is not None else None
+    """Pass ``rest`` through; at its end (or when the client leaves) report usage and the text
+    (``StreamTally``). The executor does the same in its one pass (``streams.committed``)."""
+    tally = StreamTally(first, trace)
     try:
         async for chunk in rest:
-            if chunk.usage is not None:
-                usage = chunk.usage
-            if chunk.content:
-                pieces += 1
-                if text is not None:
-                    text.append(chunk.content)
+            tally.add(chunk)
             yield chunk
     finally:
-        if usage is None and pieces:
-            usage = Usage(0, pieces, estimated=True)
-        done(usage, "".join(text) if text is not None else None)
+        done(*tally.result())
 
 
 def prompt_text(req: Any) -> str | None:

@@ -10,7 +10,7 @@ and every attempt that did not.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -25,7 +25,6 @@ from atmosphere.domain import (
     GenerateRequest,
     ProbeResult,
     TestResult,
-    Usage,
 )
 from atmosphere.errors import (
     BackendFailure,
@@ -37,7 +36,7 @@ from atmosphere.errors import (
     unexpected_answer,
 )
 from atmosphere.observe.metrics import Metrics
-from atmosphere.observe.recorder import Recorder, Trace, prompt_text, traced_stream
+from atmosphere.observe.recorder import Recorder, StreamTally, Trace, prompt_text
 from atmosphere.observe.requestlog import RequestLog
 from atmosphere.ports import Backend
 from atmosphere.router import actions
@@ -306,11 +305,7 @@ class Executor:
         if isinstance(value, StartedStream):
             trace.first_chunk()
 
-            def done(usage: Usage | None, text: str | None) -> None:
-                lease.release()
-                trace.finish(backend, native, attempts, usage, substituted=substituted, answer=text)
-
-            value.rest = traced_stream(value.first, self._judged_stream(value.rest, backend, native), trace, done)
+            value.watched(_Committed(self.breakers, value.first, candidate, attempts, lease, trace))
         else:
             lease.release()
             usage = getattr(value, "usage", None)
@@ -318,22 +313,6 @@ class Executor:
             trace.finish(backend, native, attempts, usage, substituted=substituted, answer=answer)
         before = attempts_before(attempts, backend, self.registry.backends)
         return Served(value, backend, native, before, substituted)
-
-    async def _judged_stream(self, rest: AsyncIterator[ChatChunk], backend: str, native: str) -> AsyncIterator[ChatChunk]:
-        """A committed stream's verdict for the breaker: cut or failed mid-way counts against it."""
-        try:
-            async for chunk in rest:
-                yield chunk
-        except BackendFailure as failure:
-            self.breakers.failed(backend, native, failure)
-            raise
-        except Exception as exc:
-            self.breakers.failed(backend, native, BackendFailure(unexpected_answer(exc)))
-            raise
-        except BaseException:
-            self.breakers.abandoned(backend, native)
-            raise
-        self.breakers.succeeded(backend, native)
 
     async def chat(self, req: ChatRequest) -> Served[ChatCompletion]:
         prompt = prompt_estimate(req.messages)
@@ -382,6 +361,39 @@ class Executor:
         if isinstance(request, GenerateRequest):
             return await self.generate(request)
         return await self.chat(request)
+
+
+class _Committed:
+    """A committed stream's end, told once (``StreamWatcher``): the breaker's verdict (cut or
+    failed mid-way counts against the host, a client leaving is no verdict), the host's slot
+    freed, the request's entry written with what the chunks added up to."""
+
+    __slots__ = ("_breakers", "_candidate", "_attempts", "_lease", "_trace", "_tally", "chunk")
+
+    def __init__(
+        self, breakers: Breakers, first: ChatChunk, candidate: Candidate, attempts: list[Attempt], lease: Lease, trace: Trace
+    ) -> None:
+        self._breakers = breakers
+        self._candidate = candidate
+        self._attempts = attempts
+        self._lease = lease
+        self._trace = trace
+        self._tally = StreamTally(first, trace)
+        self.chunk = self._tally.add
+
+    def ended(self, error: BaseException | None) -> None:
+        backend, native = self._candidate.host_id, self._candidate.native
+        if error is None:
+            self._breakers.succeeded(backend, native)
+        elif isinstance(error, BackendFailure):
+            self._breakers.failed(backend, native, error)
+        elif isinstance(error, Exception):
+            self._breakers.failed(backend, native, BackendFailure(unexpected_answer(error)))
+        else:
+            self._breakers.abandoned(backend, native)
+        self._lease.release()
+        usage, text = self._tally.result()
+        self._trace.finish(backend, native, self._attempts, usage, substituted=self._candidate.substituted, answer=text)
 
 
 async def _settled(answer: Awaitable[ChatCompletion], prompt_tokens: int) -> ChatCompletion:

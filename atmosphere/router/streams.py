@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 from atmosphere.domain import ChatChunk
 from atmosphere.errors import BackendFailure
@@ -31,6 +31,8 @@ class Progress:
 
     backend: str | None = None
 
+
+_UNPACED = 86_400.0  # the idle limit of a stream nothing paced: a day
 
 PROGRESS: ContextVar[Progress | None] = ContextVar("atmosphere_progress", default=None)
 
@@ -56,7 +58,16 @@ class StartedStream:
     """A stream whose first content chunk has already arrived, so the backend is committed."""
 
     first: ChatChunk
-    rest: AsyncIterator[ChatChunk]
+    rest: AsyncIterator[ChatChunk]  # paced (the idle limit), not yet started
+    upstream: AsyncIterator[ChatChunk] | None = None  # what ``rest`` paces, for ``watched``
+    idle_timeout: float = 0.0
+
+    def watched(self, watcher: StreamWatcher) -> None:
+        """``rest`` paced as before, ``watcher`` told of each chunk and of the end, in one pass."""
+        if self.upstream is None:  # made by hand, not by ``start_stream``: nothing paces it
+            self.rest = committed(self.rest, _UNPACED, watcher)
+        else:
+            self.rest, self.upstream = committed(self.upstream, self.idle_timeout, watcher), None
 
 
 async def start_stream(stream: AsyncIterator[ChatChunk], limits: StreamLimits) -> StartedStream:
@@ -84,7 +95,8 @@ async def start_stream(stream: AsyncIterator[ChatChunk], limits: StreamLimits) -
         if last is None:
             raise BackendFailure("stream ended before its first chunk", kind="error") from None
         last.role = last.role or role
-        return StartedStream(last, _nothing())  # an answer with no content at all: as it came
+        nothing = _nothing()
+        return StartedStream(last, nothing, nothing, limits.idle_timeout)  # an answer with no content at all: as it came
     except TimeoutError:
         await close_quietly(iterator)
         raise BackendFailure(
@@ -95,30 +107,115 @@ async def start_stream(stream: AsyncIterator[ChatChunk], limits: StreamLimits) -
         raise
     if role and not chunk.role:
         chunk.role = role
-    return StartedStream(chunk, paced(iterator, limits.idle_timeout))
+    return StartedStream(chunk, paced(iterator, limits.idle_timeout), iterator, limits.idle_timeout)
 
 
-async def paced(iterator: AsyncIterator[ChatChunk], idle_timeout: float) -> AsyncIterator[ChatChunk]:
+def paced(iterator: AsyncIterator[ChatChunk], idle_timeout: float) -> AsyncIterator[ChatChunk]:
     """The rest of a committed stream: content and usage chunks, each within ``idle_timeout``
     of the last content; empty deltas are dropped and do not reset the clock."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + idle_timeout
+    return committed(iterator, idle_timeout, None)
+
+
+class StreamWatcher(Protocol):
+    """What a committed stream tells the one who committed to it (``Executor._served``)."""
+
+    def chunk(self, chunk: ChatChunk) -> None: ...  # each chunk passed on, before it is
+    def ended(self, error: BaseException | None) -> None: ...  # once: done (None), failed or abandoned
+
+
+async def committed(
+    iterator: AsyncIterator[ChatChunk], idle_timeout: float, watcher: StreamWatcher | None
+) -> AsyncIterator[ChatChunk]:
+    """``paced``, and the watcher told of each chunk and of the end, in one pass.
+
+    A stream's chunks went through three generators (the idle limit, the breaker's verdict,
+    the recorder's count) and an ``asyncio.timeout_at`` each (~10 % of a quick stream's CPU,
+    bench/NOTES.md); here one generator and one ``IdleTimer`` for the whole stream do it."""
+    timer = IdleTimer(idle_timeout)
+    error: BaseException | None = None
     try:
         while True:
+            task = timer.waiting()
             try:
-                async with asyncio.timeout_at(deadline):
-                    chunk = await anext(iterator)
+                chunk = await anext(iterator)
             except StopAsyncIteration:
                 return
-            except TimeoutError:
-                raise BackendFailure(f"no new content for {idle_timeout:g}s (stream idle timeout)", kind="timeout") from None
+            except asyncio.CancelledError:
+                if timer.expired(task):
+                    raise BackendFailure(f"no new content for {idle_timeout:g}s (stream idle timeout)", kind="timeout") from None
+                raise
+            finally:
+                timer.task = None
             if chunk.has_content:
-                deadline = loop.time() + idle_timeout
-                yield chunk
-            elif chunk.usage is not None:
-                yield chunk
+                timer.progress()
+            elif chunk.usage is None:
+                continue
+            if watcher is not None:
+                watcher.chunk(chunk)
+            yield chunk
+    except BaseException as exc:
+        error = exc
+        raise
     finally:
+        timer.cancel()
         await close_quietly(iterator)
+        if watcher is not None:
+            watcher.ended(error)
+
+
+class IdleTimer:
+    """One timer per stream for its idle limit, moved lazily: progress only moves the
+    deadline, and the timer, when it comes due early, sets itself again for the new one.
+
+    It cancels the task waiting for the next chunk, as ``asyncio.timeout_at`` does, and only
+    while one waits (``waiting`` .. ``task = None``): a deadline that passes while the
+    consumer is busy ends the next wait that has to wait."""
+
+    __slots__ = ("_loop", "_timeout", "deadline", "_handle", "task", "_cancelling", "_fired")
+
+    def __init__(self, timeout: float) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._timeout = timeout
+        self.deadline = self._loop.time() + timeout
+        self._handle: asyncio.Handle | None = self._loop.call_at(self.deadline, self._due)
+        self.task: asyncio.Task[Any] | None = None
+        self._cancelling = 0
+        self._fired = False
+
+    def waiting(self) -> asyncio.Task[Any] | None:
+        """The wait for the next chunk begins (in the task that reads it); returns that task."""
+        task = self.task = asyncio.current_task()
+        if task is not None:
+            self._cancelling = task.cancelling()
+        if self._handle is None:  # overdue: like timeout_at entered late, fire at the first suspension
+            self._handle = self._loop.call_soon(self._due)
+        return task
+
+    def progress(self) -> None:
+        self.deadline = self._loop.time() + self._timeout
+        if self._handle is None:
+            self._handle = self._loop.call_at(self.deadline, self._due)
+
+    def _due(self) -> None:
+        if self._loop.time() < self.deadline:
+            self._handle = self._loop.call_at(self.deadline, self._due)
+            return
+        self._handle = None
+        if self.task is not None and not self._fired:
+            self._fired = True
+            self.task.cancel()
+
+    def expired(self, task: asyncio.Task[Any] | None) -> bool:
+        """Whether a cancellation of ``task`` was ours alone (then it is taken back)."""
+        if not self._fired:
+            return False
+        self._fired = False
+        return task is not None and task.uncancel() <= self._cancelling
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 async def _nothing() -> AsyncIterator[ChatChunk]:
