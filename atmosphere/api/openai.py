@@ -15,9 +15,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import jsonfast
-from atmosphere.api.common import body_limit, chunks_of, executor, json_response, midstream_failure, served_headers
+from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.context import surfaces
-from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body, model_body
+from atmosphere.api.openai_shapes import ChunkEvents, completion_body, embeddings_body, model_body
 from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event
 from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
 from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
@@ -38,7 +38,7 @@ async def chat_completions(request: Request) -> Response:
         return json_response(completion_body(served.value), headers=served_headers(served))
 
     def events(started: Served[StartedStream]) -> AsyncIterator[bytes]:
-        return openai_events(chunk_body(c, req.include_usage) async for c in chunks_of(started.value))
+        return chat_events(started.value, ChunkEvents(req.include_usage))
 
     return await stream_with_heartbeat(request, executor(request).chat_stream(req), events, OPENAI_STREAM)
 
@@ -55,6 +55,18 @@ async def openai_events(bodies: AsyncIterator[dict[str, Any]]) -> AsyncIterator[
     try:
         async for body in bodies:
             yield sse_event(jsonfast.dumps(body))
+    except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error event and [DONE]
+        yield sse_event(UpstreamError(midstream_failure(exc), []).body())
+    yield SSE_DONE
+
+
+async def chat_events(stream: StartedStream, frames: ChunkEvents) -> AsyncIterator[bytes]:
+    """``openai_events`` for chat chunks, in one pass: each chunk framed as it comes
+    (``ChunkEvents``); a failure ends the stream with an OpenAI error event and [DONE]."""
+    try:
+        yield frames.event(stream.first)
+        async for chunk in stream.rest:
+            yield frames.event(chunk)
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error event and [DONE]
         yield sse_event(UpstreamError(midstream_failure(exc), []).body())
     yield SSE_DONE

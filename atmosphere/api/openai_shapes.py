@@ -11,6 +11,7 @@ import base64
 import struct
 from typing import Any
 
+from atmosphere import jsonfast
 from atmosphere.domain import CatalogModel, ChatChunk, ChatCompletion, Embeddings, TokenLogprob, ToolCallDelta, Usage
 
 
@@ -80,6 +81,43 @@ def chunk_body(chunk: ChatChunk, include_usage: bool) -> dict[str, Any]:
     elif include_usage:
         out["usage"] = None
     return out
+
+
+class ChunkEvents:
+    """One chat stream's chunks as SSE ``data:`` events, each byte for byte what
+    ``chunk_body`` serialises. A chunk that carries only text (nearly every one) goes into a
+    template built once per stream (id, created and model do not change), one string
+    serialised instead of a dict built and serialised per chunk."""
+
+    __slots__ = ("_include_usage", "_key", "_head", "_tail")
+
+    def __init__(self, include_usage: bool) -> None:
+        self._include_usage = include_usage
+        self._key: tuple[str, int, str] | None = None
+        self._head = self._tail = b""
+
+    def event(self, chunk: ChatChunk) -> bytes:
+        if (
+            chunk.content is not None
+            and chunk.role is None
+            and chunk.finish_reason is None
+            and chunk.usage is None
+            and chunk.logprobs is None
+            and not chunk.reasoning
+            and not chunk.tool_calls
+        ):
+            if self._key != (chunk.id, chunk.created, chunk.model):
+                self._template(chunk)
+            return self._head + jsonfast.dumps(chunk.content) + self._tail
+        return b"data: " + jsonfast.dumps(chunk_body(chunk, self._include_usage)) + b"\n\n"
+
+    def _template(self, chunk: ChatChunk) -> None:
+        """The event of a text-only chunk, cut where its text goes (``"content":""``)."""
+        self._key = (chunk.id, chunk.created, chunk.model)
+        empty = ChatChunk(chunk.id, chunk.created, chunk.model, content="")
+        whole = b"data: " + jsonfast.dumps(chunk_body(empty, self._include_usage)) + b"\n\n"
+        head, tail = whole.split(b'"content":""', 1)  # keys come before it: id, object, model are strings escaped
+        self._head, self._tail = head + b'"content":', tail
 
 
 def logprobs_body(logprobs: list[TokenLogprob] | None) -> dict[str, Any] | None:
