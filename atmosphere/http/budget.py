@@ -13,9 +13,9 @@ with each large free), so RSS would stay at its peak; ``malloc_trim`` hands them
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
+import functools
 import logging
+from collections.abc import Callable
 
 log = logging.getLogger("atmosphere.budget")
 
@@ -62,18 +62,22 @@ def _mib(size: int) -> str:
     return f"{size / (1 << 20):g} MiB"
 
 
-def _load_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, looked up at the first trim (ctypes is ~0.4 MB an idle gateway
+    does not need); None elsewhere (musl, macOS): nothing to trim."""
+    import ctypes
+    import ctypes.util
+
     name = ctypes.util.find_library("c")
     try:
         return ctypes.CDLL(name).malloc_trim if name else None
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+    except (OSError, AttributeError):
         return None
-
-
-_malloc_trim = _load_trim()
 
 
 def give_back_memory() -> None:
     """Return free heap pages to the system (glibc only; elsewhere a no-op)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -11,17 +11,17 @@ chooses what it lists, so that is bounded here too: the first ``MAX_MODEL_LABELS
 seen keep their names (each cut at ``LABEL_CHARS``), any later one counts as ``other``;
 surfaces likewise past ``MAX_SURFACE_LABELS`` (one is a path when the origin middleware
 does not know it), and client keys past ``MAX_KEY_LABELS`` (``local`` and ``admin`` among them).
+
+prometheus-client (and the HTTP-server, WSGI and gzip modules its exposition imports, ~1 MB
+of an idle gateway's RSS) loads at the first request recorded or the first scrape, not at
+start-up.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
-
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING, Any
 
 from atmosphere.observe.requestlog import RequestEntry, clip
 
@@ -78,11 +78,20 @@ class HostGauge:
     status: str
 
 
-class _Hosts(Collector):
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.core import Metric
+
+
+class _Hosts:
+    """A collector (prometheus-client's protocol: ``collect``) of the per-host gauges."""
+
     def __init__(self, read: Callable[[], Iterable[HostGauge]]):
         self._read = read
 
     def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import GaugeMetricFamily
+
         inflight = GaugeMetricFamily("atmosphere_host_inflight", "Requests in flight on a host", labels=["backend"])
         queued = GaugeMetricFamily("atmosphere_host_queue_depth", "Requests waiting for a host", labels=["backend"])
         limit = GaugeMetricFamily("atmosphere_host_max_inflight", "Concurrency limit of a host", labels=["backend"])
@@ -99,9 +108,13 @@ class _Hosts(Collector):
         return [inflight, queued, limit, probe, status]
 
 
-class Metrics:
-    def __init__(self, hosts: Callable[[], Iterable[HostGauge]] = list):
-        self.registry = CollectorRegistry(auto_describe=True)
+class _Families:
+    """The registry and its metric families, made at first use (``Metrics._families``)."""
+
+    def __init__(self, hosts: Callable[[], Iterable[HostGauge]]):
+        from prometheus_client import CollectorRegistry, Counter, Histogram
+
+        self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter("atmosphere_requests", "Requests served", ["surface", "backend", "model", "outcome"], registry=r)
         self.added = Histogram(
@@ -135,12 +148,29 @@ class Metrics:
             "atmosphere_key_requests", "Requests per client key, by status class (2xx, 4xx, 5xx)", ["key", "status"], registry=r
         )
         self.key_tokens = Counter("atmosphere_key_tokens", "Prompt and completion tokens per client key", ["key"], registry=r)
-        self.registry.register(_Hosts(hosts))
+        self.registry.register(_Hosts(hosts))  # a Collector by its protocol (collect)
+
+
+class Metrics:
+    def __init__(self, hosts: Callable[[], Iterable[HostGauge]] = list):
+        self._hosts = hosts
+        self._made: _Families | None = None
         self._children: dict[tuple[Any, ...], Any] = {}
         self._series: dict[tuple[str, str | None, str | None, str], _Series] = {}
         self._model_label = BoundedLabels(MAX_MODEL_LABELS)
         self._surface_label = BoundedLabels(MAX_SURFACE_LABELS)
         self._key_label = BoundedLabels(MAX_KEY_LABELS)
+
+    @property
+    def _families(self) -> _Families:
+        made = self._made
+        if made is None:
+            made = self._made = _Families(self._hosts)
+        return made
+
+    @property
+    def registry(self) -> CollectorRegistry:
+        return self._families.registry
 
     def observe(self, entry: RequestEntry) -> None:
         series = self._series.get((entry.surface, entry.backend, entry.model, entry.outcome))
@@ -159,13 +189,14 @@ class Metrics:
             if entry.tokens_out:
                 series.tokens_out.inc(entry.tokens_out)
         key = self._key_label(entry.key)
-        self._child(self.key_requests, key, f"{entry.status // 100}xx").inc()
+        families = self._families
+        self._child(families.key_requests, key, f"{entry.status // 100}xx").inc()
         tokens = (entry.tokens_in or 0) + (entry.tokens_out or 0)
         if tokens:
-            self._child(self.key_tokens, key).inc(tokens)
+            self._child(families.key_tokens, key).inc(tokens)
         for attempt in entry.attempts:
             if attempt.get("kind") != "skipped":
-                self._child(self.fallbacks, attempt["backend"]).inc()
+                self._child(families.fallbacks, attempt["backend"]).inc()
 
     def _bind(self, surface: str, backend: str | None, model: str | None, outcome: str) -> _Series:
         """The children one kind of request updates, bound once: ``labels()`` was most of a
@@ -175,13 +206,14 @@ class Metrics:
         model_label = self._model_label(model or "none")
         surface_label = self._surface_label(surface)
         served = backend is not None
+        f = self._families
         series = _Series(
-            self.requests.labels(surface_label, host, model_label, outcome),
-            self.added.labels(surface_label),
-            self.upstream.labels(host) if served else None,
-            self.ttft.labels(host) if served else None,
-            self.tokens_in.labels(host, model_label) if served else None,
-            self.tokens_out.labels(host, model_label) if served else None,
+            f.requests.labels(surface_label, host, model_label, outcome),
+            f.added.labels(surface_label),
+            f.upstream.labels(host) if served else None,
+            f.ttft.labels(host) if served else None,
+            f.tokens_in.labels(host, model_label) if served else None,
+            f.tokens_out.labels(host, model_label) if served else None,
         )
         if len(self._series) < _MAX_SERIES:
             self._series[(surface, backend, model, outcome)] = series
@@ -196,7 +228,9 @@ class Metrics:
         return child
 
     def breaker_tripped(self, backend: str) -> None:
-        self.breaker_trips.labels(backend).inc()
+        self._families.breaker_trips.labels(backend).inc()
 
     def render(self) -> bytes:
+        from prometheus_client import generate_latest
+
         return generate_latest(self.registry)
