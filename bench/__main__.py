@@ -41,11 +41,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["sizes", "usage", "recording"],
+        choices=["sizes", "usage", "recording", "cpu"],
         default="",
         help="run only this section (sizes: 9b; usage: 11, the usage history: recording on/off with a control, the "
         "in-process figures and the day view, written to --output or test-artifacts/bench-usage.md, not RESULTS.md; "
-        "recording: the same as usage)",
+        "recording: the same as usage; cpu: idle RSS and 1c, with the baseline when given, and their ratios)",
     )
     args = parser.parse_args(argv)
     if args.only == "recording":  # the old name of section 11 (9c, folded into it)
@@ -87,6 +87,9 @@ async def run(args: argparse.Namespace, report: Report) -> None:
                 return
             if args.only == "usage":
                 await usage.section(children, await children.add(StandIn("ollama")), plan, report)
+                return
+            if args.only == "cpu":
+                await _cpu_only(plan, report, children, base)
                 return
             await _run(plan, args, report, children, base)
         finally:
@@ -313,6 +316,33 @@ async def _cpu(
         rows.append(Row(f"{label}", result=result, budget=f"≤ {budget:.0f} µs (quiet machine)", ok=ok, baseline=old_cell))
         versus.add(f"CPU per request, {label} (µs)", used["through"], theirs, "≤ 1 ×")
         log(f"cpu {label}: {used}")
+
+
+async def _cpu_only(plan: Plan, report: Report, children: Children, base: tuple[Path, str] | None) -> None:
+    """Idle RSS and section 1c alone (``--only cpu``), both gateways started as ``_run`` starts them."""
+    ollama, llamafarm = await asyncio.gather(
+        children.add(StandIn("ollama")), children.add(StandIn("llamafarm", "--shared-alias", SHARED_MODEL))
+    )
+    gateway = Gateway(llamafarm_url=llamafarm.url, ollama_url=ollama.url)
+    old: Gateway | None = None
+    if base is not None:
+        report.baseline = base[1]
+        old = Gateway(root=base[0], llamafarm_url=llamafarm.url, ollama_url=ollama.url)
+    await asyncio.gather(*(children.add(g) for g in (gateway, old) if g is not None))
+    await asyncio.sleep(max(0.0, max(g.started_at for g in (gateway, old) if g is not None) + 2.0 - time.monotonic()))
+    idle_rss, old_rss = rss_mb(gateway.pid), rss_mb(old.pid) if old is not None else None
+    versus = Comparison()
+    mem = report.section("7. memory")
+    old_cell = f"{old_rss:.1f} MB" if old_rss is not None else ""
+    budget = f"≤ {IDLE_RSS_MB:.0f} MB"
+    ok = idle_rss <= IDLE_RSS_MB
+    mem.append(Row("idle, 2 s after start", result=f"{idle_rss:.1f} MB", budget=budget, ok=ok, baseline=old_cell))
+    versus.add("idle RSS (MB)", idle_rss, old_rss, "≤ 1 ×")
+    target = scenarios.ollama_target(ollama.port, gateway.port, baseline_port=old.port if old is not None else 0)
+    await scenarios.warm_up(target)
+    await _cpu(report, [target, target], gateway, old, plan, versus)
+    if versus.rows:
+        _versus_section(report, versus)
 
 
 async def _surfaces(report: Report, ollama: StandIn, gateway: Gateway, plan: Plan) -> None:
