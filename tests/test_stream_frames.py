@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from atmosphere import jsonfast
+from atmosphere.api.ollama_shapes import ChatLines
 from atmosphere.api.openai_shapes import ChunkEvents, chunk_body
 from atmosphere.api.sse import sse_event
 from atmosphere.domain import ChatChunk, ToolCallDelta, Usage
@@ -28,3 +29,13 @@ def test_every_chunk_event_is_what_the_dict_built_event_was(include_usage: bool)
     frames = ChunkEvents(include_usage)
     for chunk in STREAM:
         assert frames.event(chunk) == sse_event(jsonfast.dumps(chunk_body(chunk, include_usage)))
+
+
+@pytest.mark.parametrize("field", ["message", "response"])
+def test_every_ollama_line_is_what_the_dict_built_line_was(field: str) -> None:
+    templated = ChatLines('odd "model" \\ "content":""', field, 0)
+    built = ChatLines(templated.model, field, 0)
+    built.created_at = templated.created_at
+    for chunk in STREAM:
+        expected = b"".join(jsonfast.dumps(line) + b"\n" for line in built.chunk(chunk))
+        assert templated.framed(chunk) == expected

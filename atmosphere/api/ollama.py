@@ -192,12 +192,12 @@ def _frame(objects: Iterable[dict[str, Any]]) -> bytes:
 async def _ndjson(stream: StartedStream, lines: shapes.ChatLines) -> AsyncIterator[bytes]:
     """Lines as chunks arrive. The backend is committed now: a failure ends the stream with
     an ``{"error"}`` line, as Ollama itself does, rather than switching backends."""
-    first = _frame(lines.chunk(stream.first))
+    first = lines.framed(stream.first)
     if first:
         yield first
     try:
         async for chunk in stream.rest:
-            framed = _frame(lines.chunk(chunk))
+            framed = lines.framed(chunk)
             if framed:
                 yield framed
     except Exception as exc:  # noqa: BLE001 - whatever broke, the client gets an error line

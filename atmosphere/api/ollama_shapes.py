@@ -118,6 +118,7 @@ class ChatLines:
         self._calls: dict[int, ToolCall] = {}
         self._finish: str | None = None
         self._usage: Usage | None = None
+        self._text: tuple[bytes, bytes] | None = None  # a text-only line, cut where its text goes
 
     def _line(self, content: str = "", thinking: str | None = None) -> dict[str, Any]:
         part: Any = content
@@ -129,6 +130,26 @@ class ChatLines:
         if thinking and self.field == "response":
             line["thinking"] = thinking
         return line
+
+    def framed(self, chunk: ChatChunk) -> bytes:
+        """``chunk``'s lines as NDJSON bytes (b"" for none). A text-only chunk (nearly every
+        one) goes into a template cut once per answer, byte for byte the serialised line."""
+        if (
+            chunk.content
+            and self._first_ns is not None
+            and chunk.usage is None
+            and not chunk.finish_reason
+            and not chunk.tool_calls
+            and not chunk.reasoning
+        ):
+            if self._text is None:
+                whole = jsonfast.dumps(self._line("")) + b"\n"
+                cut = b'"content":""' if self.field == "message" else b'"response":""'
+                head, tail = whole.split(cut, 1)  # model and created_at come first, escaped: no match there
+                self._text = (head + cut[:-2], tail)
+            head, tail = self._text
+            return head + jsonfast.dumps(chunk.content) + tail
+        return b"".join(jsonfast.dumps(line) + b"\n" for line in self.chunk(chunk))
 
     def chunk(self, chunk: ChatChunk) -> Iterator[dict[str, Any]]:
         if self._first_ns is None:
