@@ -133,7 +133,7 @@ def create_app(settings: Settings) -> FastAPI:
         )
         requests = RequestLog()
         metrics = Metrics(lambda: host_gauges(registry, balancer))
-        metrics.registry.register(UsageCollector(store))  # written / dropped / queued, read at scrape time
+        metrics.collect_also(UsageCollector(store))  # written / dropped / queued, read at scrape time
         breakers = Breakers(on_change=registry.refresh, on_trip=metrics.breaker_tripped)
         cards = Integrations(hosts, balancer=balancer, breakers=breakers, requests=requests)
         equivalents = Equivalents(settings.models_path())

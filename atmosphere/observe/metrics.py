@@ -111,7 +111,7 @@ class _Hosts:
 class _Families:
     """The registry and its metric families, made at first use (``Metrics._families``)."""
 
-    def __init__(self, hosts: Callable[[], Iterable[HostGauge]]):
+    def __init__(self, hosts: Callable[[], Iterable[HostGauge]], collectors: Iterable[Any]):
         from prometheus_client import CollectorRegistry, Counter, Histogram
 
         self.registry: CollectorRegistry = CollectorRegistry(auto_describe=True)
@@ -149,12 +149,15 @@ class _Families:
         )
         self.key_tokens = Counter("atmosphere_key_tokens", "Prompt and completion tokens per client key", ["key"], registry=r)
         self.registry.register(_Hosts(hosts))  # a Collector by its protocol (collect)
+        for collector in collectors:
+            self.registry.register(collector)
 
 
 class Metrics:
     def __init__(self, hosts: Callable[[], Iterable[HostGauge]] = list):
         self._hosts = hosts
         self._made: _Families | None = None
+        self._collectors: list[Any] = []
         self._children: dict[tuple[Any, ...], Any] = {}
         self._series: dict[tuple[str, str | None, str | None, str], _Series] = {}
         self._model_label = BoundedLabels(MAX_MODEL_LABELS)
@@ -165,8 +168,16 @@ class Metrics:
     def _families(self) -> _Families:
         made = self._made
         if made is None:
-            made = self._made = _Families(self._hosts)
+            made = self._made = _Families(self._hosts, self._collectors)
         return made
+
+    def collect_also(self, collector: Any) -> None:
+        """Have a scrape read ``collector`` too (an object with prometheus-client's ``collect``),
+        without loading prometheus-client now."""
+        if self._made is None:
+            self._collectors.append(collector)
+        else:
+            self._made.registry.register(collector)
 
     @property
     def registry(self) -> CollectorRegistry:

@@ -6,18 +6,23 @@ so a request pays nothing for them; no labels, so nothing to bound.
 from __future__ import annotations
 
 from collections.abc import Iterable
-
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING
 
 from atmosphere.store.service import Store
 
+if TYPE_CHECKING:
+    from prometheus_client.core import Metric
 
-class UsageCollector(Collector):
+
+class UsageCollector:
+    """A collector by prometheus-client's protocol (``collect``): it loads at the first scrape."""
+
     def __init__(self, store: Store):
         self._store = store
 
     def collect(self) -> Iterable[Metric]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
         writer = self._store.usage
         recording = self._store.recording()
         return [
