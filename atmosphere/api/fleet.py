@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, json_response
+from atmosphere.api.request_history import history_answer, wants_history
 from atmosphere.api.validation import read_json, require_object
 from atmosphere.errors import Conflict, InvalidRequest, StateNotSaved
 from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
@@ -38,6 +39,8 @@ async def _body(request: Request) -> dict[str, Any]:
 async def recent_requests(
     request: Request, backend: str | None = None, model: str | None = None, outcome: str | None = None, limit: str = "100"
 ) -> Response:
+    if wants_history(request.query_params):  # filters the log has not: the usage history answers
+        return await history_answer(request)
     if outcome not in (None, "", "ok", "fallback", "error"):
         raise InvalidRequest("'outcome' must be one of ok, fallback, error.", param="outcome")
     try:
