@@ -96,7 +96,10 @@ def _select(query: HistoryQuery) -> sa.Select[Any]:
         conditions.append(usage.c.ts_ms < query.until_ms)
     if query.after is not None:
         ts, row = query.after
-        conditions.append(sa.or_(usage.c.ts_ms < ts, sa.and_(usage.c.ts_ms == ts, usage.c.id < row)))
+        # The plain bound lets both engines walk the time index down from the cursor; the
+        # disjunction then settles the rows sharing its millisecond.
+        conditions.append(usage.c.ts_ms <= ts)
+        conditions.append(sa.or_(usage.c.ts_ms < ts, usage.c.id < row))
     return statement.where(*conditions).order_by(usage.c.ts_ms.desc(), usage.c.id.desc()).limit(query.limit + 1)
 
 
