@@ -13,6 +13,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from browser_support import ACTION_MS, DESKTOP, LOAD_MS, PHONE, assert_no_horizontal_scroll, new_page, screenshot
 from conftest import Gateway, gateway_settings
@@ -81,6 +82,17 @@ def send_chats(gateway: Gateway, model: str, count: int) -> None:
     for _ in range(count):
         answer = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "hi"}])
         assert answer.choices[0].message.content
+
+
+def recorded_requests(gateway: Gateway, count: int) -> None:
+    """Wait until the history holds ``count`` requests: the row is queued once the answer has gone
+    out, so a client can be faster than it. Bounded: 200 reads, each of which writes what waits."""
+    with httpx.Client(base_url=gateway.url, timeout=5) as client:
+        for _ in range(200):
+            series = client.get("/v1/usage").json()["series"]
+            if sum(point["requests"] for point in series) >= count:
+                return
+    raise AssertionError(f"the usage history never held {count} requests")
 
 
 def test_a_key_made_on_the_keys_page_shows_its_secret_once_is_listed_edited_and_revoked_after_asking(page, gateway):
@@ -169,6 +181,7 @@ def test_the_usage_page_says_usage_is_not_recorded_when_the_history_cannot_be_wr
     if shutil.which("chattr") is None:
         pytest.skip("chattr is not available here")
     send_chats(gateway, "fast", 1)
+    recorded_requests(gateway, 1)  # its row is in the file before the file is frozen
     page.goto(f"{gateway.url}/#/usage")
     expect(page.get_by_test_id("usage-total-requests")).to_have_text("1", timeout=LOAD_MS)
     expect(page.get_by_test_id("usage-not-recorded")).to_have_count(0)

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response, StreamingResponse
 
 from atmosphere.api.common import json_response
-from atmosphere.api.usage import _moment, store_of
+from atmosphere.api.usage import READ_YOUR_WRITES_S, _moment, store_of
 from atmosphere.errors import HistoryUnavailable, InvalidRequest
 from atmosphere.store.history import COLUMNS, BadCursor, HistoryQuery, decode_cursor, history_page, history_pages
 from atmosphere.store.usage import failure_reason
@@ -105,6 +105,7 @@ async def history_answer(request: Request) -> Response:
     store = store_of(request)
     if not store.available or store.engine is None:
         raise HistoryUnavailable(f"The usage history cannot be opened: {store.reason}.")
+    await store.usage.catch_up(READ_YOUR_WRITES_S)
     engine = store.engine
     if form == "json":
         try:

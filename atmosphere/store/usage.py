@@ -149,6 +149,7 @@ class UsageWriter:
         self._accepting = True
         self._stopping = False
         self._flushing = asyncio.Lock()
+        self._catching_up: asyncio.Task[None] | None = None
         self._sql: str | None = None
         self.dropped = 0  # records that never reached the database
         self.written = 0
@@ -200,6 +201,16 @@ class UsageWriter:
             while self._pending and self._engine is not None:
                 taken, self._pending = self._pending[: self._batch], self._pending[self._batch :]
                 await self._write([_row(item) for item in taken])
+
+    async def catch_up(self, timeout: float) -> None:
+        """Write what is waiting now, for at most ``timeout`` seconds, so a report read right after
+        a request includes it; a stalled disk delays the report by no more than that (the write
+        goes on in the background, holding its rows)."""
+        if not self._pending or self._engine is None:
+            return
+        if self._catching_up is None or self._catching_up.done():
+            self._catching_up = asyncio.ensure_future(self.flush())
+        await asyncio.wait({self._catching_up}, timeout=timeout)
 
     async def _write(self, rows: Sequence[dict[str, Any]]) -> None:
         assert self._engine is not None
