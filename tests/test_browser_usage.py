@@ -151,6 +151,7 @@ def test_a_key_made_on_the_keys_page_shows_its_secret_once_is_listed_edited_and_
 def test_requests_through_the_gateway_are_charted_on_the_usage_page_by_model_and_live(page, gateway):
     send_chats(gateway, "llama3.2:latest", 3)
     send_chats(gateway, "fast", 1)
+    recorded_requests(gateway, 4)
     page.goto(f"{gateway.url}/#/usage")
     expect(page.get_by_test_id("live-indicator")).to_have_attribute("data-state", "live", timeout=LOAD_MS)
     expect(page.get_by_test_id("usage-total-requests")).to_have_text("4", timeout=LOAD_MS)
@@ -200,6 +201,7 @@ def test_the_usage_page_says_usage_is_not_recorded_when_the_history_cannot_be_wr
 
 def test_usage_and_keys_read_at_phone_width(phone, gateway):
     send_chats(gateway, "llama3.2:latest", 2)
+    recorded_requests(gateway, 2)
     phone.goto(f"{gateway.url}/#/usage")
     expect(phone.get_by_test_id("usage-total-requests")).to_have_text("2", timeout=LOAD_MS)
     assert drawn_pixels(phone, "tokens") > 0

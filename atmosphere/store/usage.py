@@ -205,8 +205,9 @@ class UsageWriter:
     async def catch_up(self, timeout: float) -> None:
         """Write what is waiting now, for at most ``timeout`` seconds, so a report read right after
         a request includes it; a stalled disk delays the report by no more than that (the write
-        goes on in the background, holding its rows)."""
-        if not self._pending or self._engine is None:
+        goes on in the background, holding its rows). With nothing waiting it still waits for a
+        write in progress: the background task may have taken the rows a moment ago."""
+        if self._engine is None:
             return
         if self._catching_up is None or self._catching_up.done():
             self._catching_up = asyncio.ensure_future(self.flush())
