@@ -89,7 +89,14 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
 LAYERS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "domain": (("atmosphere.domain", "atmosphere.errors"), frozenset()),
     "tools": (  # small helpers of no layer, importing nothing of the project (ARCHITECTURE.md says why each stands alone)
-        ("atmosphere", "atmosphere.jsonfast", "atmosphere.timing", "atmosphere.locality", "atmosphere.host_policy"),
+        (
+            "atmosphere",
+            "atmosphere.jsonfast",
+            "atmosphere.timing",
+            "atmosphere.tasks",
+            "atmosphere.locality",
+            "atmosphere.host_policy",
+        ),
         frozenset(),
     ),
     "ports": (("atmosphere.ports",), frozenset({"domain"})),

@@ -20,6 +20,7 @@ from atmosphere.errors import StateNotSaved
 from atmosphere.ports import Backend
 from atmosphere.state import files
 from atmosphere.state.hostlist import check_id
+from atmosphere.tasks import cancel_and_wait
 from atmosphere.timing import ms_since
 
 log = logging.getLogger("atmosphere.registry")
@@ -246,10 +247,7 @@ class Registry:
                 log.exception("scan failed")
 
     async def aclose(self) -> None:
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
+        await cancel_and_wait(self._monitor)
         await asyncio.gather(*(b.aclose() for b in self.backends), return_exceptions=True)
 
 

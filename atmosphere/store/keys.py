@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atmosphere.store.schema import client_keys, server_secrets
+from atmosphere.tasks import cancel_and_wait
 
 log = logging.getLogger("atmosphere.store")
 
@@ -297,10 +298,7 @@ class KeyStore:
                     await self._engine.dispose()  # fresh connections once the database recovers
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         with contextlib.suppress(SQLAlchemyError, OSError):
             await self._write_use()

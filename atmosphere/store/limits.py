@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atmosphere.store.keys import ClientKey
 from atmosphere.store.schema import key_counters
+from atmosphere.tasks import cancel_and_wait
 
 log = logging.getLogger("atmosphere.store")
 
@@ -169,9 +170,6 @@ class Limiter:
             await self.flush()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.flush()
