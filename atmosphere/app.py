@@ -14,34 +14,26 @@ from fastapi import FastAPI
 from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
-from atmosphere.api import (
-    anthropic,
-    completions,
-    dashboard,
-    docs,
-    health,
-    integrations,
-    keys,
-    ollama,
-    openai,
-    responses,
-    usage,
-    websocket,
-)
-from atmosphere.api import fleet as fleet_api
-from atmosphere.api.auth import ApiKeyGuard
-from atmosphere.api.context import RequestContextMiddleware
-from atmosphere.api.cors import CorsMiddleware, OriginPolicy, parse_origins
-from atmosphere.api.drain import Drain
+from atmosphere.api.admin import dashboard, docs, health, integrations, keys, usage, websocket
+from atmosphere.api.admin import equivalents as fleet_api
+from atmosphere.api.anthropic import routes as anthropic
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
-from atmosphere.api.guard import LocalOnlyGuard
-from atmosphere.api.head import HeadAsGetMiddleware
-from atmosphere.api.hot import HotRoutes, hot_endpoints
+from atmosphere.api.middleware.auth import ApiKeyGuard
+from atmosphere.api.middleware.context import RequestContextMiddleware
+from atmosphere.api.middleware.cors import CorsMiddleware, OriginPolicy, parse_origins
+from atmosphere.api.middleware.guard import LocalOnlyGuard
+from atmosphere.api.middleware.head import HeadAsGetMiddleware
+from atmosphere.api.middleware.hot import HotRoutes, hot_endpoints
+from atmosphere.api.ollama import routes as ollama
+from atmosphere.api.openai import completions
+from atmosphere.api.openai import routes as openai
+from atmosphere.api.openai.responses import routes as responses
 from atmosphere.config import Settings
 from atmosphere.host_policy import HostRules, peer_refusal
 from atmosphere.http.budget import BufferBudget
 from atmosphere.http.client import BUDGET_EXTENSION
 from atmosphere.http.transport import PooledTransport, tls_context
+from atmosphere.lifecycle.drain import Drain
 from atmosphere.observe.context import install_log_tag
 from atmosphere.observe.metrics import Metrics
 from atmosphere.observe.recorder import Recorder
@@ -165,7 +157,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store = Store(settings)  # opened in the lifespan; requests queue usage from the first
-    app.state.drain = Drain()  # SIGTERM: open streams end with their error event (api/drain.py)
+    app.state.drain = Drain()  # SIGTERM: open streams end with their error event (lifecycle/drain.py)
     origins = OriginPolicy(parse_origins(settings.allowed_origins))
     if origins.any:
         log.warning("ATMOSPHERE_ALLOWED_ORIGINS=*: any web page may call this API (each call still needs the key)")
@@ -184,7 +176,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(websocket.router)
     faces = (openai, completions, responses, anthropic, ollama, integrations)
     surfaces = {p: n for face in faces for p, n in face.SURFACES.items()}
-    # Added innermost first: the inference POSTs skip the framework's routing (api/hot.py); the
+    # Added innermost first: the inference POSTs skip the framework's routing (api/middleware/hot.py); the
     # request context is outermost, so every answer carries its id; CORS answers preflights
     # before anything that would ask a browser for credentials.
     app.add_middleware(HotRoutes, routes=hot_endpoints((face.router for face in faces), surfaces))

@@ -9,8 +9,8 @@ import math
 from types import FrameType
 from typing import Any
 
-from atmosphere.api.drain import Drain
 from atmosphere.config import Settings
+from atmosphere.lifecycle.drain import Drain
 
 
 def uvicorn_server() -> type:
@@ -33,7 +33,7 @@ def serve(settings: Settings) -> int:
     """Serve the gateway and dashboard until interrupted."""
     import uvicorn
 
-    from atmosphere.api.auth import warn_if_open
+    from atmosphere.api.middleware.auth import warn_if_open
     from atmosphere.app import create_app
     from atmosphere.connections import uvicorn_limits
 
@@ -52,7 +52,7 @@ def serve(settings: Settings) -> int:
         log_level=settings.log_level,
         access_log=settings.access_log,
         ws_ping_interval=20,
-        # SIGTERM: listeners close at once; in-flight work gets the grace (streams end well, api/drain.py).
+        # SIGTERM: listeners close at once; in-flight work gets the grace (streams end well, lifecycle/drain.py).
         timeout_graceful_shutdown=max(1, math.ceil(settings.shutdown_grace)),
         # Header timeout and a connection cap below the (raised) file-descriptor limit.
         **uvicorn_limits(max_connections=settings.max_connections, header_timeout=settings.header_timeout),

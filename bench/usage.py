@@ -152,7 +152,7 @@ def _rows(state_dir: Path) -> int:
 async def middleware_cost(calls: int = 20_000, rounds: int = 6) -> dict[str, float]:
     """µs per request through ``RequestContextMiddleware`` around a bare ASGI answer, with the
     usage ``record`` call and without (alternating blocks, a fresh writer each block)."""
-    from atmosphere.api.context import RequestContextMiddleware
+    from atmosphere.api.middleware.context import RequestContextMiddleware
     from atmosphere.store.usage import UsageWriter
 
     async def app(scope: Any, receive: Any, send: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import anthropic
 import pytest
 
-from atmosphere.api import anthropic as anthropic_face
+from atmosphere.api.anthropic import routes as anthropic_face
 from atmosphere.standins.catalog import Project, ProjectModel
 
 SHARED = "llama3.2:latest"  # a LlamaFarm alias and an Ollama model at once

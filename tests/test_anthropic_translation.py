@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from atmosphere.api import anthropic_request as wire
-from atmosphere.api import anthropic_shapes as shapes
+from atmosphere.api.anthropic import parse as wire
+from atmosphere.api.anthropic import render as shapes
 from atmosphere.domain import OLLAMA_NATIVE, ChatChunk, ChatCompletion, ToolCall, ToolCallDelta, Usage
 from atmosphere.errors import InvalidRequest
 

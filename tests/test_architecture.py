@@ -107,7 +107,12 @@ LAYERS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     "store": (("atmosphere.store.",), frozenset({"domain", "tools", "settings", "observe", "state"})),
     "adapters": (("atmosphere.adapters.",), frozenset({"domain", "tools", "ports", "http"})),
     "router": (("atmosphere.router.",), frozenset({"domain", "tools", "ports", "observe", "state"})),
-    "faces": (("atmosphere.api.",), frozenset({"domain", "tools", "observe", "state", "settings", "store", "router"})),
+    # the running process's own concerns that faces also meet: the exposure check, the SIGTERM drain
+    "lifecycle": (("atmosphere.lifecycle.",), frozenset({"domain", "tools", "settings", "router"})),
+    "faces": (
+        ("atmosphere.api.",),
+        frozenset({"domain", "tools", "observe", "state", "settings", "store", "router", "lifecycle"}),
+    ),
     "standins": (("atmosphere.standins.",), frozenset({"tools"})),
     "process": (  # wires and runs everything: may import every layer
         (
@@ -130,6 +135,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
                 "store",
                 "adapters",
                 "router",
+                "lifecycle",
                 "faces",
                 "standins",
             }
@@ -168,11 +174,11 @@ def test_the_layer_checker_refuses_state_or_observe_importing_the_router_and_a_f
     graph = {
         "atmosphere.state.hosts": {"atmosphere.router.balancer", "atmosphere.domain"},
         "atmosphere.observe.recorder": {"atmosphere.router.origin"},
-        "atmosphere.api.openai": {"atmosphere.adapters.ollama", "atmosphere.router.executor"},
+        "atmosphere.api.openai.routes": {"atmosphere.adapters.ollama", "atmosphere.router.executor"},
         "atmosphere.router.executor": {"atmosphere.state.registry", "atmosphere.observe.recorder"},
     }
     assert layer_violations(graph) == [
-        "atmosphere.api.openai (faces) → atmosphere.adapters.ollama (adapters)",
+        "atmosphere.api.openai.routes (faces) → atmosphere.adapters.ollama (adapters)",
         "atmosphere.observe.recorder (observe) → atmosphere.router.origin (router)",
         "atmosphere.state.hosts (state) → atmosphere.router.balancer (router)",
     ]
@@ -212,7 +218,7 @@ def test_only_the_integration_endpoints_read_the_registry():
     readers = {
         face for face in FACES if "atmosphere.state.registry" in GRAPH[face] or "state.registry" in MODULES[face].read_text()
     }
-    assert readers == {"atmosphere.api.integrations"}, sorted(readers)
+    assert readers == {"atmosphere.api.admin.integrations"}, sorted(readers)
 
 
 def test_only_config_reads_the_environment():

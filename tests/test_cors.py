@@ -6,7 +6,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from atmosphere.api.cors import OriginPolicy, parse_origins
+from atmosphere.api.middleware.cors import OriginPolicy, parse_origins
 from atmosphere.config import ConfigError, load_settings
 
 APP = "https://app.example"

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from atmosphere.api.dashboard import install_dashboard
+from atmosphere.api.admin.dashboard import install_dashboard
 from atmosphere.api.errors import install_error_handlers
 from atmosphere.standins.server import EmulatorServer
 

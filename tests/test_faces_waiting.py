@@ -1,4 +1,4 @@
-"""Every face waits for the upstream the same way as OpenAI chat (``api/waiting.py``): a client
+"""Every face waits for the upstream the same way as OpenAI chat (``api/streaming/waiting.py``): a client
 that leaves before the first byte cancels the upstream call, and a slow stream start sends
 its head with that protocol's keep-alive while fallback goes on unseen (not for NDJSON,
 which has no line a client would skip)."""

@@ -135,7 +135,7 @@ class _Integrations:
 
 
 async def test_a_dashboard_that_reads_slowly_misses_request_messages_but_is_not_dropped() -> None:
-    from atmosphere.api.websocket import LiveUpdates, _Client
+    from atmosphere.api.admin.websocket import LiveUpdates, _Client
     from atmosphere.observe.requestlog import RequestEntry
 
     integrations = _Integrations()

@@ -8,7 +8,7 @@ import ollama_cli as cli
 import orjson
 import pytest
 
-from atmosphere.api import ollama_shapes as shapes
+from atmosphere.api.ollama import render as shapes
 from atmosphere.domain import CatalogModel, ModelInfo, ModelSheet, Resident
 from atmosphere.router.residency import Held
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 import struct
 
-from atmosphere.api.openai_shapes import chunk_body, completion_body, embeddings_body
-from atmosphere.api.sse import SSE_DONE, ndjson_line, sse_comment, sse_event
+from atmosphere.api.openai.render import chunk_body, completion_body, embeddings_body
+from atmosphere.api.streaming.sse import SSE_DONE, ndjson_line, sse_comment, sse_event
 from atmosphere.domain import ChatChunk, ChatCompletion, Embeddings, ToolCall, ToolCallDelta, Usage
 
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from conftest import Gateway
 from sqlalchemy.engine import URL, make_url
 
-from atmosphere.api import request_history
+from atmosphere.api.admin import requests as request_history
 from atmosphere.store.engine import DEFAULT_FILE, make_engine
 from atmosphere.store.migrations import migrate
 from atmosphere.store.schema import usage as usage_table

@@ -262,8 +262,8 @@ def test_an_ollama_error_line_mid_stream_ends_with_response_failed(gateway, back
 
 async def test_text_then_a_call_in_fragments_become_two_output_items_in_order():
     """As an OpenAI-style backend streams it: some text, then a call whose arguments arrive in pieces."""
-    from atmosphere.api.responses import ResponseEvents
-    from atmosphere.api.responses_wire import parse_responses_request
+    from atmosphere.api.openai.responses.parse import parse_responses_request
+    from atmosphere.api.openai.responses.routes import ResponseEvents
     from atmosphere.domain import ChatChunk, ToolCallDelta, Usage
     from atmosphere.router.executor import StartedStream
 

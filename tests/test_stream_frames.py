@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from atmosphere import jsonfast
-from atmosphere.api.ollama_shapes import ChatLines
-from atmosphere.api.openai_shapes import ChunkEvents, chunk_body
-from atmosphere.api.sse import sse_event
+from atmosphere.api.ollama.render import ChatLines
+from atmosphere.api.openai.render import ChunkEvents, chunk_body
+from atmosphere.api.streaming.sse import sse_event
 from atmosphere.domain import ChatChunk, ToolCallDelta, Usage
 
 STREAM = [

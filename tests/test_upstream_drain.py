@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import orjson
 
-from atmosphere.api.drain import Drain
+from atmosphere.lifecycle.drain import Drain
 from harness.polling import wait_until
 from harness.processes import ROOT, EmulatorProcess, terminate_process
 

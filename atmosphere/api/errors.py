@@ -92,7 +92,7 @@ def _record_refusal(request: Request, exc: AtmosphereError) -> None:
 
 def error_answer(request: Request, exc: AtmosphereError) -> Response:
     """What the client gets for ``exc``, a refusal recorded on the way (the exception handler's
-    work, also for the hot POSTs that skip the framework: api/hot.py)."""
+    work, also for the hot POSTs that skip the framework: api/middleware/hot.py)."""
     _record_refusal(request, exc)
     return render_error(request.app, request.url.path, exc)
 

@@ -1,8 +1,8 @@
 """One request's context: its id, surface, client, session and start, in one place.
 
-Set once per HTTP request by the request middleware (``api/context.py``) from the scope,
+Set once per HTTP request by the request middleware (``api/middleware/context.py``) from the scope,
 read by the executor (sticky sessions), the recorder (the request log and the metrics),
-the usage history (one row when the answer is sent, see ``api/context.py``),
+the usage history (one row when the answer is sent, see ``api/middleware/context.py``),
 the faces that echo the id (Anthropic's ``request-id``) and every log line (the tag).
 The request log's id *is* the ``x-request-id`` the client got back, so a user quoting the
 header finds the request in ``/v1/requests``.

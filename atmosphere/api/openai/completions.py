@@ -19,11 +19,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, served_headers
-from atmosphere.api.context import surfaces
 from atmosphere.api.fields import OPENAI_COMPLETIONS
-from atmosphere.api.openai import OPENAI_STREAM, openai_events
-from atmosphere.api.openai_shapes import usage_body
-from atmosphere.api.validation import (
+from atmosphere.api.middleware.context import surfaces
+from atmosphere.api.openai.parse import (
     integer_param,
     max_tokens_param,
     number_param,
@@ -35,7 +33,9 @@ from atmosphere.api.validation import (
     texts_param,
     typed,
 )
-from atmosphere.api.waiting import stream_with_heartbeat, until_disconnected
+from atmosphere.api.openai.render import usage_body
+from atmosphere.api.openai.routes import OPENAI_STREAM, openai_events
+from atmosphere.api.streaming.waiting import stream_with_heartbeat, until_disconnected
 from atmosphere.domain import ChatChunk, ChatCompletion, GenerateRequest, Usage
 from atmosphere.errors import InvalidRequest
 from atmosphere.router.executor import Executor, Served, StartedStream

@@ -31,9 +31,9 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from atmosphere.api.common import served_headers
-from atmosphere.api.drain import BEFORE_START, Drain, ShuttingDown
-from atmosphere.api.sse import SSE_MEDIA_TYPE, STREAM_HEADERS
+from atmosphere.api.streaming.sse import SSE_MEDIA_TYPE, STREAM_HEADERS
 from atmosphere.errors import AtmosphereError, ClientClosedRequest, UpstreamError
+from atmosphere.lifecycle.drain import BEFORE_START, Drain, ShuttingDown
 from atmosphere.observe import context
 from atmosphere.router.executor import Served, StartedStream
 from atmosphere.router.streams import PROGRESS, Progress

@@ -1,5 +1,5 @@
 """Endpoints for running several hosts: the recent-requests log, model equivalents, and
-``GET /metrics`` for Prometheus (the hosts themselves are ``api/integrations.py``).
+``GET /metrics`` for Prometheus (the hosts themselves are ``api/admin/integrations.py``).
 
 Thin like every route: parse, call the log / equivalents, shape the answer.
 """
@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from atmosphere.api.admin.requests import history_answer, wants_history
 from atmosphere.api.common import body_limit, json_response
-from atmosphere.api.request_history import history_answer, wants_history
-from atmosphere.api.validation import read_json, require_object
+from atmosphere.api.openai.parse import read_json, require_object
 from atmosphere.errors import Conflict, InvalidRequest, StateNotSaved
 from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
 from atmosphere.observe.requestlog import RequestLog

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from atmosphere.api.fields import RESPONSES
-from atmosphere.api.responses_tools import ToolOffer, tool_offer
-from atmosphere.api.validation import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
+from atmosphere.api.openai.parse import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
+from atmosphere.api.openai.responses.tools import ToolOffer, tool_offer
 from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage, tool_result_content
 from atmosphere.errors import InvalidRequest
 

@@ -15,9 +15,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, executor, json_response
-from atmosphere.api.context import surfaces
-from atmosphere.api.openai_shapes import embedding_usage_body, usage_body
-from atmosphere.api.validation import (
+from atmosphere.api.middleware.context import surfaces
+from atmosphere.api.openai.parse import (
     integer_param,
     optional_model,
     parse_chat_request,
@@ -27,6 +26,7 @@ from atmosphere.api.validation import (
     read_json,
     require_object,
 )
+from atmosphere.api.openai.render import embedding_usage_body, usage_body
 from atmosphere.domain import ChatCompletion, ChatRequest, Embeddings, EmbedRequest, GenerateRequest
 from atmosphere.errors import AtmosphereError, Conflict, InvalidRequest, NotFound
 from atmosphere.host_policy import TooManyHosts

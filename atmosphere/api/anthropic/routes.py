@@ -19,21 +19,21 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import jsonfast
-from atmosphere.api.anthropic_request import count_tokens as estimate_count
-from atmosphere.api.anthropic_request import estimate_tokens, parse_messages_request
-from atmosphere.api.anthropic_shapes import Event, MessageEvents, error_status_and_body, message_body, stream_error
+from atmosphere.api.anthropic.parse import count_tokens as estimate_count
+from atmosphere.api.anthropic.parse import estimate_tokens, parse_messages_request
+from atmosphere.api.anthropic.render import Event, MessageEvents, error_status_and_body, message_body, stream_error
 from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
-from atmosphere.api.context import surfaces
 from atmosphere.api.errors import error_headers
-from atmosphere.api.sse import sse_event
-from atmosphere.api.validation import read_json
-from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
+from atmosphere.api.middleware.context import surfaces
+from atmosphere.api.openai.parse import read_json
+from atmosphere.api.streaming.sse import sse_event
+from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import AtmosphereError
 from atmosphere.observe import context
 from atmosphere.router.executor import Served, StartedStream
 from atmosphere.router.streams import close_quietly
 
-log = logging.getLogger("atmosphere.api.anthropic")
+log = logging.getLogger("atmosphere.api.anthropic.routes")
 router = APIRouter(prefix="/v1", tags=["Anthropic Messages"])
 SURFACES = surfaces(router, {"/messages": "anthropic"})
 

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from atmosphere.api.cors import OriginPolicy
 from atmosphere.api.errors import render_error
+from atmosphere.api.middleware.cors import OriginPolicy
 from atmosphere.errors import Forbidden
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})

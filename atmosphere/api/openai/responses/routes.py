@@ -17,9 +17,9 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, midstream_failure, served_headers
-from atmosphere.api.context import surfaces
-from atmosphere.api.responses_tools import ToolOffer
-from atmosphere.api.responses_wire import (
+from atmosphere.api.middleware.context import surfaces
+from atmosphere.api.openai.parse import read_json
+from atmosphere.api.openai.responses.parse import (
     ResponsesRequest,
     answer_body,
     completed_status,
@@ -30,9 +30,9 @@ from atmosphere.api.responses_wire import (
     parse_responses_request,
     response_body,
 )
-from atmosphere.api.sse import sse_comment, sse_event
-from atmosphere.api.validation import read_json
-from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
+from atmosphere.api.openai.responses.tools import ToolOffer
+from atmosphere.api.streaming.sse import sse_comment, sse_event
+from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import ChatChunk, ToolCall, Usage
 from atmosphere.errors import AtmosphereError, NotFound
 from atmosphere.observe import context

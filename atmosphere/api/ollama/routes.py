@@ -19,19 +19,19 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import __version__
-from atmosphere.api import ollama_request as parse
-from atmosphere.api import ollama_shapes as shapes
 from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
-from atmosphere.api.context import surfaces
 from atmosphere.api.errors import error_headers
-from atmosphere.api.sse import NDJSON_MEDIA_TYPE, ndjson_line
-from atmosphere.api.validation import read_json
-from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
+from atmosphere.api.middleware.context import surfaces
+from atmosphere.api.ollama import parse
+from atmosphere.api.ollama import render as shapes
+from atmosphere.api.openai.parse import read_json
+from atmosphere.api.streaming.sse import NDJSON_MEDIA_TYPE, ndjson_line
+from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import CatalogModel, EmbedRequest
 from atmosphere.errors import AtmosphereError, InvalidRequest, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 
-log = logging.getLogger("atmosphere.api.ollama")
+log = logging.getLogger("atmosphere.api.ollama.routes")
 router = APIRouter(prefix="/api", tags=["Ollama API"])
 SURFACES = surfaces(
     router, {"/chat": "ollama.chat", "/generate": "ollama.generate", "/embed": "ollama.embed", "/embeddings": "ollama.embed"}

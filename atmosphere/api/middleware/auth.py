@@ -11,7 +11,7 @@ page that asks for the key.
 
 Client keys (``atm_…``, made with ``/v1/keys``, ``store/keys.py``) are accepted the same two
 ways on the OpenAI, Anthropic and Ollama surfaces and held to their scope and limits
-(``api/key_scope.py``): a wrong, revoked or expired one is a 401, a surface, path or model it
+(``api/middleware/key_scope.py``): a wrong, revoked or expired one is a 401, a surface, path or model it
 may not use a 403 naming why, a limit passed a 429 with ``Retry-After``, each in the caller's
 protocol. Without an admin key, on loopback, a request may come without a key (it is "local")
 unless ``ATMOSPHERE_REQUIRE_KEYS=true``; a client key sent anyway is still held to its limits.
@@ -32,9 +32,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from atmosphere import jsonfast
-from atmosphere.api import key_scope
 from atmosphere.api.errors import render_error
-from atmosphere.api.guard import is_loopback
+from atmosphere.api.middleware import key_scope
+from atmosphere.api.middleware.guard import is_loopback
 from atmosphere.config import ConfigError, Settings
 from atmosphere.errors import AtmosphereError, KeysUnavailable, Unauthorized
 from atmosphere.observe import context

@@ -16,11 +16,11 @@ from starlette.responses import Response
 
 from atmosphere import jsonfast
 from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
-from atmosphere.api.context import surfaces
-from atmosphere.api.openai_shapes import ChunkEvents, completion_body, embeddings_body, model_body
-from atmosphere.api.sse import SSE_DONE, sse_comment, sse_event
-from atmosphere.api.validation import parse_chat_request, parse_embed_request, read_json
-from atmosphere.api.waiting import StreamForm, stream_with_heartbeat, until_disconnected
+from atmosphere.api.middleware.context import surfaces
+from atmosphere.api.openai.parse import parse_chat_request, parse_embed_request, read_json
+from atmosphere.api.openai.render import ChunkEvents, completion_body, embeddings_body, model_body
+from atmosphere.api.streaming.sse import SSE_DONE, sse_comment, sse_event
+from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import UpstreamError
 from atmosphere.router.executor import Served, StartedStream
 

@@ -21,8 +21,8 @@ from fastapi import Request
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response, StreamingResponse
 
+from atmosphere.api.admin.usage import READ_YOUR_WRITES_S, _moment, store_of
 from atmosphere.api.common import json_response
-from atmosphere.api.usage import READ_YOUR_WRITES_S, _moment, store_of
 from atmosphere.errors import HistoryUnavailable, InvalidRequest
 from atmosphere.store.history import COLUMNS, BadCursor, HistoryQuery, decode_cursor, history_page, history_pages
 from atmosphere.store.usage import failure_reason

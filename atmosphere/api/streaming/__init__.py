@@ -1,0 +1,1 @@
+"""What every streaming face shares: SSE / NDJSON framing, and waiting on the upstream (heartbeats, disconnects, the drain)."""

@@ -1,0 +1,1 @@
+"""What the running process owns beside the faces: the exposure check at start, the SIGTERM drain."""
