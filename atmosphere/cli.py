@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         if args.command in ("serve", "demo"):
-            from atmosphere.api.middleware.auth import check_exposure
+            from atmosphere.lifecycle.exposure import check_exposure
 
             check_exposure(settings)  # beyond loopback only with a key (or told to insist), before anything starts
         if args.command == "serve":

@@ -24,6 +24,20 @@ def host_of(url_or_host: str) -> str:
         return ""
 
 
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address (``[::1]`` too) is this machine's loopback."""
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def locality_of(url_or_host: str) -> Locality:
     host = host_of(url_or_host)
     if host in ("localhost", "") or host.endswith(".localhost"):

@@ -33,9 +33,9 @@ def serve(settings: Settings) -> int:
     """Serve the gateway and dashboard until interrupted."""
     import uvicorn
 
-    from atmosphere.api.middleware.auth import warn_if_open
     from atmosphere.app import create_app
     from atmosphere.connections import uvicorn_limits
+    from atmosphere.lifecycle.exposure import warn_if_open
 
     configure_logging(settings.log_level)
     warn_if_open(settings)

@@ -34,14 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from atmosphere import jsonfast
 from atmosphere.api.errors import render_error
 from atmosphere.api.middleware import key_scope
-from atmosphere.api.middleware.guard import is_loopback
-from atmosphere.config import ConfigError, Settings
 from atmosphere.errors import AtmosphereError, KeysUnavailable, Unauthorized
 from atmosphere.observe import context
 from atmosphere.store.keys import SECRET_PREFIX
 from atmosphere.store.service import Store
-
-log = logging.getLogger("atmosphere.auth")
 
 GUARDED_PREFIXES = ("/v1", "/api", "/ws", "/metrics")
 WS_UNAUTHORIZED = 4401  # a WebSocket close code in the application range, read as HTTP's 401
@@ -54,30 +50,6 @@ _CLIENT_SECRET = re.compile(re.escape(SECRET_PREFIX) + r"[A-Za-z0-9_-]{8,}")
 def _tokens(request: context.RequestContext | None) -> int:
     entry = request.entry if request is not None else None
     return (entry.tokens_in or 0) + (entry.tokens_out or 0) if entry is not None else 0
-
-
-def check_exposure(settings: Settings) -> None:
-    """Refuse to serve beyond loopback without a key, unless told to insist.
-
-    Called by the command line before anything starts (``serve`` and ``demo``); the warning
-    for insisting is ``warn_if_open``'s, once logging is set up.
-    """
-    if not _open_beyond_loopback(settings) or settings.insecure_no_auth:
-        return
-    raise ConfigError(
-        f"refusing to serve on {settings.host} without an API key: set ATMOSPHERE_API_KEY "
-        "(or --api-key, or ATMOSPHERE_API_KEY_FILE), or pass --insecure-no-auth to serve it open anyway"
-    )
-
-
-def warn_if_open(settings: Settings) -> None:
-    """The warning at every start of a service that was told to serve the network without a key."""
-    if _open_beyond_loopback(settings):
-        log.warning("serving on %s WITHOUT an API key (--insecure-no-auth): anyone who can reach it can use it", settings.host)
-
-
-def _open_beyond_loopback(settings: Settings) -> bool:
-    return not is_loopback(settings.host) and settings.api_key is None
 
 
 class _RedactKeys(logging.Filter):

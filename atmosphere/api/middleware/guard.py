@@ -23,18 +23,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from atmosphere.api.errors import render_error
 from atmosphere.api.middleware.cors import OriginPolicy
 from atmosphere.errors import Forbidden
-
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+from atmosphere.locality import is_loopback
 
 
 def _hostname(value: str) -> str:
