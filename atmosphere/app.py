@@ -15,7 +15,8 @@ from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
 from atmosphere.api.admin import dashboard, docs, health, integrations, keys, usage, websocket
-from atmosphere.api.admin import equivalents as fleet_api
+from atmosphere.api.admin import equivalents as equivalents_api
+from atmosphere.api.admin import requests as requests_api
 from atmosphere.api.anthropic import routes as anthropic
 from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.middleware.auth import ApiKeyGuard
@@ -164,7 +165,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_log_tag()
     app.include_router(health.router)
     app.include_router(docs.router)  # /docs, with Swagger UI's assets served locally
-    app.include_router(fleet_api.router)  # first: /v1/models/equivalents is not a model id
+    app.include_router(equivalents_api.router)  # first: /v1/models/equivalents is not a model id
+    app.include_router(requests_api.router)
     app.include_router(openai.router)
     app.include_router(completions.router)
     app.include_router(responses.router)

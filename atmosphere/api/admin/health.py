@@ -1,4 +1,5 @@
-"""``/health``: is the service up (for people, scripts and load balancers); never guarded by a key."""
+"""For monitors: ``/health`` (is the service up, for people, scripts and load balancers; never
+guarded by a key) and ``GET /metrics`` for Prometheus."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from starlette.responses import Response
 
 from atmosphere import __version__
 from atmosphere.api.common import json_response
+from atmosphere.observe.metrics import CONTENT_TYPE, Metrics
 
 router = APIRouter()
 
@@ -21,3 +23,9 @@ async def health(request: Request) -> Response:
         "usage": request.app.state.store.recording(),  # {"ok": false, "reason": ...}: usage not recorded
     }
     return json_response(body)
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    registry: Metrics = request.app.state.metrics
+    return Response(registry.render(), media_type=CONTENT_TYPE)

@@ -1,4 +1,4 @@
-"""``GET /v1/requests`` read from the usage history (``store/history.py``).
+"""``GET /v1/requests``: the recent-requests log, or the usage history (``store/history.py``).
 
 Plain ``GET /v1/requests`` (and its ``backend``/``model``/``outcome``/``limit``) stays the
 in-memory log the dashboard reads, with its short-lived detail. Any of ``key``, ``host``,
@@ -17,20 +17,42 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response, StreamingResponse
 
 from atmosphere.api.admin.usage import READ_YOUR_WRITES_S, _moment, store_of
 from atmosphere.api.common import json_response
 from atmosphere.errors import HistoryUnavailable, InvalidRequest
+from atmosphere.observe.requestlog import RequestLog
 from atmosphere.store.history import COLUMNS, BadCursor, HistoryQuery, decode_cursor, history_page, history_pages
 from atmosphere.store.usage import failure_reason
 
+router = APIRouter()
+_LOG_LIMIT = 500  # the in-memory log's most entries in one answer
 ASKS_HISTORY = ("key", "host", "surface", "status", "since", "until", "cursor", "format")
 MAX_LIMIT = 1000
 _EXPORT_PAGE = 1000
 _STATUS = re.compile(r"([1-5])(?:xx|XX)|([1-5]\d\d)")
+
+
+@router.get("/v1/requests")
+async def recent_requests(
+    request: Request, backend: str | None = None, model: str | None = None, outcome: str | None = None, limit: str = "100"
+) -> Response:
+    if wants_history(request.query_params):  # filters the log has not: the usage history answers
+        return await history_answer(request)
+    if outcome not in (None, "", "ok", "fallback", "error"):
+        raise InvalidRequest("'outcome' must be one of ok, fallback, error.", param="outcome")
+    try:
+        count = int(limit)
+    except ValueError:
+        raise InvalidRequest("'limit' must be an integer.", param="limit") from None
+    if not 1 <= count <= _LOG_LIMIT:
+        raise InvalidRequest(f"'limit' must be between 1 and {_LOG_LIMIT}.", param="limit")
+    log: RequestLog = request.app.state.requests
+    found = log.query(backend=backend or None, model=model or None, outcome=outcome or None, limit=count)
+    return json_response({"requests": [entry.to_dict() for entry in found]})
 
 
 def wants_history(params: Mapping[str, str]) -> bool:
