@@ -26,7 +26,6 @@ from atmosphere.api.middleware.guard import LocalOnlyGuard
 from atmosphere.api.middleware.head import HeadAsGetMiddleware
 from atmosphere.api.middleware.hot import HotRoutes, hot_endpoints
 from atmosphere.api.ollama import routes as ollama
-from atmosphere.api.openai import completions
 from atmosphere.api.openai import routes as openai
 from atmosphere.api.openai.responses import routes as responses
 from atmosphere.config import Settings
@@ -168,7 +167,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(equivalents_api.router)  # first: /v1/models/equivalents is not a model id
     app.include_router(requests_api.router)
     app.include_router(openai.router)
-    app.include_router(completions.router)
     app.include_router(responses.router)
     app.include_router(integrations.router)
     app.include_router(anthropic.router)
@@ -176,7 +174,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(keys.router)
     app.include_router(usage.router)
     app.include_router(websocket.router)
-    faces = (openai, completions, responses, anthropic, ollama, integrations)
+    faces = (openai, responses, anthropic, ollama, integrations)
     surfaces = {p: n for face in faces for p, n in face.SURFACES.items()}
     # Added innermost first: the inference POSTs skip the framework's routing (api/middleware/hot.py); the
     # request context is outermost, so every answer carries its id; CORS answers preflights

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from atmosphere.api.openai.responses.parse import function_call_item, parse_responses_request
+from atmosphere.api.openai.responses.parse import parse_responses_request
+from atmosphere.api.openai.responses.render import function_call_item
 from atmosphere.api.openai.responses.tools import tool_offer
 from atmosphere.domain import ToolCall
 from atmosphere.standins.ollama_tools import planned_tool_call

@@ -110,10 +110,10 @@ RESPONSES: Spec = {
 ANTHROPIC: Spec = {"metadata": OBJECT, "thinking": OBJECT, "context_management": OBJECT, "output_config": OBJECT}
 ANTHROPIC_METADATA: Spec = {"user_id": STRING}
 # Ollama /api/chat and /api/generate (``truncate``, ``shift``, ``raw``, ``logprobs``, ``keep_alive``:
-# ollama_request.py).
+# ollama/parse.py).
 OLLAMA: Spec = {"think": THINK, "top_logprobs": integer(0, 20), "template": STRING, "context": INTEGERS}
 OLLAMA_MESSAGE: Spec = {"tool_name": STRING, "thinking": STRING, "tool_call_id": STRING}
-# ``options`` Ollama reads (api/types.go), besides the portable ones ollama_request.py maps.
+# ``options`` Ollama reads (api/types.go), besides the portable ones ollama/parse.py maps.
 OLLAMA_OPTIONS: Spec = {
     **{key: integer(-1) for key in ("num_keep", "num_ctx", "num_batch", "num_gpu", "main_gpu", "num_thread", "repeat_last_n")},
     "top_k": integer(0),

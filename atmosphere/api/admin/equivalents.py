@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from atmosphere.api.body import read_json, require_object
 from atmosphere.api.common import body_limit, json_response
-from atmosphere.api.openai.parse import read_json, require_object
 from atmosphere.errors import Conflict, InvalidRequest, StateNotSaved
 from atmosphere.router.equivalents import EquivalentError, Equivalents, TooManyEquivalents, check, suggest
 from atmosphere.router.integrations import Integrations

@@ -14,18 +14,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from atmosphere.api.body import integer_param, optional_model, read_json, require_object
 from atmosphere.api.common import body_limit, executor, json_response
 from atmosphere.api.middleware.context import surfaces
-from atmosphere.api.openai.parse import (
-    integer_param,
-    optional_model,
-    parse_chat_request,
-    parse_embed_request,
-    parse_generation_params,
-    parse_params,
-    read_json,
-    require_object,
-)
+from atmosphere.api.openai.parse import parse_chat_request, parse_embed_request, parse_generation_params, parse_params
 from atmosphere.api.openai.render import embedding_usage_body, usage_body
 from atmosphere.domain import ChatCompletion, ChatRequest, Embeddings, EmbedRequest, GenerateRequest
 from atmosphere.errors import AtmosphereError, Conflict, InvalidRequest, NotFound

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from atmosphere.api.body import read_json, require_object
 from atmosphere.api.common import body_limit, json_response
-from atmosphere.api.openai.parse import read_json, require_object
 from atmosphere.errors import InvalidRequest, KeysUnavailable, NotFound
 from atmosphere.store.keys import SURFACE_FAMILIES, ClientKey, DuplicateName, KeyNotFound, KeyStore
 from atmosphere.store.limits import Limiter

@@ -22,10 +22,10 @@ from atmosphere import jsonfast
 from atmosphere.api.anthropic.parse import count_tokens as estimate_count
 from atmosphere.api.anthropic.parse import estimate_tokens, parse_messages_request
 from atmosphere.api.anthropic.render import Event, MessageEvents, error_status_and_body, message_body, stream_error
+from atmosphere.api.body import read_json
 from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.errors import error_headers
 from atmosphere.api.middleware.context import surfaces
-from atmosphere.api.openai.parse import read_json
 from atmosphere.api.streaming.sse import sse_event
 from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.errors import AtmosphereError

@@ -19,12 +19,12 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import __version__
+from atmosphere.api.body import read_json
 from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.errors import error_headers
 from atmosphere.api.middleware.context import surfaces
 from atmosphere.api.ollama import parse
 from atmosphere.api.ollama import render as shapes
-from atmosphere.api.openai.parse import read_json
 from atmosphere.api.streaming.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
 from atmosphere.domain import CatalogModel, EmbedRequest

@@ -1,4 +1,4 @@
-"""Request parsing for /v1: raw JSON bodies in, domain requests out, 400s for bad input.
+"""OpenAI requests → domain requests: chat, text-completion and embeddings bodies in, 400s for bad input.
 
 Hand-written rather than pydantic: this is the hot path, and it must also give
 OpenAI-style messages that name the offending parameter.
@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
-
-from atmosphere import jsonfast
-from atmosphere.api.fields import OPENAI_CHAT, OPENAI_EMBEDDINGS, STREAM_OPTIONS, Spec, shown, wrong_field
-from atmosphere.domain import ChatRequest, EmbedRequest
-from atmosphere.errors import InvalidRequest, PayloadTooLarge
+from atmosphere.api.body import integer_param, number_param, optional_model, require_object, typed
+from atmosphere.api.fields import OPENAI_CHAT, OPENAI_COMPLETIONS, OPENAI_EMBEDDINGS, STREAM_OPTIONS
+from atmosphere.domain import ChatRequest, EmbedRequest, GenerateRequest
+from atmosphere.errors import InvalidRequest
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 _PART_TYPES = frozenset({"text", "image_url", "input_audio", "file"})
@@ -38,70 +36,7 @@ _PASSTHROUGH = (
 )
 
 
-# Deeper than any real tool schema; well under the 254 levels orjson can write back out,
-# which a body must survive on its way to a backend.
-MAX_DEPTH = 64
 MAX_STOP_SEQUENCES = 64
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    """The request body as JSON, refusing bodies over ``limit`` bytes without reading them all,
-    and bodies nested deeper than a backend could be sent."""
-    try:
-        body = await _read_body(request, limit)
-    except ClientDisconnect:
-        # Nobody is left to answer; an error (not a trace) ends the request quietly.
-        raise InvalidRequest("The client disconnected before sending the whole body.") from None
-    if not body:
-        raise InvalidRequest("Request body is empty; expected a JSON object.")
-    try:
-        data = jsonfast.loads(body)
-    except jsonfast.JSONDecodeError as exc:
-        raise InvalidRequest(f"Request body is not valid JSON: {exc}") from None
-    if _too_deep(data, MAX_DEPTH):
-        raise InvalidRequest(f"Request body is nested more than {MAX_DEPTH} levels deep.")
-    return data
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            too_big = int(declared) > limit
-        except ValueError:
-            raise InvalidRequest("Content-Length is not a number") from None
-        if too_big:
-            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
-        return await request.body()
-    parts, size = [], 0
-    async for part in request.stream():
-        size += len(part)
-        if size > limit:
-            raise PayloadTooLarge(f"Request body is larger than the limit of {limit} bytes.")
-        parts.append(part)
-    return b"".join(parts)
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    """Whether arrays and objects nest more than ``limit`` levels (iterative: no recursion limit)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        for child in children:
-            if isinstance(child, (dict, list)):
-                if depth >= limit:
-                    return True
-                stack.append((child, depth + 1))
-    return False
-
-
-def typed(data: dict[str, Any], spec: Spec, prefix: str = "") -> None:
-    """A 400 naming the first field of ``spec`` with a value of the wrong type (api/fields.py)."""
-    wrong = wrong_field(data, spec, prefix)
-    if wrong is not None:
-        name, expect, value = wrong
-        raise InvalidRequest(f"'{name}' must be {expect.what} (got {shown(value)}).", param=name)
 
 
 def stream_options(data: dict[str, Any]) -> dict[str, Any] | None:
@@ -113,43 +48,11 @@ def stream_options(data: dict[str, Any]) -> dict[str, Any] | None:
     return options
 
 
-def require_object(data: Any) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InvalidRequest("Request body must be a JSON object.")
-    return data
-
-
-def number_param(data: dict[str, Any], key: str, low: float, high: float) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise InvalidRequest(f"'{key}' must be a number between {low:g} and {high:g}.", param=key)
-    return value
-
-
-def integer_param(data: dict[str, Any], key: str, low: int | None = None) -> int | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or (low is not None and value < low):
-        bound = f" of at least {low}" if low is not None else ""
-        raise InvalidRequest(f"'{key}' must be an integer{bound}.", param=key)
-    return value
-
-
 def max_tokens_param(data: dict[str, Any]) -> int | None:
     """The answer's token limit: ``max_completion_tokens`` (OpenAI's current name) wins over
     ``max_tokens`` when both are sent."""
     found = integer_param(data, "max_completion_tokens", 1)
     return found if found is not None else integer_param(data, "max_tokens", 1)
-
-
-def optional_model(data: dict[str, Any]) -> str | None:
-    model = data.get("model")
-    if model is not None and not isinstance(model, str):
-        raise InvalidRequest("'model' must be a string.", param="model")
-    return model
 
 
 def _messages(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -370,3 +273,47 @@ def parse_generation_params(params: dict[str, Any]) -> dict[str, Any]:
         "seed": integer_param(params, "seed"),
         "system": system,
     }
+
+
+MAX_PROMPTS = 16  # prompts in one request; each is a generation on a local backend
+
+
+def parse_completion_request(data: Any) -> tuple[list[str], GenerateRequest]:
+    """The prompts, and the generation every one of them runs as."""
+    data = require_object(data)
+    prompts = texts_param(data, "prompt", tokens_refused="Token-id prompts are not supported; send 'prompt' as text.")
+    if len(prompts) > MAX_PROMPTS:
+        raise InvalidRequest(f"'prompt' may hold at most {MAX_PROMPTS} prompts.", param="prompt")
+    typed(data, OPENAI_COMPLETIONS)
+    if data.get("echo"):
+        raise InvalidRequest(
+            "'echo' is not supported: local backends do not return the prompt with the completion.", param="echo"
+        )
+    for key in ("n", "best_of"):
+        count = integer_param(data, key, 1)
+        if count is not None and count > 1:
+            raise InvalidRequest(f"'{key}' greater than 1 is not supported by local backends.", param=key)
+    suffix = data.get("suffix")
+    if suffix is not None and not isinstance(suffix, str):
+        raise InvalidRequest("'suffix' must be a string.", param="suffix")
+    stream = data.get("stream") or False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    options = stream_options(data)
+    if data.get("logprobs") is not None:
+        raise InvalidRequest("'logprobs' is not supported on /v1/completions; use /v1/chat/completions.", param="logprobs")
+    extra = {key: data[key] for key in ("frequency_penalty", "presence_penalty") if data.get(key) is not None}
+    req = GenerateRequest(
+        model=optional_model(data),
+        prompt=prompts[0],
+        stream=stream,
+        suffix=suffix or None,
+        temperature=number_param(data, "temperature", 0, 2),
+        top_p=number_param(data, "top_p", 0, 1),
+        max_tokens=max_tokens_param(data),
+        stop=stop_param(data),
+        seed=integer_param(data, "seed"),
+        include_usage=bool(stream and options and options.get("include_usage")),
+        extra=extra,
+    )
+    return prompts, req

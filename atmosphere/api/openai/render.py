@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import time
 from typing import Any
 
 from atmosphere import jsonfast
@@ -166,3 +167,48 @@ def embeddings_body(result: Embeddings, model: str, encoding_format: str) -> dic
 
 def model_body(model: CatalogModel) -> dict[str, Any]:
     return {"id": model.id, "object": "model", "created": model.created, "owned_by": model.owned_by}
+
+
+def text_completion_body(answers: list[ChatCompletion]) -> dict[str, Any]:
+    """One ``text_completion`` with a choice per prompt and the usage of them all."""
+    first = answers[0]
+    usage = Usage()
+    for answer in answers:
+        if answer.usage is not None:
+            usage.prompt_tokens += answer.usage.prompt_tokens
+            usage.completion_tokens += answer.usage.completion_tokens
+    choices = [
+        {"text": a.content or "", "index": i, "logprobs": None, "finish_reason": _finish(a.finish_reason)}
+        for i, a in enumerate(answers)
+    ]
+    return {
+        "id": _cmpl_id(first.id),
+        "object": "text_completion",
+        "created": first.created or int(time.time()),
+        "model": first.model,
+        "choices": choices,
+        "usage": usage_body(usage),
+    }
+
+
+def text_completion_chunk_body(chunk: ChatChunk, index: int, include_usage: bool) -> dict[str, Any]:
+    """A streamed ``text_completion`` (the same object type as the answer, as OpenAI sends it)."""
+    out: dict[str, Any] = {"id": _cmpl_id(chunk.id), "object": "text_completion", "created": chunk.created, "model": chunk.model}
+    if chunk.usage is not None and not chunk.has_content:
+        out["choices"] = []
+        out["usage"] = usage_body(chunk.usage)
+        return out
+    finish = _finish(chunk.finish_reason) if chunk.finish_reason else None
+    out["choices"] = [{"text": chunk.content or "", "index": index, "logprobs": None, "finish_reason": finish}]
+    if include_usage:
+        out["usage"] = None
+    return out
+
+
+def _finish(reason: str | None) -> str:
+    """Completions know only stop, length and content_filter."""
+    return reason if reason in ("length", "content_filter") else "stop"
+
+
+def _cmpl_id(chat_id: str) -> str:
+    return "cmpl-" + chat_id.removeprefix("chatcmpl-")

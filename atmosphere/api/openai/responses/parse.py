@@ -1,9 +1,9 @@
-"""The Responses API's wire shapes ↔ the domain's: a request becomes a ``ChatRequest``,
-a ``ChatCompletion`` becomes a ``response`` object, and the output items both share.
+"""Responses API requests → domain requests: a request becomes a ``ChatRequest`` (with what
+the response object echoes, ``ResponsesRequest``); the answer side is ``render``.
 
 Stateless: nothing is stored, so whatever needs a stored response (``previous_response_id``,
 ``conversation``, ``store: true``, ``background``, ``item_reference`` inputs) is a 400 that
-says so. Tools are reduced to what a local model can call (``responses_tools``): function
+says so. Tools are reduced to what a local model can call (``tools``): function
 tools, namespace members flattened, hosted tools dropped and named. Fields that only tune
 OpenAI's own service (``reasoning``, ``include``, ``prompt_cache_key``, ``client_metadata``,
 ``parallel_tool_calls``, ``store: false``) are accepted and have no effect. Images, in a
@@ -14,16 +14,14 @@ the gateway never fetches a URL a request names.
 from __future__ import annotations
 
 import binascii
-import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from atmosphere.api.body import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
 from atmosphere.api.fields import RESPONSES
-from atmosphere.api.openai.parse import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
 from atmosphere.api.openai.responses.tools import ToolOffer, tool_offer
-from atmosphere.domain import ChatCompletion, ChatRequest, ToolCall, Usage, tool_result_content
+from atmosphere.domain import ChatRequest, tool_result_content
 from atmosphere.errors import InvalidRequest
 
 _NOT_STORED = "Atmosphere does not store responses, so '{}' cannot be used; send the whole conversation in 'input'."
@@ -39,13 +37,6 @@ class ResponsesRequest:
     chat: ChatRequest
     echo: dict[str, Any] = field(default_factory=dict)
     tools: ToolOffer = field(default_factory=ToolOffer)  # maps calls back to the client's (namespace, name)
-
-
-def new_id(prefix: str) -> str:
-    return f"{prefix}_{os.urandom(12).hex()}"
-
-
-# --- request -----------------------------------------------------------------------------
 
 
 def parse_responses_request(data: Any) -> ResponsesRequest:
@@ -259,90 +250,3 @@ def _check_depth(schema: dict[str, Any]) -> None:
             stack.extend((v, depth + 1) for v in value.values())
         elif isinstance(value, list):
             stack.extend((v, depth + 1) for v in value)
-
-
-# --- response ----------------------------------------------------------------------------
-
-
-def message_item(item_id: str, text: str, status: str = "completed") -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": item_id,
-        "status": status,
-        "role": "assistant",
-        "content": [output_text_part(text)] if status == "completed" else [],
-    }
-
-
-def output_text_part(text: str) -> dict[str, Any]:
-    return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
-
-
-def function_call_item(item_id: str, call: ToolCall, tools: ToolOffer, status: str = "completed") -> dict[str, Any]:
-    """A ``function_call`` output item; a namespace member's carries ``namespace`` beside its own name."""
-    return {
-        "type": "function_call",
-        "id": item_id,
-        "call_id": call.id,
-        **tools.client_name(call.name),
-        "arguments": call.arguments,
-        "status": status,
-    }
-
-
-def usage_body(usage: Usage | None) -> dict[str, Any]:
-    usage = usage or Usage()
-    return {
-        "input_tokens": usage.prompt_tokens,
-        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
-        "output_tokens": usage.completion_tokens,
-        "output_tokens_details": {"reasoning_tokens": 0},
-        "total_tokens": usage.total_tokens,
-    }
-
-
-def response_body(
-    response_id: str,
-    created: int,
-    model: str,
-    echo: dict[str, Any],
-    *,
-    status: str,
-    output: list[dict[str, Any]],
-    usage: Usage | None = None,
-    error: dict[str, str] | None = None,
-) -> dict[str, Any]:
-    """A ``response`` object; ``status`` is in_progress, completed, incomplete or failed."""
-    return {
-        "id": response_id,
-        "object": "response",
-        "created_at": created,
-        "status": status,
-        "completed_at": int(time.time()) if status == "completed" else None,
-        "error": error,
-        "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
-        "model": model,
-        "output": output,
-        "previous_response_id": None,
-        "reasoning": {"effort": None, "summary": None},
-        "store": False,
-        "truncation": "disabled",
-        "usage": usage_body(usage) if status != "in_progress" else None,
-        "user": None,
-        **echo,
-    }
-
-
-def completed_status(finish_reason: str | None) -> str:
-    """A backend that stopped on its token limit left the response incomplete."""
-    return "incomplete" if finish_reason == "length" else "completed"
-
-
-def answer_body(answer: ChatCompletion, req: ResponsesRequest) -> dict[str, Any]:
-    """A whole (non-streamed) answer as a response object."""
-    output: list[dict[str, Any]] = []
-    if answer.content or not answer.tool_calls:
-        output.append(message_item(new_id("msg"), answer.content or ""))
-    output += [function_call_item(new_id("fc"), call, req.tools) for call in answer.tool_calls]
-    status = completed_status(answer.finish_reason)
-    return response_body(new_id("resp"), answer.created, answer.model, req.echo, status=status, output=output, usage=answer.usage)

@@ -1,7 +1,7 @@
 """The Responses face: ``POST /v1/responses`` (stateless), what ``client.responses.create``
 and the Vercel AI SDK call by default.
 
-A request becomes a chat request (``responses_wire``) and runs through the executor like
+A request becomes a chat request (``parse``) and runs through the executor like
 ``/v1/chat/completions``; the answer, or the executor's chunks, are rendered back as a
 response object or as the Responses event stream. Nothing is stored, so fetching or
 deleting a response by id is a 404 that says so.
@@ -16,18 +16,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from atmosphere.api.body import read_json
 from atmosphere.api.common import body_limit, chunks_of, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.middleware.context import surfaces
-from atmosphere.api.openai.parse import read_json
-from atmosphere.api.openai.responses.parse import (
-    ResponsesRequest,
+from atmosphere.api.openai.responses.parse import ResponsesRequest, parse_responses_request
+from atmosphere.api.openai.responses.render import (
     answer_body,
     completed_status,
     function_call_item,
     message_item,
     new_id,
     output_text_part,
-    parse_responses_request,
     response_body,
 )
 from atmosphere.api.openai.responses.tools import ToolOffer
