@@ -19,7 +19,7 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_DIR = Path(__file__).resolve().parents[2] / "static"  # atmosphere/static
 # Paths where programs expect data: never the dashboard's HTML, whatever the Accept header.
 API_PREFIXES = ("/v1", "/api", "/ws")
 
