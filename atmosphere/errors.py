@@ -1,4 +1,9 @@
-"""Error types, and the one place that maps them to HTTP status and the OpenAI error body."""
+"""Error types, and the one place that maps them to HTTP status and the OpenAI error body.
+
+A client-facing error declares its status and code on its class line
+(``class NotFound(AtmosphereError, status=404, code="not_found")``); its OpenAI ``type``
+follows from the status (``error_type``) unless the class names another.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,27 @@ from typing import Any, Literal
 from atmosphere.domain import Attempt, FailureKind
 
 
+def error_type(status: int) -> str:
+    """The OpenAI error ``type`` of a status: the caller's fault below 500, ours from 500."""
+    return "invalid_request_error" if status < 500 else "server_error"
+
+
 class AtmosphereError(Exception):
     """Base of errors that reach a client; carries the OpenAI error fields."""
 
     status: int = 500
     type: str = "server_error"
     code: str | None = None
+
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None, type: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+            cls.type = error_type(status)
+        if code is not None:
+            cls.code = code
+        if type is not None:
+            cls.type = type
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -33,71 +53,44 @@ class AtmosphereError(Exception):
         }
 
 
-class InvalidRequest(AtmosphereError):
-    status = 400
-    type = "invalid_request_error"
+class InvalidRequest(AtmosphereError, status=400): ...
 
 
-class NotFound(AtmosphereError):
-    status = 404
-    type = "invalid_request_error"
-    code = "not_found"
+class NotFound(AtmosphereError, status=404, code="not_found"): ...
 
 
-class ModelNotFound(NotFound):
-    code = "model_not_found"
+class ModelNotFound(NotFound, code="model_not_found"): ...
 
 
-class Unauthorized(AtmosphereError):
+class Unauthorized(AtmosphereError, status=401, code="invalid_api_key"):
     """No API key, or the wrong one, while the service requires one."""
 
-    status = 401
-    type = "invalid_request_error"
-    code = "invalid_api_key"
 
-
-class Forbidden(AtmosphereError):
+class Forbidden(AtmosphereError, status=403, code="forbidden"):
     """A request the service refuses whoever sends it (a foreign web page, a foreign Host)."""
 
-    status = 403
-    type = "invalid_request_error"
-    code = "forbidden"
 
-
-class NotAllowedForKey(Forbidden):
+class NotAllowedForKey(Forbidden, code="key_not_allowed"):
     """A client key's scope leaves out this surface, path or model."""
 
-    code = "key_not_allowed"
 
-
-class KeyRateLimited(AtmosphereError):
+class KeyRateLimited(AtmosphereError, status=429, type="rate_limit_error", code="rate_limit_exceeded"):
     """A client key is over one of its limits; ``Retry-After`` says when to try again."""
-
-    status = 429
-    type = "rate_limit_error"
-    code = "rate_limit_exceeded"
 
     def __init__(self, message: str, *, retry_after: int):
         super().__init__(message)
         self.headers["Retry-After"] = str(retry_after)
 
 
-class MethodNotAllowed(AtmosphereError):
-    status = 405
-    type = "invalid_request_error"
-
+class MethodNotAllowed(AtmosphereError, status=405):
     def __init__(self, message: str, *, allow: str | None = None):
         super().__init__(message)
         if allow:
             self.headers["Allow"] = allow
 
 
-class Conflict(AtmosphereError):
+class Conflict(AtmosphereError, status=409, code="conflict"):
     """The request is well formed but the service's state refuses it (e.g. a cap is reached)."""
-
-    status = 409
-    type = "invalid_request_error"
-    code = "conflict"
 
 
 class HTTPStatusError(AtmosphereError):
@@ -106,49 +99,30 @@ class HTTPStatusError(AtmosphereError):
     def __init__(self, status: int, message: str):
         super().__init__(message)
         self.status = status
-        self.type = "invalid_request_error" if status < 500 else "server_error"
+        self.type = error_type(status)
 
 
-class ModelNotLocal(Forbidden):
+class ModelNotLocal(Forbidden, code="model_not_local"):
     """The model runs on a hosted service and cloud models are not allowed (local by default)."""
 
-    code = "model_not_local"
+
+class PayloadTooLarge(AtmosphereError, status=413, code="request_too_large"): ...
 
 
-class PayloadTooLarge(AtmosphereError):
-    status = 413
-    type = "invalid_request_error"
-    code = "request_too_large"
-
-
-class StateNotSaved(AtmosphereError):
+class StateNotSaved(AtmosphereError, code="state_not_saved"):
     """A change could not be written to the state directory, so it was not made."""
 
-    code = "state_not_saved"
 
-
-class HistoryUnavailable(AtmosphereError):
+class HistoryUnavailable(AtmosphereError, status=503, code="usage_not_recorded"):
     """The usage history (or the key store) cannot be opened; requests are still served."""
 
-    status = 503
-    type = "server_error"
-    code = "usage_not_recorded"
 
-
-class KeysUnavailable(AtmosphereError):
+class KeysUnavailable(AtmosphereError, status=503, code="keys_unavailable"):
     """Client keys cannot be checked or managed: their database is not open or not reachable."""
 
-    status = 503
-    type = "server_error"
-    code = "keys_unavailable"
 
-
-class ClientClosedRequest(AtmosphereError):
+class ClientClosedRequest(AtmosphereError, status=499, type="client_closed_request", code="client_closed_request"):
     """The client left before its answer: the upstream call was cancelled (nginx's 499)."""
-
-    status = 499
-    type = "client_closed_request"
-    code = "client_closed_request"
 
 
 class _AttemptsError(AtmosphereError):
@@ -159,30 +133,22 @@ class _AttemptsError(AtmosphereError):
         self.attempts = attempts
 
 
-class NoBackendAvailable(_AttemptsError):
-    status = 503
-    code = "no_backend_available"
+class NoBackendAvailable(_AttemptsError, status=503, code="no_backend_available"): ...
 
 
-class HostsBusy(NoBackendAvailable):
+class HostsBusy(NoBackendAvailable, code="hosts_busy"):
     """Every host that could serve the model is at its concurrency limit and its queue is
     full (or the wait ran past the queue deadline): come back shortly."""
-
-    code = "hosts_busy"
 
     def __init__(self, message: str, attempts: list[Attempt], *, retry_after: int = 1):
         super().__init__(message, attempts)
         self.headers = {"Retry-After": str(retry_after)}
 
 
-class UpstreamError(_AttemptsError):
-    status = 502
-    code = "upstream_error"
+class UpstreamError(_AttemptsError, status=502, code="upstream_error"): ...
 
 
-class UpstreamTimeout(_AttemptsError):
-    status = 504
-    code = "upstream_timeout"
+class UpstreamTimeout(_AttemptsError, status=504, code="upstream_timeout"): ...
 
 
 class BackendFailure(Exception):

@@ -31,10 +31,7 @@ _MARGIN_S = 0.5  # end the streams this long before uvicorn's own deadline
 BEFORE_START = "The gateway is shutting down; this request was ended before its answer started."
 
 
-class ShuttingDown(AtmosphereError):
-    status = 503
-    type = "server_error"
-    code = "shutting_down"
+class ShuttingDown(AtmosphereError, status=503, code="shutting_down"): ...
 
 
 class StopHook:
