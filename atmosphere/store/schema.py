@@ -50,60 +50,54 @@ usage = sa.Table(
 # Retention deletes by time, and the Keys page counts each key's refusals of the last hour.
 sa.Index("ix_usage_ts", usage.c.ts_ms)
 
-# The same history summed per hour (kept by the writer in the transaction that writes the rows):
-# every report reads these, never every request. Clustered on their keys on SQLite (no rowid), so
-# a range of hours is read in order from one b-tree.
-usage_hourly = sa.Table(
-    "usage_hourly",
-    metadata,
-    sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),  # epoch hours
-    sa.Column("key", sa.String(128), primary_key=True),
-    sa.Column("model", sa.String(256), primary_key=True),  # served, else requested, else "(none)"
-    sa.Column("host", sa.String(128), primary_key=True),  # "(none)" for a request no host served
-    sa.Column("requests", sa.BigInteger, nullable=False),
-    sa.Column("errors", sa.BigInteger, nullable=False),
-    sa.Column("tokens_in", sa.BigInteger, nullable=False),
-    sa.Column("tokens_out", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
-# Requests per hour, key and latency bin: the percentiles' histogram.
-usage_latency = sa.Table(
-    "usage_latency",
-    metadata,
-    sa.Column("hour", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("key", sa.String(128), primary_key=True),
-    sa.Column("latency_bin", sa.SmallInteger, primary_key=True, autoincrement=False),  # -1: no duration
-    sa.Column("requests", sa.BigInteger, nullable=False),
-    sa.Column("errors", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
 
+def _sums(name: str, period: str) -> sa.Table:
+    """Requests, errors and tokens per (period, key, model, host): the totals every report reads.
+    ``model`` is the served name, else the requested one, else "(none)"; ``host`` is "(none)" for
+    a request no host served. Clustered on their keys on SQLite (no rowid), so a range of periods
+    is read in order from one b-tree."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(period, sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("model", sa.String(256), primary_key=True),
+        sa.Column("host", sa.String(128), primary_key=True),
+        *_counts(),
+        sa.Column("tokens_in", sa.BigInteger, nullable=False),
+        sa.Column("tokens_out", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
+    )
+
+
+def _latency(name: str, period: str) -> sa.Table:
+    """Requests per (period, key, latency bin): the percentiles' histogram (bin -1: no duration)."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column(period, sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("key", sa.String(128), primary_key=True),
+        sa.Column("latency_bin", sa.SmallInteger, primary_key=True, autoincrement=False),
+        *_counts(),
+        sqlite_with_rowid=False,
+    )
+
+
+def _counts() -> list[sa.Column[int]]:
+    """A column belongs to one table: new ones for each."""
+    return [sa.Column("requests", sa.BigInteger, nullable=False), sa.Column("errors", sa.BigInteger, nullable=False)]
+
+
+# The history summed per hour (epoch hours), kept by the writer in the transaction that writes
+# the rows: every report reads these, never every request.
+usage_hourly = _sums("usage_hourly", "hour")
+usage_latency = _latency("usage_latency", "hour")
 # The same sums per day (epoch days, UTC), kept beside the hourly ones in the same transaction:
 # a day view over a month reads 30 days of these instead of 720 hours of the others. A report
 # reads whole days here and the partial days at its edges from the hourly tables.
-usage_daily = sa.Table(
-    "usage_daily",
-    metadata,
-    sa.Column("day", sa.BigInteger, primary_key=True, autoincrement=False),  # epoch days
-    sa.Column("key", sa.String(128), primary_key=True),
-    sa.Column("model", sa.String(256), primary_key=True),
-    sa.Column("host", sa.String(128), primary_key=True),
-    sa.Column("requests", sa.BigInteger, nullable=False),
-    sa.Column("errors", sa.BigInteger, nullable=False),
-    sa.Column("tokens_in", sa.BigInteger, nullable=False),
-    sa.Column("tokens_out", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
-usage_latency_daily = sa.Table(
-    "usage_latency_daily",
-    metadata,
-    sa.Column("day", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("key", sa.String(128), primary_key=True),
-    sa.Column("latency_bin", sa.SmallInteger, primary_key=True, autoincrement=False),
-    sa.Column("requests", sa.BigInteger, nullable=False),
-    sa.Column("errors", sa.BigInteger, nullable=False),
-    sqlite_with_rowid=False,
-)
+usage_daily = _sums("usage_daily", "day")
+usage_latency_daily = _latency("usage_latency_daily", "day")
+
 
 # Client keys: the secret is never stored, only its keyed hash.
 client_keys = sa.Table(
