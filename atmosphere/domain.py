@@ -114,12 +114,13 @@ def sort_capabilities(caps: set[str]) -> list[str]:
     return [c for c in CAPABILITY_ORDER if c in caps]
 
 
-@dataclass(slots=True)
-class ChatRequest:
-    """An OpenAI chat request, validated and normalised for the adapters."""
+@dataclass(slots=True, kw_only=True)
+class Sampling:
+    """What every request that generates text carries: streamed or not, the sampling settings,
+    and the fields passed through where a backend understands them (``extra``: tools,
+    response_format, ...; ``extra[OLLAMA_NATIVE]`` holds native Ollama fields only the Ollama
+    adapter sends)."""
 
-    model: str | None
-    messages: list[dict[str, Any]]
     stream: bool = False
     temperature: float | None = None
     top_p: float | None = None
@@ -127,10 +128,16 @@ class ChatRequest:
     stop: list[str] | None = None
     seed: int | None = None
     include_usage: bool = False
-    user: str | None = None  # the caller's end-user id: keeps a conversation on one host
-    # Passed through where a backend understands them (tools, response_format, ...);
-    # ``extra[OLLAMA_NATIVE]`` holds native Ollama fields only the Ollama adapter sends.
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ChatRequest(Sampling):
+    """An OpenAI chat request, validated and normalised for the adapters."""
+
+    model: str | None
+    messages: list[dict[str, Any]]
+    user: str | None = None  # the caller's end-user id: keeps a conversation on one host
     # A client's ``X-Session-ID``: LlamaFarm then keeps the conversation server-side.
     session_id: str | None = None
 
@@ -161,21 +168,13 @@ class EmbedRequest:
 
 
 @dataclass(slots=True)
-class GenerateRequest:
+class GenerateRequest(Sampling):
     """A text completion: a prompt to continue (``/v1/completions``, Ollama ``/api/generate``)."""
 
     model: str | None
     prompt: str
-    stream: bool = False
     system: str | None = None
     suffix: str | None = None
-    temperature: float | None = None
-    top_p: float | None = None
-    max_tokens: int | None = None
-    stop: list[str] | None = None
-    seed: int | None = None
-    include_usage: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # --- results ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from atmosphere import jsonfast
-from atmosphere.domain import ChatRequest, GenerateRequest, ModelSheet, Resident, TokenLogprob, ToolCall, Usage
+from atmosphere.domain import ModelSheet, Resident, Sampling, TokenLogprob, ToolCall, Usage
 from atmosphere.errors import BackendFailure
 from atmosphere.http.client import completion_id
 
@@ -109,7 +109,7 @@ def _json_arguments(arguments: Any) -> Any:
     return arguments or {}
 
 
-def options(req: ChatRequest | GenerateRequest) -> dict[str, Any]:
+def options(req: Sampling) -> dict[str, Any]:
     """Sampling settings → Ollama ``options`` (``max_tokens`` is ``num_predict`` there)."""
     out: dict[str, Any] = {}
     for key in ("temperature", "top_p", "seed", "stop"):
