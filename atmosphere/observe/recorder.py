@@ -18,7 +18,7 @@ from atmosphere.domain import Attempt, ChatChunk, Usage
 from atmosphere.errors import AtmosphereError
 from atmosphere.observe import context
 from atmosphere.observe.metrics import Metrics
-from atmosphere.observe.requestlog import RequestEntry, RequestLog
+from atmosphere.observe.requestlog import Outcome, RequestEntry, RequestLog
 
 
 class Recorder:
@@ -82,36 +82,25 @@ class Trace:
         answer: str | None = None,
         status: int = 200,
     ) -> None:
-        if self._done:
-            return
-        self._done = True
-        self.context.recorded = True
         now = time.perf_counter()
         total = (now - self.context.started) * 1000
         upstream = (now - self.upstream_at) * 1000 if self.upstream_at is not None else None
         ttft = (self.first_at - self.upstream_at) * 1000 if self.first_at and self.upstream_at else None
-        self._recorder._add(
-            self._entry(
-                backend=backend,
-                model=model,
-                attempts=attempts,
-                status=status,
-                outcome="fallback" if attempts and any(a.kind != "skipped" for a in attempts) else "ok",
-                added_ms=round(max(0.0, total - (upstream or 0.0) - self.queued * 1000), 3),
-                upstream_ms=round(upstream, 3) if upstream is not None else None,
-                ttft_ms=round(ttft, 3) if ttft is not None else None,
-                usage=usage,
-                substituted=substituted,
-                answer=answer if self._recorder.log_prompts or self.prompt is not None else None,
-            ),
-            self.context,
+        self._write(
+            attempts,
+            "fallback" if attempts and any(a.kind != "skipped" for a in attempts) else "ok",
+            status,
+            round(max(0.0, total - (upstream or 0.0) - self.queued * 1000), 3),
+            backend=backend,
+            model=model,
+            upstream_ms=round(upstream, 3) if upstream is not None else None,
+            ttft_ms=round(ttft, 3) if ttft is not None else None,
+            usage=usage,
+            substituted=substituted,
+            answer=answer if self._recorder.log_prompts or self.prompt is not None else None,
         )
 
     def fail(self, error: BaseException) -> None:
-        if self._done:
-            return
-        self._done = True
-        self.context.recorded = True
         reason = None
         if isinstance(error, AtmosphereError):
             status, reason = error.status, error.message
@@ -119,34 +108,47 @@ class Trace:
             status, reason = 503, "the gateway shut down before the answer started"  # the drain's doing
         else:  # 499: the client went away before an answer (nginx's word for it); else our own fault
             status = 499 if isinstance(error, asyncio.CancelledError) else 500
-        attempts: list[Attempt] = getattr(error, "attempts", [])
         total = (time.perf_counter() - self.context.started) * 1000
-        self._recorder._add(
-            self._entry(
-                backend=None,
-                model=None,
-                attempts=attempts,
-                status=status,
-                outcome="error",
-                added_ms=round(total, 3),
-                upstream_ms=None,
-                ttft_ms=None,
-                usage=None,
-                substituted=False,
-                answer=None,
-                reason=reason,
-                error=_error_kind(error),
-            ),
-            self.context,
-        )
+        attempts: list[Attempt] = getattr(error, "attempts", [])
+        self._write(attempts, "error", status, round(total, 3), reason=reason, error=_error_kind(error))
 
-    def _entry(self, *, usage: Usage | None, attempts: list[Attempt], **fields: Any) -> RequestEntry:
-        return RequestEntry(
+    def _write(
+        self,
+        attempts: list[Attempt],
+        outcome: Outcome,
+        status: int,
+        added_ms: float,
+        *,
+        backend: str | None = None,
+        model: str | None = None,
+        upstream_ms: float | None = None,
+        ttft_ms: float | None = None,
+        usage: Usage | None = None,
+        substituted: bool = False,
+        answer: str | None = None,
+        reason: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Writes the request's entry, once: a later ``finish`` or ``fail`` of it is ignored.
+        What a failed request lacks (who served, upstream timings, usage) is left None."""
+        if self._done:
+            return
+        self._done = True
+        self.context.recorded = True
+        entry = RequestEntry(
             id=self.context.id,  # the x-request-id the client got
             time=round(self.wall, 3),
             surface=self.context.surface,
             requested_model=self.requested,
+            backend=backend,
+            model=model,
+            substituted=substituted,
             attempts=[a.to_dict() for a in attempts] if attempts else [],
+            status=status,
+            outcome=outcome,
+            added_ms=added_ms,
+            upstream_ms=upstream_ms,
+            ttft_ms=ttft_ms,
             tokens_in=usage.prompt_tokens if usage else None,
             tokens_out=usage.completion_tokens if usage else None,
             estimated=bool(usage and usage.estimated),
@@ -155,10 +157,13 @@ class Trace:
             client=self.context.client,
             agent=self.context.agent,
             prompt=self.prompt,
+            answer=answer,
             queued_ms=round(self.queued * 1000, 3) if self.queued else None,
             dropped_tools=self.context.dropped_tools,
-            **fields,
+            reason=reason,
+            error=error,
         )
+        self._recorder._add(entry, self.context)
 
 
 def _error_kind(error: BaseException) -> str:
