@@ -26,7 +26,7 @@ from atmosphere.standins.catalog import Project, ProjectModel
 from atmosphere.standins.common import fastapi_body_check, json_response, request_json
 from atmosphere.standins.llamafarm_chat import APOLOGY, MAX_ITERATIONS_MESSAGE, UPSTREAM_FAILURE, ChatAnswers, reply_text
 from atmosphere.standins.llamafarm_health import DATA_DIR, health_body
-from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.middleware import emulator_app
 from atmosphere.standins.state import EmulatorState
 
 __all__ = ["APOLOGY", "MAX_ITERATIONS_MESSAGE", "UPSTREAM_FAILURE", "create_llamafarm_app", "reply_text"]
@@ -236,24 +236,15 @@ def create_llamafarm_app(state: EmulatorState | None = None, namespace: str = "d
     api = _Api(state, namespace)
     project_path = "/v1/projects/{namespace}/{project}"
     routes = [
-        *control_routes(state),
-        Route("/", api.root, methods=["GET"]),
-        Route("/health", api.health, methods=["GET"]),
-        Route("/health/liveness", api.liveness, methods=["GET"]),
-        Route("/info", api.info, methods=["GET"]),
-        Route("/v1/models", api.hf_models, methods=["GET"]),
-        Route("/v1/projects/{namespace}", api.projects, methods=["GET"]),
-        Route(project_path, api.project, methods=["GET"]),
-        Route(project_path + "/models", api.project_models, methods=["GET"]),
+        Route("/", api.root),
+        Route("/health", api.health),
+        Route("/health/liveness", api.liveness),
+        Route("/info", api.info),
+        Route("/v1/models", api.hf_models),
+        Route("/v1/projects/{namespace}", api.projects),
+        Route(project_path, api.project),
+        Route(project_path + "/models", api.project_models),
         Route(project_path + "/chat/completions", api.chat, methods=["POST"]),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(_RequestId),
-            Middleware(EmulatorMiddleware, state=state, error500=json_response(INTERNAL_ERROR, 500)),
-        ],
-        exception_handlers={HTTPException: _fallback_handler(state)},
-    )
-    app.state.emulator = state
-    return app
+    error500 = json_response(INTERNAL_ERROR, 500)
+    return emulator_app(state, routes, error500=error500, unrouted=_fallback_handler(state), outer=[Middleware(_RequestId)])

@@ -7,18 +7,44 @@ themselves and recording costs one small dataclass per request.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
 from atmosphere.standins.common import INVALID_JSON, json_response
 from atmosphere.standins.state import EmulatorState, RecordedRequest, UnknownFault
 
 CONTROL_PREFIX = "/_emulator/"
+
+
+def emulator_app(
+    state: EmulatorState,
+    routes: Sequence[BaseRoute],
+    *,
+    error500: Response,
+    unrouted: ExceptionHandler,
+    outer: Sequence[Middleware] = (),
+) -> Starlette:
+    """One emulator's app: the `/_emulator/*` controls and ``routes``, behind any ``outer``
+    middleware and then ``EmulatorMiddleware`` (faults answer ``error500``); ``unrouted`` answers
+    an unknown path or method as that backend does; ``app.state.emulator`` holds ``state``.
+    A route names its methods only when not GET (Starlette's default, HEAD included)."""
+    app = Starlette(
+        routes=[*control_routes(state), *routes],
+        middleware=[*outer, Middleware(EmulatorMiddleware, state=state, error500=error500)],
+        exception_handlers={HTTPException: unrouted},
+    )
+    app.state.emulator = state
+    return app
+
 
 MALFORMED = Response(b"<html>garbage", 200, media_type="text/html")
 

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -39,7 +38,7 @@ from atmosphere.standins.common import (
     request_json,
     split_words,
 )
-from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.middleware import emulator_app
 from atmosphere.standins.ollama_logprobs import logprobs_asked, token_logprob
 from atmosphere.standins.ollama_tools import planned_tool_call, tool_result_reply
 from atmosphere.standins.state import EmulatorState, normalize_model
@@ -138,8 +137,11 @@ class _Api:
             return resolved
         return json_response(_show_body(resolved[1], self.state.with_capabilities))
 
-    def _completion(self, request: Request, verb: str) -> tuple[dict[str, Any], str] | Response:
-        """Body and requested name for chat/generate, or Ollama's refusal (embedding-only model)."""
+    async def _completion(self, request: Request, verb: str) -> tuple[dict[str, Any], str] | Response:
+        """Body and requested name for chat/generate, or Ollama's refusal (embedding-only model);
+        after ``answer_delay``, where one is set."""
+        if self.state.answer_delay:
+            await self._think()
         resolved = self._resolve(request)
         if isinstance(resolved, Response):
             return resolved
@@ -160,9 +162,7 @@ class _Api:
             state.active -= 1
 
     async def chat(self, request: Request) -> Response:
-        if self.state.answer_delay:
-            await self._think()
-        resolved = self._completion(request, "chat")
+        resolved = await self._completion(request, "chat")
         if isinstance(resolved, Response):
             return resolved
         body, name = resolved
@@ -199,9 +199,7 @@ class _Api:
         return ChunkStream([orjson.dumps(line) + b"\n", orjson.dumps(final) + b"\n"], NDJSON, delay=self.state.chunk_delay)
 
     async def generate(self, request: Request) -> Response:
-        if self.state.answer_delay:
-            await self._think()
-        resolved = self._completion(request, "generate")
+        resolved = await self._completion(request, "generate")
         if isinstance(resolved, Response):
             return resolved
         body, name = resolved
@@ -395,22 +393,14 @@ def create_ollama_app(state: EmulatorState | None = None) -> Starlette:
     state = state if state is not None else EmulatorState()
     api = _Api(state)
     routes = [
-        *control_routes(state),
-        Route("/", api.root, methods=["GET", "HEAD"]),
-        Route("/api/version", api.version, methods=["GET", "HEAD"]),
-        Route("/api/tags", api.tags, methods=["GET", "HEAD"]),
-        Route("/api/ps", api.ps, methods=["GET"]),
+        Route("/", api.root),
+        Route("/api/version", api.version),
+        Route("/api/tags", api.tags),
+        Route("/api/ps", api.ps),
         Route("/api/show", api.show, methods=["POST"]),
         Route("/api/chat", api.chat, methods=["POST"]),
         Route("/api/generate", api.generate, methods=["POST"]),
         Route("/api/embed", api.embed, methods=["POST"]),
         Route("/api/embeddings", api.embeddings, methods=["POST"]),
     ]
-    error500 = json_response({"error": RUNNER_CRASH}, 500)
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(EmulatorMiddleware, state=state, error500=error500)],
-        exception_handlers={HTTPException: _not_found(state)},
-    )
-    app.state.emulator = state
-    return app
+    return emulator_app(state, routes, error500=json_response({"error": RUNNER_CRASH}, 500), unrouted=_not_found(state))

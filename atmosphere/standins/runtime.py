@@ -21,7 +21,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -41,7 +40,7 @@ from atmosphere.standins.common import (
     sse,
 )
 from atmosphere.standins.llamafarm_chat import context_usage
-from atmosphere.standins.middleware import EmulatorMiddleware, control_routes
+from atmosphere.standins.middleware import emulator_app
 from atmosphere.standins.state import EmulatorState
 
 EMBEDDING_DIM = 384
@@ -228,16 +227,9 @@ def create_runtime_app(state: EmulatorState | None = None) -> Starlette:
     state = state if state is not None else EmulatorState()
     api = _Api(state)
     routes = [
-        *control_routes(state),
-        Route("/health", api.health, methods=["GET"]),
-        Route("/v1/models", api.models, methods=["GET"]),
+        Route("/health", api.health),
+        Route("/v1/models", api.models),
         Route("/v1/chat/completions", api.chat, methods=["POST"]),
         Route("/v1/embeddings", api.embeddings, methods=["POST"]),
     ]
-    app = Starlette(
-        routes=routes,
-        middleware=[Middleware(EmulatorMiddleware, state=state, error500=_detail(RUNTIME_CRASH))],
-        exception_handlers={HTTPException: _fastapi_fallback},
-    )
-    app.state.emulator = state
-    return app
+    return emulator_app(state, routes, error500=_detail(RUNTIME_CRASH), unrouted=_fastapi_fallback)
