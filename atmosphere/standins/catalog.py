@@ -6,7 +6,11 @@ the data reads like the real backends' listings (see shared/reference).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
 
 
 @dataclass(slots=True)
@@ -94,55 +98,18 @@ class CachedModel:
 
 def default_ollama_models() -> list[OllamaModel]:
     """The four models a typical small Ollama install carries."""
-    return [
-        OllamaModel(
-            name="llama3.2:latest",
-            family="llama",
-            parameter_size="3.2B",
-            quantization_level="Q4_K_M",
-            capabilities=["completion", "tools"],
-            size=2019393189,
-            digest="a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72",
-            embedding_length=3072,
-            context_length=131072,
-            families=["llama"],
-        ),
-        OllamaModel(
-            name="qwen2.5:0.5b",
-            family="qwen2",
-            parameter_size="494.03M",
-            quantization_level="Q4_K_M",
-            capabilities=["completion"],
-            size=397821319,
-            digest="a8b0c51577010a279d933d14c2a8ab4b268079d44c5c8830c0a93900f1827c67",
-            embedding_length=896,
-            context_length=32768,
-            families=["qwen2"],
-        ),
-        OllamaModel(
-            name="llava:latest",
-            family="llama",
-            parameter_size="7B",
-            quantization_level="Q4_0",
-            capabilities=["completion", "vision"],
-            size=4733363377,
-            digest="8dd30f6b0cb19f555f2c7a7ebda861449ea2cc76bf1f44e262931f45fc81d081",
-            embedding_length=4096,
-            families=["llama", "clip"],
-        ),
-        OllamaModel(
-            name="nomic-embed-text:latest",
-            family="nomic-bert",
-            parameter_size="137M",
-            quantization_level="F16",
-            capabilities=["embedding"],
-            size=274302450,
-            digest="0a109f422b47e3a30ba2b10eca18548e944e8a23073ee3f3e947efcf3c45e59f",
-            embedding_length=768,
-            context_length=2048,
-            families=["nomic-bert"],
-        ),
-    ]
+    return ollama_models("installed")
+
+
+def ollama_models(group: str) -> list[OllamaModel]:
+    """A group of ``ollama_models.json`` (``installed``, ``cloud``): entries as ``/api/tags`` and
+    ``/api/show`` describe them, fresh on each call (an emulator's state changes its own list)."""
+    return [OllamaModel(**entry) for entry in orjson.loads(_models_json())[group]]
+
+
+@functools.cache
+def _models_json() -> bytes:
+    return Path(__file__).with_name("ollama_models.json").read_bytes()
 
 
 def default_projects() -> list[Project]:

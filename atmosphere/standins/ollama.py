@@ -74,6 +74,20 @@ def _metrics(prompt_count: int, eval_count: int) -> dict[str, int]:
     return {k: v for k, v in metrics.items() if v}
 
 
+def _loaded(name: str, verb: str, *, unload: bool) -> Response:
+    """Ollama's reply to a chat or generate with nothing to generate: the model was loaded (or,
+    with ``keep_alive: 0``, unloaded). Generate names only an unload as its ``done_reason``."""
+    created = now_rfc3339()
+    if verb == "chat":
+        empty = {"role": "assistant", "content": ""}
+        reason = "unload" if unload else "load"
+        return json_response({"model": name, "created_at": created, "message": empty, "done_reason": reason, "done": True})
+    reply: dict[str, Any] = {"model": name, "created_at": created, "response": "", "done": True}
+    if unload:
+        reply["done_reason"] = "unload"
+    return json_response(reply)
+
+
 def _keep_alive_zero(body: dict[str, Any]) -> bool:
     return body.get("keep_alive") in (0, "0", "0s", "0m")
 
@@ -138,8 +152,9 @@ class _Api:
         return json_response(_show_body(resolved[1], self.state.with_capabilities))
 
     async def _completion(self, request: Request, verb: str) -> tuple[dict[str, Any], str] | Response:
-        """Body and requested name for chat/generate, or Ollama's refusal (embedding-only model);
-        after ``answer_delay``, where one is set."""
+        """Body and requested name for chat/generate (with messages or a prompt to answer), or
+        what Ollama answers instead: its refusal (an embedding-only model), or a load or unload
+        call's reply when there is nothing to generate; after ``answer_delay``, where one is set."""
         if self.state.answer_delay:
             await self._think()
         resolved = self._resolve(request)
@@ -149,7 +164,11 @@ class _Api:
         if not model.chat_capable:
             return _error(f'"{model.name}" does not support {verb}', 400)
         self._touch(model, body)
-        return body, body.get("model") or body["name"]
+        name = body.get("model") or body["name"]
+        wanted = body.get("messages") if verb == "chat" else body.get("prompt")
+        if not wanted or (verb == "generate" and not isinstance(wanted, str)):
+            return _loaded(name, verb, unload=_keep_alive_zero(body))
+        return body, name
 
     async def _think(self) -> None:
         """Take ``answer_delay`` per completion, counting how many are answered at once."""
@@ -166,18 +185,7 @@ class _Api:
         if isinstance(resolved, Response):
             return resolved
         body, name = resolved
-        messages = body.get("messages")
-        if not messages:
-            reason = "unload" if _keep_alive_zero(body) else "load"
-            return json_response(
-                {
-                    "model": name,
-                    "created_at": now_rfc3339(),
-                    "message": {"role": "assistant", "content": ""},
-                    "done_reason": reason,
-                    "done": True,
-                }
-            )
+        messages = body["messages"]
         model = self.state.find_model(name)
         if body.get("tools") and model is not None and "tools" not in model.capabilities:
             return _error(f"{normalize_model(name)} does not support tools", 400)
@@ -203,13 +211,7 @@ class _Api:
         if isinstance(resolved, Response):
             return resolved
         body, name = resolved
-        prompt = body.get("prompt")
-        if not prompt or not isinstance(prompt, str):
-            load: dict[str, Any] = {"model": name, "created_at": now_rfc3339(), "response": ""}
-            load["done"] = True
-            if _keep_alive_zero(body):
-                load["done_reason"] = "unload"
-            return json_response(load)
+        prompt = body["prompt"]
         text = reply_text(name, prompt)
         return self._answer(body, name, text, count_words(prompt), "response")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from atmosphere.standins.catalog import OllamaModel, Project, ProjectModel
+from atmosphere.standins.catalog import OllamaModel, Project, ProjectModel, ollama_models
 from atmosphere.standins.state import EmulatorState
 
 # Values a secret-leak test looks for: none may ever appear in a gateway answer or log.
@@ -77,36 +77,7 @@ def real_world_projects(openai_base_url: str = "http://127.0.0.1:21600/v1", *, s
 
 def cloud_ollama_models() -> list[OllamaModel]:
     """Cloud entries as `ollama signin` adds them: tiny on disk, served by ollama.com."""
-    return [
-        OllamaModel(
-            name="gpt-oss:120b-cloud",
-            family="gptoss",
-            parameter_size="116.8B",
-            quantization_level="MXFP4",
-            capabilities=["completion", "tools", "thinking"],
-            size=384,
-            digest="569662207105f3f7a5e5a7f4a1b1c1f6e6b0a3b2f4d8a3e1c9d0b7a6e5f4c3b2",
-            embedding_length=2880,
-            context_length=131072,
-            families=["gptoss"],
-            remote_host="https://ollama.com:443",
-            remote_model="gpt-oss:120b",
-        ),
-        OllamaModel(
-            name="glm-4.7:cloud",
-            family="glm4",
-            parameter_size="355B",
-            quantization_level="FP8",
-            capabilities=["completion", "tools"],
-            size=339,
-            digest="0b7f6a52b1d3f2e1c0a9b8c7d6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7",
-            embedding_length=5120,
-            context_length=202752,
-            families=["glm4"],
-            remote_host="https://ollama.com:443",
-            remote_model="glm-4.7",
-        ),
-    ]
+    return ollama_models("cloud")
 
 
 def ollama_054(state: EmulatorState) -> EmulatorState:

@@ -7,7 +7,7 @@ thread; plain attribute writes are atomic under the GIL, so no locking.
 from __future__ import annotations
 
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from atmosphere.standins.catalog import (
@@ -70,13 +70,7 @@ class RecordedRequest:
     json: Any = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": self.headers,
-            "json": self.json,
-        }
+        return asdict(self)
 
 
 def normalize_model(name: str) -> str:
