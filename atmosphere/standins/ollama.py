@@ -211,9 +211,7 @@ class _Api:
         if isinstance(resolved, Response):
             return resolved
         body, name = resolved
-        prompt = body["prompt"]
-        text = reply_text(name, prompt)
-        return self._answer(body, name, text, count_words(prompt), "response")
+        return self._answer(body, name, reply_text(name, body["prompt"]), count_words(body["prompt"]), "response")
 
     def _answer(self, body: dict[str, Any], name: str, text: str, prompt_count: int, field: str) -> Response:
         """Shared tail of chat/generate: truncation, metrics, stream or single object."""
