@@ -14,17 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
-from atmosphere.domain import (
-    ChatChunk,
-    ChatCompletion,
-    ChatRequest,
-    Embeddings,
-    EmbedRequest,
-    GenerateRequest,
-    ModelSheet,
-    ProbeResult,
-    Resident,
-)
+from atmosphere import domain
 
 
 class Backend(Protocol):
@@ -36,25 +26,25 @@ class Backend(Protocol):
     url: str
     warmup_supported: bool  # whether ``warm`` can load a model now (learnt by the probe on LlamaFarm)
 
-    async def probe(self) -> ProbeResult: ...
+    async def probe(self) -> domain.ProbeResult: ...
 
     def resolve_model(self, model: str) -> str | None:
         """The native model name for a requested ``model``, or None when this backend does not serve it."""
         ...
 
-    def describe(self, result: ProbeResult | None) -> dict[str, Any]:
+    def describe(self, result: domain.ProbeResult | None) -> dict[str, Any]:
         """Dialect-specific fields for this integration's snapshot (e.g. LlamaFarm's projects)."""
         ...
 
-    async def chat(self, req: ChatRequest, model: str) -> ChatCompletion: ...
+    async def chat(self, req: domain.ChatRequest, model: str) -> domain.ChatCompletion: ...
 
-    def chat_stream(self, req: ChatRequest, model: str) -> AsyncIterator[ChatChunk]: ...
+    def chat_stream(self, req: domain.ChatRequest, model: str) -> AsyncIterator[domain.ChatChunk]: ...
 
-    async def generate(self, req: GenerateRequest, model: str) -> ChatCompletion: ...
+    async def generate(self, req: domain.GenerateRequest, model: str) -> domain.ChatCompletion: ...
 
-    def generate_stream(self, req: GenerateRequest, model: str) -> AsyncIterator[ChatChunk]: ...
+    def generate_stream(self, req: domain.GenerateRequest, model: str) -> AsyncIterator[domain.ChatChunk]: ...
 
-    async def embed(self, req: EmbedRequest, model: str) -> Embeddings: ...
+    async def embed(self, req: domain.EmbedRequest, model: str) -> domain.Embeddings: ...
 
     # --- residency: what is held in memory, loaded and unloaded on request ------------------
     # Reached only through ``router.residency``: the dashboard's Warm button and the Ollama
@@ -69,11 +59,11 @@ class Backend(Protocol):
         that cannot be told to raises a non-retryable ``BackendFailure`` saying so."""
         ...
 
-    async def running(self) -> list[Resident]:
+    async def running(self) -> list[domain.Resident]:
         """The models resident now, as the backend reports them (an empty list when it cannot say)."""
         ...
 
-    async def model_sheet(self, model: str) -> ModelSheet | None:
+    async def model_sheet(self, model: str) -> domain.ModelSheet | None:
         """What the backend says about native ``model`` beyond its listing; None when it says nothing more."""
         ...
 

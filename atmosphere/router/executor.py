@@ -17,7 +17,6 @@ from typing import Generic, TypeVar
 from atmosphere.domain import (
     Attempt,
     CatalogModel,
-    ChatChunk,
     ChatCompletion,
     ChatRequest,
     Embeddings,
@@ -305,7 +304,7 @@ class Executor:
         if isinstance(value, StartedStream):
             trace.first_chunk()
 
-            value.watched(_Committed(self.breakers, value.first, candidate, attempts, lease, trace))
+            value.watched(_Committed(self.breakers, StreamTally(value.first, trace), candidate, attempts, lease, trace))
         else:
             lease.release()
             usage = getattr(value, "usage", None)
@@ -371,15 +370,15 @@ class _Committed:
     __slots__ = ("_breakers", "_candidate", "_attempts", "_lease", "_trace", "_tally", "chunk")
 
     def __init__(
-        self, breakers: Breakers, first: ChatChunk, candidate: Candidate, attempts: list[Attempt], lease: Lease, trace: Trace
+        self, breakers: Breakers, tally: StreamTally, candidate: Candidate, attempts: list[Attempt], lease: Lease, trace: Trace
     ) -> None:
         self._breakers = breakers
         self._candidate = candidate
+        self._tally = tally
+        self.chunk = tally.add  # bound once: the watcher calls it for every chunk
         self._attempts = attempts
         self._lease = lease
         self._trace = trace
-        self._tally = StreamTally(first, trace)
-        self.chunk = self._tally.add
 
     def ended(self, error: BaseException | None) -> None:
         backend, native = self._candidate.host_id, self._candidate.native
