@@ -1,10 +1,10 @@
 import { useCallback, useEffect, useState } from 'react';
-import { ApiError, errorMessage, isAbort } from '../api/client';
 import { createKey, fetchKeys, revokeKey, updateKey, type ClientKey, type KeyDraft, type NewClientKey } from '../api/keys';
+import { loadFailed, type LoadPhase } from './loadFailed';
 import { useAbortable } from './useAbortable';
 import { useApiKey } from './useApiKey';
 
-export type KeysPhase = 'loading' | 'ready' | 'error' | 'unavailable';
+export type KeysPhase = LoadPhase;
 
 /**
  * The client keys, and the calls that change them. Each call puts the key the service
@@ -26,14 +26,7 @@ export function useKeys() {
         setError(null);
         setPhase('ready');
       })
-      .catch((err: unknown) => {
-        if (isAbort(err)) return;
-        if (err instanceof ApiError && (err.status === 404 || err.status === 405)) setPhase('unavailable');
-        else {
-          setError(errorMessage(err));
-          setPhase('error');
-        }
-      });
+      .catch((err: unknown) => loadFailed(err, setPhase, setError));
     return () => controller.abort();
   }, [key]);
 

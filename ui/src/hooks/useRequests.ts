@@ -1,13 +1,14 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, errorMessage, fetchRequests, isAbort, liveSocketUrl } from '../api/client';
+import { fetchRequests, liveSocketUrl } from '../api/client';
 import type { RequestEntry, SocketMessage } from '../api/types';
+import { loadFailed, type LoadPhase } from './loadFailed';
 import { useApiKey } from './useApiKey';
 import { useLiveSocket } from './useLiveSocket';
 
 /** The service keeps the last 500; so does the page. */
 export const KEEP_REQUESTS = 500;
 
-export type RequestsPhase = 'loading' | 'ready' | 'error' | 'unavailable';
+export type RequestsPhase = LoadPhase;
 
 /**
  * The recent-requests log, live: the service's last entries, then each
@@ -59,15 +60,7 @@ export function useRequests({ socketUrl }: { socketUrl?: string } = {}) {
         setPhase('ready');
         setError(null);
       })
-      .catch((err: unknown) => {
-        if (isAbort(err)) return;
-        // A gateway without the request log answers 404 (or 405): say so instead of failing.
-        if (err instanceof ApiError && (err.status === 404 || err.status === 405)) setPhase('unavailable');
-        else {
-          setError(errorMessage(err));
-          setPhase('error');
-        }
-      });
+      .catch((err: unknown) => loadFailed(err, setPhase, setError)); // no request log: 'unavailable'
     return () => controller.abort();
   }, [key]);
 

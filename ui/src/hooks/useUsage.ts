@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
-import { ApiError, errorMessage, isAbort, liveSocketUrl } from '../api/client';
+import { ApiError, liveSocketUrl } from '../api/client';
 import type { SocketMessage } from '../api/types';
 import { fetchUsage, type Bucket, type GroupBy, type UsageReport } from '../api/usage';
+import { loadFailed, type LoadPhase } from './loadFailed';
 import { useApiKey } from './useApiKey';
 import { useLiveSocket } from './useLiveSocket';
 
@@ -9,7 +10,7 @@ import { useLiveSocket } from './useLiveSocket';
 export const LIVE_REFRESH_MS = 3000;
 
 /** 'unrecorded': the service has no history to read (its database could not be opened: 503). */
-export type UsagePhase = 'loading' | 'ready' | 'error' | 'unavailable' | 'unrecorded';
+export type UsagePhase = LoadPhase | 'unrecorded';
 
 export interface UsageSelection {
   /** How far back from now, in milliseconds. */
@@ -43,16 +44,11 @@ export function useUsage(selection: UsageSelection, { socketUrl }: { socketUrl?:
         setPhase('ready');
       })
       .catch((err: unknown) => {
-        if (isAbort(err)) return;
-        if (err instanceof ApiError && (err.status === 404 || err.status === 405)) setPhase('unavailable');
-        else if (err instanceof ApiError && err.status === 503) {
+        if (err instanceof ApiError && err.status === 503) {
           setReport(null);
           setError(err.message);
           setPhase('unrecorded');
-        } else {
-          setError(errorMessage(err));
-          setPhase('error');
-        }
+        } else loadFailed(err, setPhase, setError);
       });
     return () => controller.abort();
   }, [span, bucket, group_by, key, generation]);
