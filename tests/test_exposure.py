@@ -4,89 +4,24 @@ flood of idle sockets cannot lock out real clients. Most of these run the real
 
 from __future__ import annotations
 
-import os
 import re
 import resource
 import socket
-import subprocess
-import sys
-import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from harness.processes import terminate_process
+from harness.processes import ServeProcess
 
 KEY = "exposure-test-key-0123456789"
-NOWHERE = "http://127.0.0.1:9"
 
 
-class ServeProcess:
-    """``atmosphere serve`` as a child process, its log lines collected as they come."""
-
-    def __init__(
-        self,
-        *args: str,
-        port: int,
-        env: dict[str, str] | None = None,
-        nofile: tuple[int, int] | None = None,
-        command: str = "serve",
-    ) -> None:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("ATMOSPHERE_")}
-        full_env.update({"ATMOSPHERE_OLLAMA_URL": NOWHERE, "ATMOSPHERE_LLAMAFARM_URL": NOWHERE, **(env or {})})
-        limit = (lambda: resource.setrlimit(resource.RLIMIT_NOFILE, nofile)) if nofile else None
-        self.port = port
-        self.lines: list[str] = []
-        self._changed = threading.Condition()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "atmosphere", command, "--port", str(port), *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=full_env,
-            preexec_fn=limit,
-        )
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            with self._changed:
-                self.lines.append(line.rstrip("\n"))
-                self._changed.notify_all()
-        with self._changed:
-            self.lines.append("<exited>")
-            self._changed.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = 20) -> str:
-        """The first log line matching ``pattern``; fails if the process exits or stays silent."""
-        regex = re.compile(pattern)
-        with self._changed:
-            found = self._changed.wait_for(
-                lambda: any(regex.search(line) for line in self.lines) or "<exited>" in self.lines, timeout
-            )
-            match = next((line for line in self.lines if regex.search(line)), None)
-        assert found and match is not None, f"no log line matching {pattern!r}:\n" + "\n".join(self.lines)
-        return match
-
-    def started(self) -> ServeProcess:
-        self.wait_for(r"Uvicorn running on")
-        return self
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log(self) -> str:
-        with self._changed:
-            return "\n".join(self.lines)
-
-    def stop(self) -> None:
-        terminate_process(self.proc)
+def _open_files(soft: int, hard: int) -> Callable[[], None]:
+    """For the child: at most this many open files (RLIMIT_NOFILE)."""
+    return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @pytest.fixture
@@ -203,7 +138,7 @@ def _with_fds(needed: int) -> None:
 
 def test_a_thousand_idle_sockets_do_not_lock_out_real_clients(serve):
     _with_fds(1400)
-    process = serve("--header-timeout", "120", nofile=(1024, 1024)).started()  # the limit the audit measured under
+    process = serve("--header-timeout", "120", preexec=_open_files(1024, 1024)).started()  # the limit the audit measured under
     idle: list[socket.socket] = []
     try:
         for _ in range(1100):
@@ -218,7 +153,7 @@ def test_a_thousand_idle_sockets_do_not_lock_out_real_clients(serve):
 
 
 def test_a_connection_that_never_finishes_its_request_head_is_closed(serve):
-    process = serve("--header-timeout", "0.5", nofile=(1024, 2048)).started()
+    process = serve("--header-timeout", "0.5", preexec=_open_files(1024, 2048)).started()
     assert _open_files_limit(process.proc.pid) == 2048  # the soft limit was raised to the hard one
     with socket.create_connection(("127.0.0.1", process.port), timeout=10) as silent:
         assert _read_all(silent).startswith(b"HTTP/1.1 408")

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 import pytest
-from test_exposure import ServeProcess
 
 from atmosphere.standins.suite import EmulatorSuite
 from harness.polling import wait_until
+from harness.processes import ServeProcess
 
 pytestmark = pytest.mark.postgres
 

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -15,33 +11,18 @@ import orjson
 
 from atmosphere.lifecycle.drain import Drain
 from harness.polling import wait_until
-from harness.processes import ROOT, EmulatorProcess, terminate_process
+from harness.processes import EmulatorProcess, ServeProcess
 
 WORDS = " ".join(f"word{i}" for i in range(40))  # the stand-in echoes it: ~50 chunks, 0.3 s apart
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _gateway(ollama: EmulatorProcess, state: Path, port: int, *args: str) -> ServeProcess:
+    """The real `atmosphere serve` on the Ollama stand-in, draining for at most 2 s on SIGTERM."""
+    env = {"ATMOSPHERE_OLLAMA_URL": ollama.url, "ATMOSPHERE_SHUTDOWN_GRACE": "2", "ATMOSPHERE_STATE_DIR": str(state)}
+    return ServeProcess(*args, port=port, env=env)
 
 
-def _wait_health(port: int, proc: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "the gateway exited during start-up"
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError("the gateway did not start")
-
-
-async def _ten_streams(port: int, proc: subprocess.Popen[bytes]) -> tuple[list[str], Exception | None]:
+async def _ten_streams(gateway: ServeProcess) -> tuple[list[str], Exception | None]:
     started = asyncio.Event()
     begun = 0
     body = {"model": "qwen2.5:0.5b", "stream": True, "messages": [{"role": "user", "content": WORDS}]}
@@ -59,33 +40,30 @@ async def _ten_streams(port: int, proc: subprocess.Popen[bytes]) -> tuple[list[s
                 text += part
         return text
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         streams = [asyncio.ensure_future(one(client)) for _ in range(10)]
         await asyncio.wait_for(started.wait(), 15)
-        proc.send_signal(signal.SIGTERM)
+        gateway.proc.send_signal(signal.SIGTERM)
         await asyncio.sleep(0.2)  # let the signal reach the listener: the refusal is what we check next
         refused: Exception | None = None
         try:
-            await httpx.AsyncClient(timeout=2).get(f"http://127.0.0.1:{port}/health")
+            await httpx.AsyncClient(timeout=2).get(f"{gateway.url}/health")
         except httpx.TransportError as exc:
             refused = exc
         return list(await asyncio.gather(*streams)), refused
 
 
-def test_sigterm_during_ten_streams_leaves_ten_well_ended_streams_and_refuses_new_connections(tmp_path: Path):
+def test_sigterm_during_ten_streams_leaves_ten_well_ended_streams_and_refuses_new_connections(
+    tmp_path: Path, unused_tcp_port: int
+):
     ollama = EmulatorProcess("ollama", extra_args=["--chunk-delay", "0.3"]).start()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATMOSPHERE_SHUTDOWN_GRACE": "2"}
-    cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), "--ollama-url", ollama.url,
-           "--llamafarm-url", "http://127.0.0.1:9", "--max-inflight", "16",
-           "--state-dir", str(tmp_path), "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gateway = _gateway(ollama, tmp_path, unused_tcp_port, "--max-inflight", "16")
     try:
-        _wait_health(port, proc)
-        bodies, refused = asyncio.run(_ten_streams(port, proc))
-        assert proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
+        gateway.started()
+        bodies, refused = asyncio.run(_ten_streams(gateway))
+        assert gateway.proc.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has drained
     finally:
-        terminate_process(proc)
+        gateway.stop()
         ollama.terminate()
     assert refused is not None, "a new connection was accepted after SIGTERM"
     for text in bodies:  # each read to its end: a cut chunked body would have raised
@@ -105,7 +83,7 @@ FACE_STREAMS = {
 }
 
 
-async def _one_stream_per_face(port: int, proc: subprocess.Popen[bytes]) -> dict[str, str]:
+async def _one_stream_per_face(gateway: ServeProcess) -> dict[str, str]:
     started = asyncio.Event()
     begun: set[str] = set()
 
@@ -121,26 +99,22 @@ async def _one_stream_per_face(port: int, proc: subprocess.Popen[bytes]) -> dict
                 text += part
         return text
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         streams = {path: asyncio.ensure_future(one(client, path)) for path in FACE_STREAMS}
         await asyncio.wait_for(started.wait(), 15)
-        proc.send_signal(signal.SIGTERM)
+        gateway.proc.send_signal(signal.SIGTERM)
         return {path: await stream for path, stream in streams.items()}
 
 
-def test_sigterm_ends_an_open_stream_on_every_face_with_that_face_s_error_ending(tmp_path: Path):
+def test_sigterm_ends_an_open_stream_on_every_face_with_that_face_s_error_ending(tmp_path: Path, unused_tcp_port: int):
     ollama = EmulatorProcess("ollama", extra_args=["--chunk-delay", "0.3"]).start()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATMOSPHERE_SHUTDOWN_GRACE": "2"}
-    cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), "--ollama-url", ollama.url,
-           "--llamafarm-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gateway = _gateway(ollama, tmp_path, unused_tcp_port)
     try:
-        _wait_health(port, proc)
-        bodies = asyncio.run(_one_stream_per_face(port, proc))
-        assert proc.wait(10) in (0, -signal.SIGTERM)
+        gateway.started()
+        bodies = asyncio.run(_one_stream_per_face(gateway))
+        assert gateway.proc.wait(10) in (0, -signal.SIGTERM)
     finally:
-        terminate_process(proc)
+        gateway.stop()
         ollama.terminate()
     for path, text in bodies.items():  # each read to its end: a cut chunked body would have raised
         ending = [e for e in text.replace("\n\n", "\n").split("\n") if e][-2:]
@@ -156,11 +130,11 @@ NOT_STARTED = {
 }
 
 
-async def _not_yet_answered(port: int, ollama: EmulatorProcess, proc: subprocess.Popen[bytes]) -> dict[str, httpx.Response]:
+async def _not_yet_answered(gateway: ServeProcess, ollama: EmulatorProcess) -> dict[str, httpx.Response]:
     async def one(client: httpx.AsyncClient, path: str, body: dict[str, object]) -> httpx.Response:
         return await client.post(path, json={**body, "model": "qwen2.5:0.5b"})
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as client:
         answers = {name: asyncio.ensure_future(one(client, *call)) for name, call in NOT_STARTED.items()}
 
         def all_at_the_backend() -> bool:
@@ -168,24 +142,21 @@ async def _not_yet_answered(port: int, ollama: EmulatorProcess, proc: subprocess
             return sum(r["path"] in ("/api/chat", "/api/generate") for r in seen) >= len(NOT_STARTED)
 
         assert await asyncio.to_thread(wait_until, all_at_the_backend, 15), "the requests never reached the stand-in"
-        proc.send_signal(signal.SIGTERM)
+        gateway.proc.send_signal(signal.SIGTERM)
         return {name: await answer for name, answer in answers.items()}
 
 
-def test_sigterm_before_an_answer_starts_ends_it_with_the_face_s_error_not_a_cut_connection(tmp_path: Path):
+def test_sigterm_before_an_answer_starts_ends_it_with_the_face_s_error_not_a_cut_connection(tmp_path: Path, unused_tcp_port: int):
     ollama = EmulatorProcess("ollama", extra_args=["--set", "answer_delay=30"]).start()
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "ATMOSPHERE_SHUTDOWN_GRACE": "2"}
-    cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(port), "--ollama-url", ollama.url,
-           "--llamafarm-url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), "--log-level", "warning"]  # fmt: skip
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    gateway = _gateway(ollama, tmp_path, unused_tcp_port)
     try:
-        _wait_health(port, proc)
-        answers = asyncio.run(_not_yet_answered(port, ollama, proc))
-        assert proc.wait(10) in (0, -signal.SIGTERM)
-        log = proc.stderr.read().decode() if proc.stderr else ""
+        gateway.started()
+        answers = asyncio.run(_not_yet_answered(gateway, ollama))
+        assert gateway.proc.wait(10) in (0, -signal.SIGTERM)
+        gateway.wait_for("<exited>")  # the whole log read
+        log = gateway.log
     finally:
-        terminate_process(proc)
+        gateway.stop()
         ollama.terminate()
     for name, answer in answers.items():
         assert answer.status_code == 503, (name, answer.status_code, answer.text)

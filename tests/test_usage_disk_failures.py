@@ -9,77 +9,33 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import re
 import resource
 import signal
 import sqlite3
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from harness.polling import wait_until
-from harness.processes import ROOT, EmulatorProcess, kill_process, terminate_process
+from harness.processes import NOWHERE, EmulatorProcess, ServeProcess
 
 MODEL = "qwen2.5:0.5b"
 CHAT = {"model": MODEL, "messages": [{"role": "user", "content": "hello"}]}
 NOT_RECORDED = "usage not recorded: "
 
 
-def _free_port() -> int:
-    import socket
+class ServedGateway(ServeProcess):
+    """`atmosphere serve` on one state directory and the Ollama stand-in, and what these tests
+    read of it. Its log comes through a pipe: a file-size limit on the child cannot cost it."""
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServedGateway:
-    """`atmosphere serve` as a child process on one state directory, its log in a file."""
-
-    def __init__(self, state_dir: Path, ollama_url: str, log_path: Path, preexec: Callable[[], None] | None = None):
-        self.state_dir = state_dir
-        self.ollama_url = ollama_url
-        self.log_path = log_path
-        self.preexec = preexec
-        self.port = _free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServedGateway:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ATMOSPHERE_")}
-        env["PYTHONPATH"] = str(ROOT)
-        cmd = [sys.executable, "-m", "atmosphere", "serve", "--port", str(self.port), "--ollama-url", self.ollama_url,
-               "--llamafarm-url", "http://127.0.0.1:9", "--llamafarm-runtime-url", "http://127.0.0.1:9",
-               "--state-dir", str(self.state_dir), "--log-level", "warning"]  # fmt: skip
-        # Its log through a pipe, copied to the file here: a file-size limit on the child must not cost its log.
-        self.proc = subprocess.Popen(
-            cmd, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=self.preexec
-        )
-        threading.Thread(target=self._copy_log, args=(self.proc,), daemon=True).start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, "the gateway exited during start-up:\n" + self.log()
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{self.url}/health", timeout=1.0).status_code == 200:
-                    return self
-            time.sleep(0.05)
-        raise AssertionError("the gateway did not start:\n" + self.log())
-
-    def _copy_log(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stdout is not None
-        with open(self.log_path, "ab", buffering=0) as log:
-            for line in proc.stdout:
-                log.write(line)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+    def __init__(self, state_dir: Path, ollama_url: str, port: int, preexec: Callable[[], None] | None = None):
+        env = {"ATMOSPHERE_STATE_DIR": str(state_dir), "ATMOSPHERE_OLLAMA_URL": ollama_url}
+        super().__init__(port=port, env={**env, "ATMOSPHERE_LLAMAFARM_RUNTIME_URL": NOWHERE}, preexec=preexec)
 
     def get(self, path: str, **params: str) -> httpx.Response:
         return httpx.get(self.url + path, params=params, timeout=10)
@@ -87,23 +43,13 @@ class ServedGateway:
     def chat(self) -> httpx.Response:
         return httpx.post(f"{self.url}/v1/chat/completions", json=CHAT, timeout=10)
 
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-
     def log_lines(self, start: str) -> list[str]:
-        return [line for line in self.log().splitlines() if start in line]
+        return [line for line in self.log.splitlines() if start in line]
 
     def metric(self, name: str) -> float:
         match = re.search(rf"^{name} (\S+)$", self.get("/metrics").text, re.MULTILINE)
         assert match is not None, f"{name} is not on /metrics"
         return float(match.group(1))
-
-    def kill(self) -> None:
-        """SIGKILL: no lifespan shutdown, no last flush."""
-        kill_process(self.proc)
-
-    def stop(self) -> None:
-        terminate_process(self.proc, 10)
 
 
 @pytest.fixture
@@ -116,13 +62,13 @@ def ollama() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture
-def serve(tmp_path: Path, ollama: EmulatorProcess) -> Iterator[Callable[..., ServedGateway]]:
+def serve(tmp_path: Path, ollama: EmulatorProcess, unused_tcp_port_factory: Any) -> Iterator[Callable[..., ServedGateway]]:
     started: list[ServedGateway] = []
 
     def make(state_dir: Path | None = None, preexec: Callable[[], None] | None = None) -> ServedGateway:
-        gateway = ServedGateway(state_dir or tmp_path / "state", ollama.url, tmp_path / f"gateway-{len(started)}.log", preexec)
+        gateway = ServedGateway(state_dir or tmp_path / "state", ollama.url, unused_tcp_port_factory(), preexec)
         started.append(gateway)
-        return gateway.start()
+        return gateway.started()
 
     yield make
     for gateway in started:
@@ -247,7 +193,7 @@ def test_a_gateway_that_cannot_write_any_file_serves_every_request_and_says_usag
     assert gateway.metric("atmosphere_usage_rows_dropped_total") == 20
     assert gateway.metric("atmosphere_usage_recording") == 0
     [line] = gateway.log_lines(NOT_RECORDED)
-    assert "requests are still served" in line and "Traceback" not in gateway.log()
+    assert "requests are still served" in line and "Traceback" not in gateway.log
 
 
 def test_a_read_only_state_directory_keeps_serving_and_says_usage_is_not_recorded(serve, small_disk):
@@ -268,7 +214,7 @@ def test_a_read_only_state_directory_keeps_serving_and_says_usage_is_not_recorde
     assert gateway.metric("atmosphere_usage_recording") == 0
     assert gateway.metric("atmosphere_usage_rows_dropped_total") == 20
     [line] = gateway.log_lines(NOT_RECORDED)
-    assert "requests are still served" in line and "Traceback" not in gateway.log()
+    assert "requests are still served" in line and "Traceback" not in gateway.log
     gateway.stop()
 
     remount = subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], capture_output=True)

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from test_exposure import ServeProcess
 
 from atmosphere.store.usage import INTERVAL
 from harness.polling import wait_until
+from harness.processes import ServeProcess
 
 CHAT = {"model": "llama3.2:latest", "messages": [{"role": "user", "content": "hi"}]}
 CLIENTS = 8
