@@ -170,15 +170,7 @@ async def section(children: Children, ollama: StandIn, plan: Plan, report: Repor
     mem = await memory(children, ollama, plan.quick)
     for case, peak in mem.peaks.items():
         section.append(Row(f"RSS peak: {case}", result=f"{peak:.1f} MB", budget="< 300 MB", ok=peak < 300))
-    back = mem.after_mb - mem.idle_mb
-    section.append(
-        Row(
-            "RSS after the load vs idle",
-            result=f"{mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f}, +{back:.1f})",
-            budget="within 40 MB of idle",
-            ok=back <= 40,
-        )
-    )
+    section.append(_back_to_idle("RSS after the load vs idle", mem.idle_mb, mem.after_mb))
     log(f"memory: peaks {mem.peaks}; after {mem.after_mb:.1f} MB (idle {mem.idle_mb:.1f})")
     await sizes_section(children, ollama, report)
 
@@ -187,15 +179,7 @@ async def sizes_section(children: Children, ollama: StandIn, report: Report) -> 
     section = report.section("9b. what a client chooses stays bounded: 40 chats naming a 3 MiB model")
     sizes = await client_sizes(children, ollama)
     answered = ", ".join(f"{count} × {status}" for status, count in sorted(sizes.statuses.items()))
-    grown = sizes.after_mb - sizes.idle_mb
-    section.append(
-        Row(
-            "RSS after the 40 chats vs idle",
-            result=f"{sizes.after_mb:.1f} MB (idle {sizes.idle_mb:.1f}, +{grown:.1f}); answered {answered}",
-            budget="within 40 MB of idle",
-            ok=grown <= 40,
-        )
-    )
+    section.append(_back_to_idle("RSS after the 40 chats vs idle", sizes.idle_mb, sizes.after_mb, f"; answered {answered}"))
     log_mib = sizes.log_bytes / 2**20
     section.append(
         Row(
@@ -204,3 +188,10 @@ async def sizes_section(children: Children, ollama: StandIn, report: Report) -> 
     )
     section.append(Row("GET /metrics after them", result=f"{sizes.metrics_bytes:,} bytes"))
     log(f"sizes: RSS {sizes.idle_mb:.1f} → {sizes.after_mb:.1f} MB; /v1/requests {sizes.log_bytes:,} bytes")
+
+
+def _back_to_idle(measure: str, idle_mb: float, after_mb: float, more: str = "") -> Row:
+    """The budget on what a load leaves behind: the gateway's RSS after it, within 40 MB of idle."""
+    grown = after_mb - idle_mb
+    result = f"{after_mb:.1f} MB (idle {idle_mb:.1f}, +{grown:.1f}){more}"
+    return Row(measure, result=result, budget="within 40 MB of idle", ok=grown <= 40)
