@@ -8,6 +8,11 @@
 export const KNOWN_STATUSES = ['healthy', 'degraded', 'offline', 'error'] as const;
 export type KnownStatus = (typeof KNOWN_STATUSES)[number];
 
+/** Whether a host with this status takes work (the service's ROUTABLE): healthy, or degraded (some models not ready). */
+export function takesWork(status: string): boolean {
+  return status === 'healthy' || status === 'degraded';
+}
+
 export type Locality = 'local' | 'lan' | 'cloud';
 
 /** One model an integration can serve (items of `integration.models`). */

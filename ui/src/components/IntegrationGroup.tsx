@@ -1,4 +1,4 @@
-import type { Integration, WarmResult } from '../api/types';
+import { takesWork, type Integration, type WarmResult } from '../api/types';
 import { kindLabel, moveWithinKind } from '../api/order';
 import IntegrationCard from './IntegrationCard';
 import './IntegrationGroup.css';
@@ -17,7 +17,7 @@ interface Props {
 
 /** The hosts of one kind, in priority order, each with up/down when the service keeps an order. */
 export default function IntegrationGroup({ kind, members, all, stale, onSetEnabled, onReorder, onRemove, onWarm }: Props) {
-  const ready = members.filter((m) => m.status === 'healthy' || m.status === 'degraded').length;
+  const ready = members.filter((m) => takesWork(m.status)).length;
   const label = kindLabel(kind);
 
   function mover(id: string, delta: -1 | 1) {

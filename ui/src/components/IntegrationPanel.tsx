@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import { LoaderCircle, Puzzle, RefreshCw, TriangleAlert } from 'lucide-react';
-import type { Integration } from '../api/types';
+import { takesWork, type Integration } from '../api/types';
 import { ApiError } from '../api/client';
 import { askForKey } from '../api/auth';
 import { groupByKind } from '../api/order';
@@ -44,7 +44,7 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
   // Suggestions depend on which hosts are up and what they list: ask again when that changes.
   const modelsKey = integrations.map((i) => `${i.id}:${i.status}:${i.models.map((m) => m.id).join(',')}`).join('|');
   const equivalents = useEquivalents(modelsKey);
-  const anyHealthy = integrations.some((item) => item.status === 'healthy' || item.status === 'degraded');
+  const anyHealthy = integrations.some((item) => takesWork(item.status));
   const needsKey = error instanceof ApiError && error.status === 401;
   // Features appear only where the service reports what they need (hosts it manages, a priority order).
   const managesHosts = integrations.some((item) => item.removable !== null);
