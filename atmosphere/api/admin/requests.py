@@ -44,14 +44,8 @@ async def recent_requests(
         return await history_answer(request)
     if outcome not in (None, "", "ok", "fallback", "error"):
         raise InvalidRequest("'outcome' must be one of ok, fallback, error.", param="outcome")
-    try:
-        count = int(limit)
-    except ValueError:
-        raise InvalidRequest("'limit' must be an integer.", param="limit") from None
-    if not 1 <= count <= _LOG_LIMIT:
-        raise InvalidRequest(f"'limit' must be between 1 and {_LOG_LIMIT}.", param="limit")
     log: RequestLog = request.app.state.requests
-    found = log.query(backend=backend or None, model=model or None, outcome=outcome or None, limit=count)
+    found = log.query(backend=backend or None, model=model or None, outcome=outcome or None, limit=_limit(limit, _LOG_LIMIT))
     return json_response({"requests": [entry.to_dict() for entry in found]})
 
 
@@ -76,15 +70,16 @@ def _status(text: str | None) -> tuple[int, int] | None:
     return int(text), int(text)
 
 
-def _limit(text: str | None) -> int:
+def _limit(text: str | None, most: int) -> int:
+    """``limit``: 100 when left out, else a whole number from 1 to ``most`` (a 400 saying so)."""
     if text is None:
         return 100
     try:
         count = int(text)
     except ValueError:
         raise InvalidRequest("'limit' must be an integer.", param="limit") from None
-    if not 1 <= count <= MAX_LIMIT:
-        raise InvalidRequest(f"'limit' must be between 1 and {MAX_LIMIT}.", param="limit")
+    if not 1 <= count <= most:
+        raise InvalidRequest(f"'limit' must be between 1 and {most}.", param="limit")
     return count
 
 
@@ -112,7 +107,7 @@ def parse_query(params: Mapping[str, str]) -> tuple[HistoryQuery, str]:
         status=_status(_text(params, "status")),
         since_ms=since,
         until_ms=until,
-        limit=_limit(_text(params, "limit")),
+        limit=_limit(_text(params, "limit"), MAX_LIMIT),
         after=after,
     )
     return query, form
