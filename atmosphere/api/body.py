@@ -5,6 +5,7 @@ integer, a model name), each a 400 naming the field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
@@ -76,6 +77,13 @@ def typed(data: dict[str, Any], spec: Spec, prefix: str = "") -> None:
     if wrong is not None:
         name, expect, value = wrong
         raise InvalidRequest(f"'{name}' must be {expect.what} (got {shown(value)}).", param=name)
+
+
+def typed_items(items: list[Any], where: str) -> Iterator[tuple[str, Any, str | None]]:
+    """Each item of an array with where it is (``where[i]``, as a 400 names it) and its ``type``
+    (None when the item is not an object)."""
+    for index, item in enumerate(items):
+        yield f"{where}[{index}]", item, item.get("type") if isinstance(item, dict) else None
 
 
 def require_object(data: Any) -> dict[str, Any]:

@@ -6,6 +6,7 @@ OpenAI-style messages that name the offending parameter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from atmosphere.api.body import integer_param, number_param, optional_model, require_object, typed
@@ -107,16 +108,23 @@ def _content_part(part: Any, where: str) -> None:
 
 
 def _tool_calls(calls: Any, where: str) -> None:
-    if not isinstance(calls, list):
-        raise InvalidRequest(f"'{where}' must be an array of tool calls.", param=where)
-    for index, call in enumerate(calls):
-        here = f"{where}[{index}]"
-        if not isinstance(call, dict):
-            raise InvalidRequest(f"'{here}' must be an object.", param=here)
-        _function(call.get("function"), f"{here}.function")
-        arguments = call["function"].get("arguments")
+    for here, function in _with_functions(calls, where, "tool calls"):
+        arguments = function.get("arguments")
         if arguments is not None and not isinstance(arguments, (str, dict)):
             raise InvalidRequest(f"'{here}.function.arguments' must be a JSON string.", param=f"{here}.function.arguments")
+
+
+def _with_functions(items: Any, where: str, what: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The items of an array of objects that each carry a named ``function`` (tool calls, tools),
+    with where each is and its function; a 400 naming the first that is not one."""
+    if not isinstance(items, list):
+        raise InvalidRequest(f"'{where}' must be an array of {what}.", param=where)
+    for index, item in enumerate(items):
+        here = f"{where}[{index}]"
+        if not isinstance(item, dict):
+            raise InvalidRequest(f"'{here}' must be an object.", param=here)
+        _function(item.get("function"), f"{here}.function")
+        yield here, item["function"]
 
 
 def _function(function: Any, where: str) -> None:
@@ -131,14 +139,8 @@ def _tools(data: dict[str, Any]) -> None:
     """``tools``, ``tool_choice`` and ``response_format``: the shapes the adapters forward."""
     tools = data.get("tools")
     if tools is not None:
-        if not isinstance(tools, list):
-            raise InvalidRequest("'tools' must be an array of tools.", param="tools")
-        for index, item in enumerate(tools):
-            where = f"tools[{index}]"
-            if not isinstance(item, dict):
-                raise InvalidRequest(f"'{where}' must be an object.", param=where)
-            _function(item.get("function"), f"{where}.function")
-            parameters = item["function"].get("parameters")
+        for where, function in _with_functions(tools, "tools", "tools"):
+            parameters = function.get("parameters")
             if parameters is not None and not isinstance(parameters, dict):
                 raise InvalidRequest(
                     f"'{where}.function.parameters' must be a JSON Schema object.", param=f"{where}.function.parameters"

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from atmosphere.api.body import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed
+from atmosphere.api.body import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed, typed_items
 from atmosphere.api.fields import RESPONSES
 from atmosphere.api.openai.responses.tools import ToolOffer, tool_offer
 from atmosphere.domain import ChatRequest, tool_result_content
@@ -150,9 +150,7 @@ def _message(item: dict[str, Any], where: str) -> dict[str, Any]:
     if not isinstance(content, list):
         raise InvalidRequest(f"'{where}.content' must be a string or an array of parts.", param=f"{where}.content")
     parts: list[dict[str, Any]] = []
-    for index, part in enumerate(content):
-        here = f"{where}.content[{index}]"
-        kind = part.get("type") if isinstance(part, dict) else None
+    for here, part, kind in typed_items(content, f"{where}.content"):
         if kind in ("input_text", "output_text") and isinstance(part.get("text"), str):
             parts.append({"type": "text", "text": part["text"]})
         elif kind == "refusal" and isinstance(part.get("refusal"), str):
@@ -210,9 +208,7 @@ def _tool_output(output: Any, where: str) -> str | list[dict[str, Any]]:
         raise InvalidRequest(f"'{where}.output' must be a string or an array of content items.", param=f"{where}.output")
     texts: list[str] = []
     images: list[dict[str, Any]] = []
-    for index, item in enumerate(output):
-        here = f"{where}.output[{index}]"
-        kind = item.get("type") if isinstance(item, dict) else None
+    for here, item, kind in typed_items(output, f"{where}.output"):
         if isinstance(item, dict) and kind in (None, "input_text", "output_text", "text") and isinstance(item.get("text"), str):
             texts.append(item["text"])
         elif kind == "input_image":

@@ -24,9 +24,11 @@ A local model can run only function tools, so the offer is reduced to them:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from atmosphere.api.body import typed_items
 from atmosphere.errors import InvalidRequest
 
 MAX_DROPPED = 32  # labels kept for the header and the log; a client chooses how many tools it sends
@@ -88,11 +90,7 @@ def tool_offer(raw: Any) -> ToolOffer:
     taken: set[str] = set()
     namespaces: list[tuple[int, dict[str, Any]]] = []
     echo: dict[int, dict[str, Any]] = {}
-    for index, tool in enumerate(raw):
-        where = f"tools[{index}]"
-        kind = tool.get("type") if isinstance(tool, dict) else None
-        if not isinstance(tool, dict) or not isinstance(kind, str):
-            raise InvalidRequest(f"'{where}' must be a tool object with a 'type'.", param=where)
+    for index, (where, tool, kind) in enumerate(_tools(raw, "tools")):
         if kind == "function":
             function = _function(tool, where)
             taken.add(function["name"])
@@ -106,6 +104,15 @@ def tool_offer(raw: Any) -> ToolOffer:
         echo[index] = _flatten(offer, tool, f"tools[{index}]", taken)
     offer.echo = [echo[index] for index in sorted(echo)]
     return offer
+
+
+def _tools(items: list[Any], where: str) -> Iterator[tuple[str, dict[str, Any], str]]:
+    """Each tool of an array (``tools``, a namespace's members), where it is and its type; a 400
+    for one that is not a tool object with a 'type'."""
+    for here, tool, kind in typed_items(items, where):
+        if not isinstance(tool, dict) or not isinstance(kind, str):
+            raise InvalidRequest(f"'{here}' must be a tool object with a 'type'.", param=here)
+        yield here, tool, kind
 
 
 def _function(tool: dict[str, Any], where: str) -> dict[str, Any]:
@@ -128,11 +135,7 @@ def _flatten(offer: ToolOffer, tool: dict[str, Any], where: str, taken: set[str]
     if not isinstance(members, list):
         raise InvalidRequest(f"'{where}.tools' must be an array of function tools.", param=f"{where}.tools")
     echoed: list[dict[str, Any]] = []
-    for index, member in enumerate(members):
-        here = f"{where}.tools[{index}]"
-        kind = member.get("type") if isinstance(member, dict) else None
-        if not isinstance(member, dict) or not isinstance(kind, str):
-            raise InvalidRequest(f"'{here}' must be a tool object with a 'type'.", param=here)
+    for here, member, kind in _tools(members, f"{where}.tools"):
         if kind != "function":
             _drop(offer, _label(kind, member, f"{namespace}."))
             continue
