@@ -27,7 +27,7 @@ from atmosphere.api.ollama import parse
 from atmosphere.api.ollama import render as shapes
 from atmosphere.api.streaming.sse import NDJSON_MEDIA_TYPE, ndjson_line
 from atmosphere.api.streaming.waiting import StreamForm, stream_with_heartbeat, until_disconnected
-from atmosphere.domain import CatalogModel, EmbedRequest
+from atmosphere.domain import CatalogModel, ChatRequest, EmbedRequest, GenerateRequest
 from atmosphere.errors import AtmosphereError, InvalidRequest, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 
@@ -124,15 +124,9 @@ async def chat(request: Request) -> Response:
     model = parse.model_name(data)
     messages = parse.chat_messages(data.get("messages"))
     req = parse.chat_request(data, model, messages)
-    ex = executor(request)
     if not messages:  # Ollama's load/unload call: nothing to generate
         return await _load_or_unload(request, model, "chat", "message", parse.keep_alive(data))
-    req.model = _served_as(ex, model)
-    if not req.stream:
-        served = await until_disconnected(request, ex.chat(req))
-        body = shapes.chat_body(model, served.value, time.perf_counter_ns() - started_ns)
-        return json_response(body, headers=served_headers(served))
-    return await _stream(request, ex.chat_stream(req), shapes.ChatLines(model, "message", started_ns))
+    return await _answer(request, req, model, started_ns)
 
 
 @router.post("/generate")
@@ -144,15 +138,23 @@ async def generate(request: Request) -> Response:
     if not isinstance(prompt, str):
         raise InvalidRequest("prompt must be a string")
     req = parse.generate_request(data, model, prompt)
-    ex = executor(request)
     if not prompt:  # a load or unload call (``ollama stop`` sends keep_alive 0 and no prompt)
         return await _load_or_unload(request, model, "generate", "response", parse.keep_alive(data))
+    return await _answer(request, req, model, started_ns)
+
+
+async def _answer(request: Request, req: ChatRequest | GenerateRequest, model: str, started_ns: int) -> Response:
+    """A chat's or a generate's answer, run under the name it is served as: one body, or a
+    stream of ``message`` (chat) or ``response`` (generate) lines."""
+    ex = executor(request)
     req.model = _served_as(ex, model)
-    if not req.stream:
-        served = await until_disconnected(request, ex.generate(req))
-        body = shapes.generate_body(model, served.value, time.perf_counter_ns() - started_ns)
-        return json_response(body, headers=served_headers(served))
-    return await _stream(request, ex.generate_stream(req), shapes.ChatLines(model, "response", started_ns))
+    is_chat = isinstance(req, ChatRequest)
+    if req.stream:
+        started = ex.chat_stream(req) if isinstance(req, ChatRequest) else ex.generate_stream(req)
+        return await _stream(request, started, shapes.ChatLines(model, "message" if is_chat else "response", started_ns))
+    served = await until_disconnected(request, ex.chat(req) if isinstance(req, ChatRequest) else ex.generate(req))
+    body = (shapes.chat_body if is_chat else shapes.generate_body)(model, served.value, time.perf_counter_ns() - started_ns)
+    return json_response(body, headers=served_headers(served))
 
 
 async def _load_or_unload(request: Request, model: str, capability: str, field: str, keep_alive: str | float | None) -> Response:
