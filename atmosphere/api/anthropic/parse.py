@@ -24,6 +24,7 @@ Deliberately not supported, and why:
 from __future__ import annotations
 
 import binascii
+from collections.abc import Iterator
 from typing import Any
 
 from atmosphere import jsonfast
@@ -132,15 +133,24 @@ def _tool_result_content(block: dict[str, Any], where: str) -> str | list[dict[s
     return tool_result_content(f"Error: {text}" if block.get("is_error") else text, images)
 
 
+def _read_blocks(blocks: list[dict[str, Any]], where: str) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """A turn's blocks a local model reads, each with where it is and its type: thinking blocks
+    (replayed reasoning: local backends cannot use it) are left out, a text block's text checked."""
+    for index, block in enumerate(blocks):
+        at, kind = f"{where}.content.{index}", block["type"]
+        if kind in ("thinking", "redacted_thinking"):
+            continue
+        if kind == "text" and not isinstance(block.get("text"), str):
+            raise InvalidRequest(f"{at}.text: must be a string")
+        yield at, kind, block
+
+
 def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]) -> list[dict[str, Any]]:
     """A user turn: its tool results first (each a tool message), then its text and images."""
     tool_messages: list[dict[str, Any]] = []
     parts: list[dict[str, Any]] = []
-    for index, block in enumerate(blocks):
-        at, kind = f"{where}.content.{index}", block["type"]
+    for at, kind, block in _read_blocks(blocks, where):
         if kind == "text":
-            if not isinstance(block.get("text"), str):
-                raise InvalidRequest(f"{at}.text: must be a string")
             parts.append({"type": "text", "text": block["text"]})
         elif kind == "image":
             parts.append(_image_part(block, at))
@@ -152,8 +162,6 @@ def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[st
             if call_id in tool_names:
                 message["name"] = tool_names[call_id]  # Ollama matches results by tool name
             tool_messages.append(message)
-        elif kind in ("thinking", "redacted_thinking"):
-            continue
         else:
             raise InvalidRequest(f"{at}: content blocks of type '{kind}' are not supported by local backends")
     out = tool_messages
@@ -167,11 +175,8 @@ def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[st
 def _assistant_message(blocks: list[dict[str, Any]], where: str, tool_names: dict[str, str]) -> dict[str, Any]:
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for index, block in enumerate(blocks):
-        at, kind = f"{where}.content.{index}", block["type"]
+    for at, kind, block in _read_blocks(blocks, where):
         if kind == "text":
-            if not isinstance(block.get("text"), str):
-                raise InvalidRequest(f"{at}.text: must be a string")
             texts.append(block["text"])
         elif kind == "tool_use":
             call_id, name, arguments = block.get("id"), block.get("name"), block.get("input", {})
@@ -179,8 +184,6 @@ def _assistant_message(blocks: list[dict[str, Any]], where: str, tool_names: dic
                 raise InvalidRequest(f"{at}: a tool_use block needs a string id and name and an object input")
             tool_names[call_id] = name
             calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": _json(arguments)}})
-        elif kind in ("thinking", "redacted_thinking"):
-            continue  # replayed reasoning: local backends cannot use it
         else:
             raise InvalidRequest(f"{at}: content blocks of type '{kind}' are not supported in assistant turns")
     message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or (None if calls else "")}
