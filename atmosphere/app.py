@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from atmosphere import __version__
 from atmosphere.adapters.llamafarm import LlamaFarmBackend
 from atmosphere.adapters.ollama import OllamaBackend
+from atmosphere.api import paths
 from atmosphere.api.admin import dashboard, docs, health, integrations, keys, usage, websocket
 from atmosphere.api.admin import equivalents as equivalents_api
 from atmosphere.api.admin import requests as requests_api
@@ -190,8 +191,8 @@ def create_app(settings: Settings) -> FastAPI:
     record = store.usage.record if settings.record_usage else None
     app.add_middleware(RequestContextMiddleware, surfaces=surfaces, record=record)
     install_error_handlers(app)
-    add_error_renderer(app, anthropic.PATH_PREFIX, anthropic.render_error)
-    add_error_renderer(app, ollama.PATH_PREFIX, ollama.render_error)
+    add_error_renderer(app, paths.ANTHROPIC, anthropic.render_error)
+    add_error_renderer(app, paths.OLLAMA, ollama.render_error)
 
     dashboard.install_dashboard(app)  # '/' and the bundle's files, below every API route
     return app

@@ -31,6 +31,8 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from atmosphere.api import paths
+
 log = logging.getLogger("atmosphere.connections")
 
 _FD_RESERVE = 128  # files, the listening socket, logs, the event loop's own
@@ -69,10 +71,13 @@ _LINGER_SECONDS = 2.0  # after a 431, how long the rest of the client's head is 
 _LINGER_BYTES = 4 * 1024 * 1024  # ... and how much of it at most
 
 
+_OLLAMA_TARGET, _ANTHROPIC_TARGET = (paths.OLLAMA + "/").encode(), paths.ANTHROPIC.encode()
+
+
 def _too_large_for(target: bytes) -> bytes:
-    if target.startswith(b"/api/"):
+    if target.startswith(_OLLAMA_TARGET):
         return _TOO_LARGE_OLLAMA
-    if target.startswith(b"/v1/messages"):
+    if target.startswith(_ANTHROPIC_TARGET):
         return _TOO_LARGE_ANTHROPIC
     return _TOO_LARGE_431
 

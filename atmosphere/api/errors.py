@@ -19,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from atmosphere import jsonfast
+from atmosphere.api.paths import under
 from atmosphere.domain import Attempt
 from atmosphere.errors import AtmosphereError, HTTPStatusError, InvalidRequest, MethodNotAllowed, NotFound
 from atmosphere.observe import context
@@ -68,15 +69,9 @@ def render_error(app: ASGIApp, path: str, exc: AtmosphereError) -> Response:
     context.note_error(exc.code or exc.type)
     renderers: list[tuple[str, ErrorRenderer]] = getattr(getattr(app, "state", None), "error_renderers", [])
     for prefix, renderer in renderers:
-        if _under(path, prefix):
+        if under(path, prefix):
             return renderer(exc)
     return openai_error(exc)
-
-
-def _under(path: str, prefix: str) -> bool:
-    """Whether ``path`` is ``prefix`` or below it, segment-wise (``/api`` owns ``/api/tags``, not ``/apiary``)."""
-    base = prefix.rstrip("/")
-    return path == base or path.startswith(base + "/")
 
 
 # A request refused for what it sent: recorded in the request log (with why) when the

@@ -19,9 +19,9 @@ from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import BaseRoute, Match, NoMatchFound
 from starlette.types import Receive, Scope, Send
 
+from atmosphere.api import paths
+
 STATIC_DIR = Path(__file__).resolve().parents[2] / "static"  # atmosphere/static
-# Paths where programs expect data: never the dashboard's HTML, whatever the Accept header.
-API_PREFIXES = ("/v1", "/api", "/ws")
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Atmosphere</title>
 <style>body{{font-family:system-ui,sans-serif;background:#0f1117;color:#e6e6e6;max-width:40rem;margin:4rem auto;padding:0 1rem}}
@@ -63,7 +63,7 @@ class _ApiSpace(BaseRoute):
         raise NoMatchFound(name, path_params)
 
 
-def install_dashboard(app: FastAPI, static_dir: Path = STATIC_DIR, api_prefixes: tuple[str, ...] = API_PREFIXES) -> None:
+def install_dashboard(app: FastAPI, static_dir: Path = STATIC_DIR, api_prefixes: tuple[str, ...] = paths.API) -> None:
     """``/`` (the page, or how to build it) and the bundle's files, below the API routes.
     Call it after every API router is included."""
     served = (static_dir / "index.html").is_file()

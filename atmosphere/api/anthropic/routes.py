@@ -37,7 +37,6 @@ log = logging.getLogger("atmosphere.api.anthropic.routes")
 router = APIRouter(prefix="/v1", tags=["Anthropic Messages"])
 SURFACES = surfaces(router, {"/messages": "anthropic"})
 
-PATH_PREFIX = "/v1/messages"
 # A ``ping`` goes out whenever the backend is silent this long mid-answer, so proxies and
 # clients with idle timeouts keep the connection (Anthropic sends them too).
 PING_INTERVAL = 10.0

@@ -34,12 +34,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from atmosphere import jsonfast
 from atmosphere.api.errors import render_error
 from atmosphere.api.middleware import key_scope
+from atmosphere.api.paths import GUARDED
 from atmosphere.errors import AtmosphereError, KeysUnavailable, Unauthorized
 from atmosphere.observe import context
 from atmosphere.store.keys import SECRET_PREFIX
 from atmosphere.store.service import Store
 
-GUARDED_PREFIXES = ("/v1", "/api", "/ws", "/metrics")
 WS_UNAUTHORIZED = 4401  # a WebSocket close code in the application range, read as HTTP's 401
 _MISSING = "An API key is required: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
 _WRONG = "The API key is not valid."
@@ -106,7 +106,7 @@ class ApiKeyGuard:
         self._first_message_timeout = first_message_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(GUARDED_PREFIXES):
+        if scope["type"] not in ("http", "websocket") or not scope["path"].startswith(GUARDED):
             await self.app(scope, receive, send)
             return
         presented = _from_headers(scope)

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from atmosphere.api import paths
 from atmosphere.errors import AtmosphereError, KeyRateLimited, NotAllowedForKey, Unauthorized
 from atmosphere.observe.context import RequestContext
 from atmosphere.store.keys import ClientKey
@@ -20,18 +21,17 @@ from atmosphere.store.limits import Limiter
 
 ANY_FAMILY = "*"
 _LABELS = {"openai": "OpenAI", "anthropic": "Anthropic", "ollama": "Ollama"}
-_OPENAI = ("/v1/chat/", "/v1/completions", "/v1/embeddings", "/v1/responses")
 
 
 def family(path: str) -> str | None:
     """The surface family ``path`` belongs to; ``ANY_FAMILY`` for model lists; None for management."""
-    if path == "/api" or path.startswith("/api/"):
+    if paths.under(path, paths.OLLAMA):
         return "ollama"
-    if path.startswith("/v1/messages"):
+    if path.startswith(paths.ANTHROPIC):
         return "anthropic"
-    if path.startswith(_OPENAI):
+    if path.startswith(paths.OPENAI):
         return "openai"
-    if (path == "/v1/models" or path.startswith("/v1/models/")) and not path.startswith("/v1/models/equivalents"):
+    if paths.under(path, paths.MODELS) and not path.startswith(paths.MODELS + "/equivalents"):
         return ANY_FAMILY
     return None
 

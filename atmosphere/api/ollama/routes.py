@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from atmosphere import __version__
+from atmosphere.api import paths
 from atmosphere.api.body import read_json
 from atmosphere.api.common import body_limit, executor, json_response, midstream_failure, served_headers
 from atmosphere.api.errors import error_headers
@@ -32,12 +33,11 @@ from atmosphere.errors import AtmosphereError, InvalidRequest, ModelNotFound
 from atmosphere.router.executor import Executor, Served, StartedStream
 
 log = logging.getLogger("atmosphere.api.ollama.routes")
-router = APIRouter(prefix="/api", tags=["Ollama API"])
+router = APIRouter(prefix=paths.OLLAMA, tags=["Ollama API"])
 SURFACES = surfaces(
     router, {"/chat": "ollama.chat", "/generate": "ollama.generate", "/embed": "ollama.embed", "/embeddings": "ollama.embed"}
 )
 
-PATH_PREFIX = "/api"
 _MANAGE = (
     "Atmosphere is a gateway and does not manage models: {verb} models on the backend itself "
     "(for Ollama, run `ollama {verb}` against the Ollama server; for LlamaFarm, edit the project's models)."
