@@ -95,3 +95,17 @@ def test_the_service_keeps_serving_after_a_barrage_of_bad_input(gateway):
         for raw in (b"null", b"{}", b'{"messages": null}', b'{"messages": [null]}', b"\x00" * 100):
             assert client.post(CHAT, content=raw).status_code == 400
         assert client.post(CHAT, json=GOOD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        (CHAT, GOOD),
+        ("/v1/completions", {"model": "fast", "prompt": "hi"}),
+        ("/v1/responses", {"model": "fast", "input": "hi"}),
+    ],
+)
+@pytest.mark.parametrize("stream", [0, 1, "true"])
+def test_every_openai_surface_refuses_a_stream_flag_that_is_not_a_boolean(gateway, path, body, stream):
+    with gateway.client() as client:
+        assert_openai_error(client.post(path, json={**body, "stream": stream}), 400, "stream")

@@ -111,6 +111,17 @@ def integer_param(data: dict[str, Any], key: str, low: int | None = None) -> int
     return value
 
 
+def stream_param(data: dict[str, Any]) -> bool:
+    """``stream`` on every OpenAI surface: absent or null is off; anything else must be a real
+    boolean (OpenAI answers 400 to ``"stream": 0``; chat, completions and responses now agree)."""
+    stream = data.get("stream")
+    if stream is None:
+        return False
+    if not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    return stream
+
+
 def optional_model(data: dict[str, Any]) -> str | None:
     model = data.get("model")
     if model is not None and not isinstance(model, str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from atmosphere.api.body import integer_param, number_param, optional_model, require_object, typed
+from atmosphere.api.body import integer_param, number_param, optional_model, require_object, stream_param, typed
 from atmosphere.api.fields import OPENAI_CHAT, OPENAI_COMPLETIONS, OPENAI_EMBEDDINGS, STREAM_OPTIONS
 from atmosphere.domain import ChatRequest, EmbedRequest, GenerateRequest
 from atmosphere.errors import InvalidRequest
@@ -178,11 +178,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     messages = _messages(data)
     _tools(data)
     typed(data, OPENAI_CHAT)
-    stream = data.get("stream", False)
-    if stream is None:
-        stream = False
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    stream = stream_param(data)
     n = integer_param(data, "n", 1)
     if n is not None and n > 1:
         raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
@@ -298,9 +294,7 @@ def parse_completion_request(data: Any) -> tuple[list[str], GenerateRequest]:
     suffix = data.get("suffix")
     if suffix is not None and not isinstance(suffix, str):
         raise InvalidRequest("'suffix' must be a string.", param="suffix")
-    stream = data.get("stream") or False
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    stream = stream_param(data)
     options = stream_options(data)
     if data.get("logprobs") is not None:
         raise InvalidRequest("'logprobs' is not supported on /v1/completions; use /v1/chat/completions.", param="logprobs")

@@ -18,7 +18,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from atmosphere.api.body import MAX_DEPTH, integer_param, number_param, optional_model, require_object, typed, typed_items
+from atmosphere.api.body import (
+    MAX_DEPTH,
+    integer_param,
+    number_param,
+    optional_model,
+    require_object,
+    stream_param,
+    typed,
+    typed_items,
+)
 from atmosphere.api.fields import RESPONSES
 from atmosphere.api.openai.responses.tools import ToolOffer, tool_offer
 from atmosphere.domain import ChatRequest, tool_result_content
@@ -56,9 +65,7 @@ def parse_responses_request(data: Any) -> ResponsesRequest:
     offer = tool_offer(data.get("tools"))
     messages = [{"role": "system", "content": instructions}] if instructions else []
     messages += _input_messages(data.get("input"), offer)
-    stream = data.get("stream") or False
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean.", param="stream")
+    stream = stream_param(data)
     extra: dict[str, Any] = {}
     if offer.functions:
         extra["tools"] = offer.functions
