@@ -33,6 +33,11 @@ _IMAGE_MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"GIF8"
 # --- requests -------------------------------------------------------------------------
 
 
+# ``require_object`` and ``typed`` are api/body.py's checks in Ollama's own words, on purpose:
+# every message of this face reads like Ollama's (a bare name, no quotes, no closing period:
+# "stream must be a boolean", "json: cannot unmarshal ..."), and its error body is a bare
+# string with no ``param``. body.py's would answer an Ollama client "'think' must be a boolean
+# (got 'very')." in OpenAI's style. The check itself is shared: ``wrong_field`` (api/fields.py).
 def require_object(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest("json: cannot unmarshal the request body: expected an object")
@@ -251,7 +256,8 @@ def embed_inputs(data: dict[str, Any]) -> list[str]:
 
 
 def typed(data: dict[str, Any], spec: Spec, prefix: str = "") -> None:
-    """A 400 in Ollama's words for the first field of ``spec`` of the wrong type (api/fields.py)."""
+    """A 400 in Ollama's words for the first field of ``spec`` of the wrong type (api/fields.py;
+    not api/body.py's ``typed``, whose message is OpenAI-styled: see ``require_object``)."""
     wrong = wrong_field(data, spec, prefix)
     if wrong is not None:
         name, expect, value = wrong
