@@ -78,9 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the gateway and dashboard")
     _add_setting_flags(serve, set(Settings.model_fields) - _DEMO_ONLY)
-    scan = commands.add_parser("scan", help="probe the backends once and print what was found")
+    scan = commands.add_parser("scan", help="probe every integration once and print what was found")
     _add_setting_flags(scan, _SCAN)
-    demo = commands.add_parser("demo", help="serve against built-in stand-in backends (no Ollama or LlamaFarm needed)")
+    demo = commands.add_parser(
+        "demo", help="serve against built-in stand-ins of LlamaFarm and Ollama (neither needs to be installed)"
+    )
     _add_setting_flags(demo, _DEMO)
     return parser
 
@@ -127,7 +129,7 @@ def demo(settings: Settings) -> int:
 
 
 async def scan(settings: Settings) -> int:
-    """Print a table of integrations; exit 1 when none is healthy."""
+    """Print a table of the integrations; exit 1 when none is routable (healthy or degraded)."""
     from atmosphere.app import build_hosts
     from atmosphere.observe.requestlog import RequestLog
     from atmosphere.router.balancer import Balancer

@@ -30,10 +30,10 @@ class Settings(BaseSettings):
     # Before the host lists: their checks read it. README: "Security".
     allow_host_addresses: str = Field(
         "",
-        description="addresses, networks or names a host may have although the host policy refuses them "
-        "(link-local, cloud metadata), comma list or repeat the flag",
+        description="addresses, networks or names an integration's URL may point at although the URL policy refuses "
+        "them (link-local, cloud metadata), comma list or repeat the flag",
     )
-    max_hosts: int = Field(64, ge=1, le=1024, description="hosts at most, configured and added together")
+    max_hosts: int = Field(64, ge=1, le=1024, description="integrations at most, configured and added together")
     llamafarm_url: str = Field(
         "http://localhost:14345",
         description="LlamaFarm server(s): url, name=url or url|runtime_url; comma list or repeat the flag",
@@ -41,7 +41,11 @@ class Settings(BaseSettings):
     ollama_url: str = Field(
         "http://localhost:11434", description="Ollama server(s): url or name=url; comma list or repeat the flag"
     )
-    llamafarm_runtime_url: str = Field("http://127.0.0.1:11540", description="LlamaFarm's Universal Runtime (embeddings)")
+    llamafarm_runtime_url: str | None = Field(
+        None,
+        description="the Universal Runtime (embeddings) of the first LlamaFarm integration (default: its host, "
+        "port 11540; the others: url|runtime_url)",
+    )
     llamafarm_namespace: str = Field(
         "default",
         min_length=1,
@@ -65,11 +69,12 @@ class Settings(BaseSettings):
     health_interval: float = Field(10.0, gt=0, description="seconds between background scans")
     state_dir: Path = Field(
         Path.home() / ".atmosphere",
-        description="where enable/disable choices, added hosts and (with SQLite) keys and usage history persist",
+        description="where enable/disable choices, added integrations, their order and (with SQLite) keys and usage "
+        "history persist",
     )
     max_request_bytes: int = Field(4 * 1024 * 1024, ge=1024, description="largest request body accepted, in bytes")
     first_token_timeout: float = Field(
-        120.0, gt=0, description="seconds a stream may wait for its first content before the next backend is tried"
+        120.0, gt=0, description="seconds a stream may wait for its first content before the next integration is tried"
     )
     stream_idle_timeout: float = Field(
         60.0, gt=0, description="longest gap between content chunks of a started stream before it ends with an error"
@@ -82,17 +87,20 @@ class Settings(BaseSettings):
         128 * 1024 * 1024, ge=1024 * 1024, description="bytes of upstream answers held in memory at once, process-wide"
     )
     ca_bundle: Path | None = Field(
-        None, description="PEM file of extra CA certificates trusted for https:// backends (beside the system's)"
+        None, description="PEM file of extra CA certificates trusted for https:// integrations (beside the system's)"
     )
     log_level: str = Field("info", description="critical, error, warning, info or debug")
     access_log: bool = Field(False, description="log every request (costs speed)")
-    # Fleet: per-host concurrency and queueing.
+    # Per-integration concurrency and queueing.
     max_inflight: int = Field(
-        0, ge=0, le=1024, description="requests at once per host that reports no limit of its own (0: no limit)"
+        0, ge=0, le=1024, description="requests at once per integration that reports no limit of its own (0: no limit)"
     )
-    queue_size: int = Field(512, ge=0, le=10_000, description="requests waiting per host at its limit before a 503")
+    queue_size: int = Field(512, ge=0, le=10_000, description="requests waiting per integration at its limit before a 503")
     queue_timeout: float | None = Field(
-        None, gt=0, le=3600, description="seconds a request may wait for a host at its limit (default: the request timeout)"
+        None,
+        gt=0,
+        le=3600,
+        description="seconds a request may wait for an integration at its limit (default: the request timeout)",
     )
     models_file: Path | None = Field(None, description="model equivalents, TOML (default <state-dir>/models.toml)")
     log_prompts: bool = Field(False, description="keep prompt and answer text in the request log")
@@ -185,7 +193,7 @@ class Settings(BaseSettings):
         except HostListError as exc:
             raise ValueError(str(exc)) from None
         if not specs:
-            raise ValueError("needs at least one host URL")
+            raise ValueError("needs at least one URL")
         return ",".join(item.strip().rstrip("/") for item in value.split(",") if item.strip())
 
     @model_validator(mode="after")
@@ -198,7 +206,7 @@ class Settings(BaseSettings):
 
     def hosts(self) -> list[HostSpec]:
         """Every configured host: LlamaFarm hosts first, then Ollama hosts (the default priority)."""
-        runtime = self.llamafarm_runtime_url if "llamafarm_runtime_url" in self.model_fields_set else None
+        runtime = self.llamafarm_runtime_url
         allow = self.host_allow_list()
         specs = parse_hosts("llamafarm", self.llamafarm_url, first_runtime=runtime, allow=allow)
         return unique(specs + parse_hosts("ollama", self.ollama_url, allow=allow))
@@ -216,7 +224,7 @@ class Settings(BaseSettings):
     def _hosts_within_cap(self) -> Settings:
         count = len(self.hosts())
         if count > self.max_hosts:
-            raise ValueError(f"ATMOSPHERE_MAX_HOSTS: the host lists name {count} hosts, more than {self.max_hosts}")
+            raise ValueError(f"ATMOSPHERE_MAX_HOSTS: the URL lists name {count} integrations, more than {self.max_hosts}")
         return self
 
     def models_path(self) -> Path:
@@ -224,7 +232,9 @@ class Settings(BaseSettings):
 
     @field_validator("llamafarm_runtime_url")
     @classmethod
-    def _must_be_http_url(cls, value: str, info: Any) -> str:
+    def _must_be_http_url(cls, value: str | None, info: Any) -> str | None:
+        if value is None:
+            return None
         try:
             return check_url(value, _allow_list(info.data))
         except HostListError as exc:

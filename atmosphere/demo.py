@@ -1,9 +1,9 @@
 """``atmosphere demo``: the whole loop without Ollama or LlamaFarm installed.
 
-``standins(settings)`` starts the stand-in backends (emulators of Ollama, the LlamaFarm
-server and its Universal Runtime) on free or chosen ports and yields a ``Demo`` whose
-settings point at them; the CLI serves those settings. ``serve`` never does this: real
-backends are always its default. While the demo runs, lines typed on its terminal stop
+``standins(settings)`` starts the stand-ins (of Ollama, the LlamaFarm server and its
+Universal Runtime) on free or chosen ports and yields a ``Demo`` whose
+settings point at them; the CLI serves those settings. ``serve`` never does this: the real
+LlamaFarm and Ollama are always its default. While the demo runs, lines typed on its terminal stop
 and start one stand-in (``stop ollama``), so fallback can be watched for real.
 """
 
@@ -21,11 +21,11 @@ from atmosphere.standins.suite import EmulatorSuite, start_all_in_process
 
 _BANNER = """\
 ┌─ Atmosphere demo ─────────────────────────────────────────────────────────────
-│ These backends are STAND-INS (emulators from Atmosphere's tests), not real models:
+│ These integrations are STAND-INS (from Atmosphere's tests), not real models:
 │   LlamaFarm (stand-in)          {llamafarm}
 │   Universal Runtime (stand-in)  {runtime}
 │   Ollama (stand-in)             {ollama}
-│ Their replies are canned text. To use your real backends run `atmosphere serve`.
+│ Their replies are canned text. For your own LlamaFarm and Ollama, run `atmosphere serve`.
 │
 │ Dashboard:        http://{host}:{port}/
 │ OpenAI base URL:  http://{host}:{port}/v1

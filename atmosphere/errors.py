@@ -189,7 +189,7 @@ def failure_from_attempts(attempts: list[Attempt], what: str) -> AtmosphereError
     detail = "; ".join(f"{a.backend}: {a.reason}" for a in attempts) or "no integration is enabled"
     kinds = {a.kind for a in attempts}
     if not attempts or kinds <= {"unreachable", "skipped"}:
-        return NoBackendAvailable(f"No backend could serve {what}. {detail}", attempts)
+        return NoBackendAvailable(f"No integration could serve {what}. {detail}", attempts)
     if kinds <= {"unreachable", "skipped", "timeout"}:
         return UpstreamTimeout(f"Upstream timed out serving {what}. {detail}", attempts)
     return UpstreamError(f"Upstream error serving {what}. {detail}", attempts)

@@ -134,7 +134,7 @@ class HostRules:
         """Raise ``TooManyHosts`` when ``count`` hosts leave no room for one more."""
         if count >= self.max_hosts:
             raise TooManyHosts(
-                f"There are {count} hosts already, the most {MAX_HOSTS_SETTING} allows ({self.max_hosts}); "
+                f"There are {count} integrations already, the most {MAX_HOSTS_SETTING} allows ({self.max_hosts}); "
                 "remove one first, or raise the setting."
             )
 
@@ -175,7 +175,9 @@ def normalize_host_url(text: str, allow: AllowList = NO_EXCEPTIONS) -> str:
         raise HostUrlRefused(f"names no host: {address} is where a server listens (got {shown!r}); use 127.0.0.1 or its address")
     reason = refusal(host, address)
     if reason is not None and not allow.allows(host, address):
-        raise HostUrlRefused(f"points at {reason} (got {shown!r}); if a backend really runs there, list it in {ALLOW_SETTING}")
+        raise HostUrlRefused(
+            f"points at {reason} (got {shown!r}); if an integration really runs there, list it in {ALLOW_SETTING}"
+        )
     return _base(scheme, host if address is None else str(address), port)
 
 
@@ -209,7 +211,7 @@ def peer_refusal(allow: AllowList = NO_EXCEPTIONS) -> Callable[[str, str], str |
         reason = refusal(name, address)
         if reason is None or allow.allows(name, _address(name)) or allow.allows(name, address):
             return None
-        return f"{name} resolves to {address}, {reason}; if a backend really runs there, list it in {ALLOW_SETTING}"
+        return f"{name} resolves to {address}, {reason}; if an integration really runs there, list it in {ALLOW_SETTING}"
 
     return check
 

@@ -168,8 +168,8 @@ def test_requests_through_the_gateway_are_charted_on_the_usage_page_by_model_and
     expect(table.locator("thead th")).to_have_text(["Time", "llama3.2:latest", "fast"])
     expect(table.locator("tbody tr").last).to_contain_text("3")
 
-    page.get_by_test_id("usage-group").get_by_text("Host").click()
-    expect(page.get_by_test_id("chart-requests")).to_contain_text("Requests per hour, by host", timeout=ACTION_MS)
+    page.get_by_test_id("usage-group").get_by_text("Integration").click()
+    expect(page.get_by_test_id("chart-requests")).to_contain_text("Requests per hour, by integration", timeout=ACTION_MS)
     expect(table.locator("thead th")).to_have_text(["Time", "ollama", "llamafarm"], timeout=ACTION_MS)
 
     page.evaluate("window.__atmosphereNoReload = true")

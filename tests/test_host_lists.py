@@ -31,8 +31,8 @@ def test_the_runtime_setting_still_names_the_first_llamafarm_hosts_runtime() -> 
     [
         ("http://a:1,http://b:2|http://c:3", "only LlamaFarm"),
         ("ftp://a", "http:// or https://"),
-        ("x=http://a:1,x=http://b:1", "two hosts would have the id 'x'"),
-        ("bad name!=http://a:1", "host name"),
+        ("x=http://a:1,x=http://b:1", "two integrations would have the id 'x'"),
+        ("bad name!=http://a:1", "integration name"),
     ],
 )
 def test_a_bad_host_list_stops_start_up_with_one_line_naming_it(ollama: str, says: str) -> None:

@@ -117,4 +117,4 @@ def test_ollama_run_answers_a_prompt_and_an_interactive_line_through_every_integ
     assert "Ollama emulator (qwen2.5:0.5b)" in interactive and "hello" in interactive
     assert len(orjson.loads(embedded)) == 768  # an embedding model prints the prompt's vector
     # show said 404, so the CLI tries to pull: the gateway says it does not, and which model is missing
-    assert unknown.startswith("Error: 501 Not Implemented: model 'nope' not found") and "on the backend itself" in unknown
+    assert unknown.startswith("Error: 501 Not Implemented: model 'nope' not found") and "on the integration itself" in unknown

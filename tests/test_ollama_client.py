@@ -159,7 +159,7 @@ def test_model_management_is_refused_with_a_501_that_says_where_to_do_it(gateway
     with gateway.client() as http:
         response = http.request("DELETE" if call == "delete" else "POST", f"/api/{call}", json={"model": "x"})
     assert response.status_code == 501
-    assert "on the backend itself" in response.json()["error"]
+    assert "on the integration itself" in response.json()["error"]
 
 
 def test_version_answers_an_ollama_version_codex_accepts_and_names_atmosphere(gateway):

@@ -64,4 +64,4 @@ def stream_failure(exc: BaseException) -> str:
 
 def midstream_failure(exc: BaseException) -> str:
     """The message every face ends a started stream with when it breaks (in its own form)."""
-    return f"The backend failed mid-stream: {stream_failure(exc)}"
+    return f"The integration failed mid-stream: {stream_failure(exc)}"

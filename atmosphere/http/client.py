@@ -54,13 +54,13 @@ def failure_from_exception(exc: Exception, what: str) -> BackendFailure:
     if isinstance(exc, ExplainedError):  # the pool's own errors say exactly what happened
         return BackendFailure(f"{what}: {exc}", kind="unreachable" if isinstance(exc, httpx.ConnectError) else "error")
     if isinstance(exc, httpx.PoolTimeout):
-        return BackendFailure(f"{what}: every connection to the backend is busy", kind="timeout")
+        return BackendFailure(f"{what}: every connection to the integration is busy", kind="timeout")
     if isinstance(exc, httpx.ConnectTimeout):
         return BackendFailure(f"{what}: connection timed out", kind="unreachable")
     if isinstance(exc, httpx.ConnectError):
         return BackendFailure(f"{what}: connection refused or unreachable", kind="unreachable")
     if isinstance(exc, httpx.TimeoutException):
-        return BackendFailure(f"{what}: timed out waiting for the backend", kind="timeout")
+        return BackendFailure(f"{what}: timed out waiting for the integration", kind="timeout")
     if isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         return BackendFailure(f"{what}: connection closed unexpectedly", kind="error")
     if isinstance(exc, BackendFailure):

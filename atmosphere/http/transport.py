@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import socket
 import ssl
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
@@ -70,7 +72,7 @@ class _ConnectionLost(Exception):
     """The backend closed the connection; ``before_response`` when nothing came back."""
 
     def __init__(self, before_response: bool):
-        super().__init__("connection closed by the backend")
+        super().__init__("connection closed by the integration")
         self.before_response = before_response
 
 
@@ -114,11 +116,11 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except httptools.HttpParserError as exc:
             if self.error is None and not self.headers_done and self._head_bytes > MAX_HEADER_BYTES:
-                self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
+                self.error = HeadersTooLarge(f"the integration's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
             elif self.error is None:
-                self.error = httpx.RemoteProtocolError(f"invalid HTTP response from the backend: {exc}")
+                self.error = httpx.RemoteProtocolError(f"invalid HTTP response from the integration: {exc}")
         if self.error is None and not self.headers_done and self._head_bytes > MAX_HEADER_BYTES:
-            self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
+            self.error = HeadersTooLarge(f"the integration's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
         if self.error is not None and not self.closed:
             self.close()
         self._wake()
@@ -137,7 +139,7 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         if self._header_bytes > MAX_HEADER_BYTES:
-            self.error = HeadersTooLarge(f"the backend's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
+            self.error = HeadersTooLarge(f"the integration's response headers exceed {MAX_HEADER_BYTES // 1024} KiB")
             return  # data_received closes the connection once the parser returns
         status = self._parser.get_status_code()
         if status < 200:
@@ -387,7 +389,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
             async with asyncio.timeout(timeout):
                 await self._limit.acquire()
         except TimeoutError:
-            raise httpx.PoolTimeout(f"no free connection to the backend within {timeout:g}s", request=request) from None
+            raise httpx.PoolTimeout(f"no free connection to the integration within {timeout:g}s", request=request) from None
 
     async def _send(
         self, conn: _Connection, payload: bytes, head: bool, request: httpx.Request | None, timeout: float | None
@@ -432,7 +434,7 @@ class PooledTransport(httpx.AsyncBaseTransport):
         except ssl.SSLError as exc:
             raise CertificateError(f"TLS handshake with {where} failed ({exc.reason or exc})", request=request) from None
         except OSError as exc:
-            raise ConnectFailed(f"cannot connect to {where}: {exc.strerror or exc}", request=request) from None
+            raise ConnectFailed(f"cannot connect to {where}: {_connect_error(exc)}", request=request) from None
         if self._peer_check is not None:
             peer = conn.transport.get_extra_info("peername") if conn.transport is not None else None
             refused = self._peer_check(url.host, str(peer[0])) if peer else None
@@ -454,6 +456,14 @@ class PooledTransport(httpx.AsyncBaseTransport):
             self._idle.pop().close()
 
 
+def _connect_error(exc: OSError) -> str:
+    """``Connection refused``, not asyncio's ``Connect call failed ('127.0.0.1', 14345)``: the
+    card and the attempts name the host already. A name that does not resolve keeps its words."""
+    if isinstance(exc, socket.gaierror) or not exc.errno or exc.errno < 0:
+        return str(exc.strerror or exc)
+    return os.strerror(exc.errno)
+
+
 def _serialize(request: httpx.Request, body: bytes) -> bytes:
     target = request.url.raw_path
     lines = [request.method.encode() + b" " + target + b" HTTP/1.1"]
@@ -471,4 +481,4 @@ def _as_httpx_error(error: Exception, request: httpx.Request | None, mid_respons
             error.request = request
         return error
     where = "mid-response" if mid_response else "before answering"
-    return httpx.RemoteProtocolError(f"the backend closed the connection {where}", request=request)
+    return httpx.RemoteProtocolError(f"the integration closed the connection {where}", request=request)

@@ -92,11 +92,13 @@ class _Hosts:
     def collect(self) -> Iterable[Metric]:
         from prometheus_client.core import GaugeMetricFamily
 
-        inflight = GaugeMetricFamily("atmosphere_host_inflight", "Requests in flight on a host", labels=["backend"])
-        queued = GaugeMetricFamily("atmosphere_host_queue_depth", "Requests waiting for a host", labels=["backend"])
-        limit = GaugeMetricFamily("atmosphere_host_max_inflight", "Concurrency limit of a host", labels=["backend"])
+        inflight = GaugeMetricFamily("atmosphere_host_inflight", "Requests in flight on an integration", labels=["backend"])
+        queued = GaugeMetricFamily("atmosphere_host_queue_depth", "Requests waiting for an integration", labels=["backend"])
+        limit = GaugeMetricFamily("atmosphere_host_max_inflight", "Concurrency limit of an integration", labels=["backend"])
         probe = GaugeMetricFamily("atmosphere_probe_latency_seconds", "Latency of the last probe", labels=["backend"])
-        status = GaugeMetricFamily("atmosphere_host_status", "1 for the host's current status", labels=["backend", "status"])
+        status = GaugeMetricFamily(
+            "atmosphere_host_status", "1 for the integration's current status", labels=["backend", "status"]
+        )
         for host in self._read():
             inflight.add_metric([host.host], host.inflight)
             queued.add_metric([host.host], host.queue_depth)
@@ -126,7 +128,7 @@ class _Families:
         )
         self.upstream = Histogram(
             "atmosphere_upstream_latency_seconds",
-            "Time the backend took to answer",
+            "Time the integration took to answer",
             ["backend"],
             buckets=_UPSTREAM_BUCKETS,
             registry=r,
@@ -141,9 +143,11 @@ class _Families:
         self.tokens_in = Counter("atmosphere_tokens_in", "Prompt tokens", ["backend", "model"], registry=r)
         self.tokens_out = Counter("atmosphere_tokens_out", "Completion tokens", ["backend", "model"], registry=r)
         self.fallbacks = Counter(
-            "atmosphere_fallbacks", "Times a request moved on from a backend that failed it", ["backend"], registry=r
+            "atmosphere_fallbacks", "Times a request moved on from an integration that failed it", ["backend"], registry=r
         )
-        self.breaker_trips = Counter("atmosphere_breaker_trips", "Times a host's circuit breaker opened", ["backend"], registry=r)
+        self.breaker_trips = Counter(
+            "atmosphere_breaker_trips", "Times an integration's circuit breaker opened", ["backend"], registry=r
+        )
         self.key_requests = Counter(
             "atmosphere_key_requests", "Requests per client key, by status class (2xx, 4xx, 5xx)", ["key", "status"], registry=r
         )

@@ -169,11 +169,11 @@ class Balancer:
                 self._take(load)
                 return Lease(self, host)
         if not ranked:
-            raise HostsBusy("No host to queue on.", [])
+            raise HostsBusy("No integration to queue on.", [])
         home = min(ranked, key=lambda h: self.load(h).queued)  # stable: ties keep rank order
         if self.load(home).queued >= self.queue_size:
             raise HostsBusy(
-                f"Every host that serves this model is busy and its queue of {self.queue_size} is full "
+                f"Every integration that serves this model is busy and its queue of {self.queue_size} is full "
                 f"(ATMOSPHERE_QUEUE_SIZE; {', '.join(ranked)}).",
                 [],
                 retry_after=1,
@@ -191,7 +191,7 @@ class Balancer:
                 self._drop(waiter)
             if isinstance(exc, TimeoutError):
                 raise HostsBusy(
-                    f"Every host that serves this model stayed busy for {self.queue_timeout:g} s, the request's "
+                    f"Every integration that serves this model stayed busy for {self.queue_timeout:g} s, the request's "
                     f"deadline ({', '.join(ranked)}).",
                     [],
                     retry_after=max(1, round(self.queue_timeout / 4)),

@@ -141,7 +141,7 @@ def _checked(entry: tuple[Any, Any]) -> Equivalent:
 
 
 def _render(equivalents: Iterable[Equivalent]) -> bytes:
-    lines = ["# Model equivalents: one shared name for the same model on several backends.", ""]
+    lines = ["# Model equivalents: one shared name for the same model on several integrations.", ""]
     for item in equivalents:
         lines.append(f"[models.{_toml_key(item.name)}]")
         lines.extend(f"{_toml_key(k)} = {_toml_string(v)}" for k, v in item.members.items())

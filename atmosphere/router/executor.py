@@ -258,7 +258,7 @@ class Executor:
                         self.breakers.succeeded(backend.id, native)
                     return self._served(value, candidate, attempts, lease, trace)
                 last = number == len(groups) and not remaining
-                then = "" if last else "; trying the next backend"
+                then = "" if last else "; trying the next integration"
                 log.warning("%s failed on %s (%s)%s", what, backend.id, failure.reason, then)
                 attempts.append(Attempt(backend.id, failure.reason, failure.kind))
                 if failure.kind == "unreachable" or failure.rescan:

@@ -74,7 +74,7 @@ class HostSpec:
             raise HostListError("'name' must be 1-200 printable characters")
         runtime = data.get("runtime_url")
         if runtime is not None and (not isinstance(runtime, str) or kind != "llamafarm"):
-            raise HostListError("'runtime_url' must be a string, on a LlamaFarm host only")
+            raise HostListError("'runtime_url' must be a string, on a LlamaFarm integration only")
         runtime_url = check_url(runtime, allow) if runtime else (default_runtime_url(url) if kind == "llamafarm" else None)
         return cls(host_id, kind, name, url, runtime_url, removable=True)
 
@@ -128,10 +128,10 @@ def parse_item(kind: Kind, item: str, allow: AllowList = NO_EXCEPTIONS) -> tuple
         name = head.strip()
         item = tail.strip()
         if not name or not _NAME.match(name):
-            raise HostListError(f"host name {name!r} must be 1-63 letters, digits, spaces, '.', '_' or '-'")
+            raise HostListError(f"integration name {name!r} must be 1-63 letters, digits, spaces, '.', '_' or '-'")
     url, bar, runtime = item.partition("|")
     if bar and kind != "llamafarm":
-        raise HostListError(f"only LlamaFarm hosts take a '|runtime_url' (got {item!r})")
+        raise HostListError(f"only LlamaFarm integrations take a '|runtime_url' (got {item!r})")
     return name, check_url(url, allow), check_url(runtime, allow) if bar else None
 
 
@@ -165,7 +165,7 @@ def unique(specs: list[HostSpec]) -> list[HostSpec]:
     seen: dict[str, HostSpec] = {}
     for spec in specs:
         if spec.id in seen:
-            raise HostListError(f"two hosts would have the id {spec.id!r} ({seen[spec.id].url} and {spec.url}); name one")
+            raise HostListError(f"two integrations would have the id {spec.id!r} ({seen[spec.id].url} and {spec.url}); name one")
         seen[spec.id] = spec
     return specs
 
@@ -181,7 +181,7 @@ def new_host(
         raise HostListError("'name' must be 1-63 letters, digits, spaces, '.', '_' or '-'", "name")
     checked = _field_url("url", url, allow)
     if runtime_url and kind != "llamafarm":
-        raise HostListError("only LlamaFarm hosts take a 'runtime_url'", "runtime_url")
+        raise HostListError("only LlamaFarm integrations take a 'runtime_url'", "runtime_url")
     runtime = (
         _field_url("runtime_url", runtime_url, allow)
         if runtime_url

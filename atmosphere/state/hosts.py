@@ -52,10 +52,12 @@ class Hosts:
         self.specs: dict[str, HostSpec] = {spec.id: spec for spec in configured}
         for spec in added:
             if spec.id in self.specs:
-                log.warning("ignoring saved host %r: the settings name a host with that id", spec.id)
+                log.warning("ignoring saved integration %r: the settings name one with that id", spec.id)
                 continue
             if len(self.specs) >= rules.max_hosts:
-                log.warning("ignoring saved host %r in %s: more hosts than ATMOSPHERE_MAX_HOSTS", spec.id, self._file)
+                log.warning(
+                    "ignoring saved integration %r in %s: more integrations than ATMOSPHERE_MAX_HOSTS", spec.id, self._file
+                )
                 continue
             self.specs[spec.id] = spec
         self.registry = Registry(
@@ -142,7 +144,7 @@ class Hosts:
         """The added hosts and the saved order; whatever in the file is malformed is warned about and skipped."""
         document = files.read_document(self._file, jsonfast.loads)
         added = files.list_field(self._file, document, "added")
-        saved = ((f"saved host {files.shown(i)}", i) for i in added)
+        saved = ((f"saved integration {files.shown(i)}", i) for i in added)
         specs = files.valid_entries(self._file, saved, lambda i: HostSpec.from_saved(i, self.rules.allow))
         order = files.list_field(self._file, document, "order")
         return specs, files.valid_entries(self._file, ((f"order entry {files.shown(i)}", i) for i in order), check_id)
@@ -155,4 +157,4 @@ class Hosts:
             await files.save(self._file, jsonfast.dumps(doc))
         except OSError as exc:
             reason = exc.strerror or exc
-            raise StateNotSaved(f"Could not save the hosts to {self._file}: {reason}. Nothing was changed.") from None
+            raise StateNotSaved(f"Could not save the integrations to {self._file}: {reason}. Nothing was changed.") from None

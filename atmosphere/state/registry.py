@@ -211,7 +211,7 @@ class Registry:
         try:
             await asyncio.shield(commit)
         except StateNotSaved as exc:  # the host is gone either way; only a re-add would notice
-            log.warning("could not forget the choice for removed host %s: %s", backend_id, exc)
+            log.warning("could not forget the choice for removed integration %s: %s", backend_id, exc)
 
     def _load_disabled(self) -> set[str]:
         """The saved choices; an unreadable file or a malformed entry is a warning, not a crash."""

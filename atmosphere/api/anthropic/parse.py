@@ -163,7 +163,7 @@ def _user_messages(blocks: list[dict[str, Any]], where: str, tool_names: dict[st
                 message["name"] = tool_names[call_id]  # Ollama matches results by tool name
             tool_messages.append(message)
         else:
-            raise InvalidRequest(f"{at}: content blocks of type '{kind}' are not supported by local backends")
+            raise InvalidRequest(f"{at}: content blocks of type '{kind}' are not supported by LlamaFarm or Ollama")
     out = tool_messages
     if parts:
         only_text = all(p["type"] == "text" for p in parts)

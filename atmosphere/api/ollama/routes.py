@@ -39,7 +39,7 @@ SURFACES = surfaces(
 )
 
 _MANAGE = (
-    "Atmosphere is a gateway and does not manage models: {verb} models on the backend itself "
+    "Atmosphere is a gateway and does not manage models: {verb} models on the integration itself "
     "(for Ollama, run `ollama {verb}` against the Ollama server; for LlamaFarm, edit the project's models)."
 )
 
@@ -250,13 +250,13 @@ def _refuse(verb: str) -> Callable[[], Awaitable[Response]]:
         return error_response(501, _MANAGE.format(verb=verb))
 
     refuse.__name__ = f"refuse_{verb}"
-    refuse.__doc__ = f"Refused with 501: {verb} models on the backend itself."
+    refuse.__doc__ = f"Refused with 501: {verb} models on the integration itself."
     return refuse
 
 
 @router.post("/pull")
 async def pull(request: Request) -> Response:
-    """Refused with 501: pull models on the backend itself. ``ollama run`` pulls a model
+    """Refused with 501: pull models on the integration itself. ``ollama run`` pulls a model
     ``/api/show`` did not find, so the refusal names that model as not found first."""
     refusal = _MANAGE.format(verb="pull")
     try:

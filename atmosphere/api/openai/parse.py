@@ -181,7 +181,7 @@ def parse_chat_request(data: Any) -> ChatRequest:
     stream = stream_param(data)
     n = integer_param(data, "n", 1)
     if n is not None and n > 1:
-        raise InvalidRequest("'n' greater than 1 is not supported by local backends.", param="n")
+        raise InvalidRequest("'n' greater than 1 is not supported by LlamaFarm or Ollama.", param="n")
     max_tokens = max_tokens_param(data)
     stop = stop_param(data)
     options = stream_options(data)
@@ -285,12 +285,12 @@ def parse_completion_request(data: Any) -> tuple[list[str], GenerateRequest]:
     typed(data, OPENAI_COMPLETIONS)
     if data.get("echo"):
         raise InvalidRequest(
-            "'echo' is not supported: local backends do not return the prompt with the completion.", param="echo"
+            "'echo' is not supported: LlamaFarm and Ollama do not return the prompt with the completion.", param="echo"
         )
     for key in ("n", "best_of"):
         count = integer_param(data, key, 1)
         if count is not None and count > 1:
-            raise InvalidRequest(f"'{key}' greater than 1 is not supported by local backends.", param=key)
+            raise InvalidRequest(f"'{key}' greater than 1 is not supported by LlamaFarm or Ollama.", param=key)
     suffix = data.get("suffix")
     if suffix is not None and not isinstance(suffix, str):
         raise InvalidRequest("'suffix' must be a string.", param="suffix")

@@ -154,7 +154,7 @@ async def _late(
     assert form.keepalive is not None  # only a form with a keep-alive sends its head early
     try:
         while True:
-            yield form.keepalive(f"waiting for {progress.backend or 'a backend'}")
+            yield form.keepalive(f"waiting for {progress.backend or 'an integration'}")
             done, _ = await asyncio.wait({task}, timeout=KEEPALIVE_EVERY)
             if done:
                 break
