@@ -10,7 +10,7 @@ const KINDS: { id: NewHost['kind']; label: string; port: number }[] = [
   { id: 'llamafarm', label: 'LlamaFarm', port: 14345 },
 ];
 
-/** A form for one more backend host: kind, name, URL and (LlamaFarm) its Universal Runtime URL. */
+/** A form for one more integration: kind, name, URL and (LlamaFarm) its Universal Runtime URL. */
 export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promise<unknown> }) {
   const [open, setOpen] = useState(false);
   const [kind, setKind] = useState<NewHost['kind']>('ollama');
@@ -24,7 +24,7 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
   if (!open) {
     return (
       <button type="button" className="add-host-toggle" data-testid="add-host-toggle" onClick={() => setOpen(true)}>
-        <Plus size={16} /> Add a host
+        <Plus size={16} /> Add an integration
       </button>
     );
   }
@@ -42,7 +42,7 @@ export default function AddHostForm({ onAdd }: { onAdd: (host: NewHost) => Promi
   }
 
   return (
-    <form className="panel form-grid" data-testid="add-host-form" onSubmit={submit} aria-label="Add a host">
+    <form className="panel form-grid" data-testid="add-host-form" onSubmit={submit} aria-label="Add an integration">
       <div className="field">
         <label htmlFor={ids.kind}>Kind</label>
         <select className="input" id={ids.kind} data-testid="add-host-kind" value={kind} onChange={(event) => setKind(event.target.value as NewHost['kind'])}>

@@ -10,11 +10,11 @@ export default function EmptyState({ hasIntegrations }: { hasIntegrations: boole
     <section className="empty-state" data-testid="empty-state" aria-labelledby="empty-state-title">
       <Server size={28} className="empty-state-icon" />
       <div className="empty-state-body">
-        <h2 id="empty-state-title">No healthy AI backend found</h2>
+        <h2 id="empty-state-title">No healthy integration found</h2>
         <p>
           {hasIntegrations
-            ? 'Atmosphere looked for local backends but none answered as healthy. The cards below say why.'
-            : 'Atmosphere has not reported any backend yet.'}{' '}
+            ? 'Atmosphere looked for LlamaFarm and Ollama but none answered as healthy. The cards below say why.'
+            : 'Atmosphere has not reported any integration yet.'}{' '}
           Start one of these, then press <strong>Rescan</strong>:
         </p>
         <ul className="empty-state-steps">

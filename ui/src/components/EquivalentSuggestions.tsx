@@ -64,7 +64,7 @@ export default function EquivalentSuggestions({ suggestions, accepted, onAccept 
       <h2 id="equivalents-title">
         <Shuffle size={16} /> Same model, different names?
       </h2>
-      <p className="equivalents-note">Accept one to route its shared name to any of these hosts, with fallback between them.</p>
+      <p className="equivalents-note">Accept one to route its shared name to any of these integrations, with fallback between them.</p>
       <ul className="stack-list">
         {suggestions.map((s) => (
           <Suggestion key={Object.entries(s.members).map(([h, m]) => `${h}=${m}`).join('&')} suggestion={s} onAccept={onAccept} />

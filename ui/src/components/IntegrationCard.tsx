@@ -26,7 +26,7 @@ interface Props extends CardActionHandlers {
   onWarm?: (id: string, model: string) => Promise<WarmResult>;
 }
 
-/** One backend host as the API describes it: status, traffic, models, and what can be done with it. */
+/** One integration as the API describes it: status, traffic, models, and what can be done with it. */
 export default function IntegrationCard({ integration, onWarm, ...actions }: Props) {
   const { id, name, url, status, error, version, capabilities, models, model_count: modelCount, enabled } = integration;
   const latency = formatLatency(integration.latency_ms);

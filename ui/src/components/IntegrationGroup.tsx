@@ -15,7 +15,7 @@ interface Props {
   onWarm?: (id: string, model: string) => Promise<WarmResult>;
 }
 
-/** The hosts of one kind, in priority order, each with up/down when the service keeps an order. */
+/** The integrations of one kind, in priority order, each with up/down when the service keeps an order. */
 export default function IntegrationGroup({ kind, members, all, stale, onSetEnabled, onReorder, onRemove, onWarm }: Props) {
   const ready = members.filter((m) => takesWork(m.status)).length;
   const label = kindLabel(kind);
@@ -27,7 +27,7 @@ export default function IntegrationGroup({ kind, members, all, stale, onSetEnabl
   }
 
   return (
-    <section className="integration-group" data-testid={`group-${kind}`} aria-label={`${label} hosts`}>
+    <section className="integration-group" data-testid={`group-${kind}`} aria-label={`${label} integrations`}>
       <h2 className="integration-group-title">
         {label}{' '}
         <span className="integration-group-count">

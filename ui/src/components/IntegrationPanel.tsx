@@ -36,7 +36,7 @@ function useStatusAnnouncement(integrations: Integration[]): string {
   return message;
 }
 
-/** The Integrations page: one card per backend the service reports, live. */
+/** The Integrations page: one card per integration the service reports, live. */
 export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl }: { pollMs?: number; socketUrl?: string }) {
   const { integrations, phase, error, rescanning, updatedAt, liveState, rescan, retry, setEnabled, add, remove, reorder, warm } =
     useIntegrations({ pollMs, socketUrl });
@@ -55,7 +55,7 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
       <PageHeader
         title="Integrations"
         icon={Puzzle}
-        subtitle="The backend hosts Atmosphere routes requests to, by kind, in priority order."
+        subtitle="The LlamaFarm and Ollama servers Atmosphere routes requests to, by kind, in priority order."
         actions={
           <>
             <LiveIndicator state={liveState} pollMs={pollMs} />
@@ -71,7 +71,7 @@ export default function IntegrationPanel({ pollMs = POLL_INTERVAL_MS, socketUrl 
               onClick={() => void rescan()}
               disabled={rescanning}
               aria-busy={rescanning}
-              aria-label="Rescan for backends"
+              aria-label="Rescan the integrations"
             >
               <RefreshCw size={16} className={rescanning ? 'spin' : undefined} />
               {rescanning ? 'Scanning…' : 'Rescan'}

@@ -30,12 +30,12 @@ export default function PlaygroundPage({ origin = window.location.origin }: { or
 
   return (
     <div className="page playground">
-      <PageHeader title="Playground" icon={MessagesSquare} subtitle="Chat through Atmosphere as any OpenAI client would, and see which backend answered." />
+      <PageHeader title="Playground" icon={MessagesSquare} subtitle="Chat through Atmosphere as any OpenAI client would, and see which integration answered." />
 
       <div className="field">
         <label htmlFor={modelId}>Model</label>
         <select className="input" id={modelId} data-testid="playground-model" value={model} disabled={busy} onChange={(event) => setModel(event.target.value)}>
-          <option value="auto">auto (the first ready backend)</option>
+          <option value="auto">auto (the first ready integration)</option>
           {models.map((m) => (
             <option key={m.id} value={m.id}>
               {m.id}

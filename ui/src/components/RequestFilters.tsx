@@ -12,7 +12,7 @@ interface Props {
 
 const OUTCOMES = ['ok', 'fallback', 'error'];
 
-/** Backend, model and outcome choices for the request log. */
+/** Integration, model and outcome choices for the request log (the API calls the first `backend`). */
 export default function RequestFilters({ filter, backends, models, onChange }: Props) {
   const ids = { backend: useId(), model: useId(), outcome: useId() };
   const field = (name: keyof RequestFilter, label: string, options: string[], testId: string) => (
@@ -26,7 +26,7 @@ export default function RequestFilters({ filter, backends, models, onChange }: P
   );
   return (
     <div className="request-filters" role="group" aria-label="Filter requests">
-      {field('backend', 'Backend', backends, 'filter-backend')}
+      {field('backend', 'Integration', backends, 'filter-backend')}
       {field('model', 'Model', models, 'filter-model')}
       {field('outcome', 'Outcome', OUTCOMES, 'filter-outcome')}
     </div>

@@ -68,7 +68,7 @@ export default function RequestsPage({ socketUrl }: { socketUrl?: string }) {
                     Surface
                   </th>
                   <th scope="col">Model</th>
-                  <th scope="col">Backend</th>
+                  <th scope="col">Integration</th>
                   <th scope="col">Outcome</th>
                   <th scope="col" className="request-col-timing">
                     First token

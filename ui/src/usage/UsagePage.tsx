@@ -21,7 +21,7 @@ type RangeId = (typeof RANGES)[number]['id'];
 const GROUPS: { id: GroupBy; label: string }[] = [
   { id: 'model', label: 'Model' },
   { id: 'key', label: 'Key' },
-  { id: 'host', label: 'Host' },
+  { id: 'host', label: 'Integration' },
 ];
 
 function Choice<T extends string>({ name, label, value, options, onChange }: { name: string; label: string; value: T; options: readonly { id: T; label: string }[]; onChange: (value: T) => void }) {
