@@ -1,6 +1,6 @@
 """The layout rules of ARCHITECTURE.md, checked on the source: data flows one way.
 
-The layer table below is ARCHITECTURE.md's, as data: every module of ``atmosphere/`` is in
+The layer table below is ARCHITECTURE.md's, as data (a test below holds the two equal): every module of ``atmosphere/`` is in
 exactly one layer, and may import only from its own layer and the layers it lists. Imports
 are read from the syntax tree (every import, also those inside functions, which is where a
 cycle would hide; not those under ``if TYPE_CHECKING:``, which never run).
@@ -254,3 +254,39 @@ def test_only_faces_and_the_process_import_the_web_framework():
             continue
         web = sorted(n for n in _imported_names(module) if n.split(".")[0] in ("fastapi", "starlette", "uvicorn"))
         assert web == [], module
+
+
+ARCHITECTURE_MD = PACKAGE.parent / "ARCHITECTURE.md"
+
+
+def documented_layers(text: str) -> dict[str, frozenset[str]]:
+    """ARCHITECTURE.md's layer table: layer → the layers its "may import" column names."""
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith(("| layer ", "| ---"))]
+    table: dict[str, frozenset[str]] = {}
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split(" | ")]
+        layer, allowed = cells[0], cells[-1].split(" — ", 1)[0]
+        if allowed == "nothing of the project":
+            table[layer] = frozenset()
+        elif allowed == "everything":
+            table[layer] = frozenset(LAYERS) - {layer}
+        else:
+            table[layer] = frozenset(name.strip() for name in allowed.split(","))
+    return table
+
+
+def test_architecture_md_shows_the_layer_table_this_file_enforces():
+    documented = documented_layers(ARCHITECTURE_MD.read_text())
+    assert documented == {layer: allowed for layer, (_members, allowed) in LAYERS.items()}
+
+
+def test_the_layer_table_reader_sees_a_layer_that_differs():
+    text = "## Layers\n\n| layer | modules | may import |\n| --- | --- | --- |\n| router | `router/` | domain, adapters |\n"
+    assert documented_layers(text) == {"router": frozenset({"domain", "adapters"})}
+
+
+def test_every_module_at_the_package_root_is_named_in_architecture_md():
+    text = ARCHITECTURE_MD.read_text()
+    unnamed = sorted(path.name for path in PACKAGE.glob("*.py") if path.name != "__init__.py" and f"`{path.name}`" not in text)
+    assert unnamed == [], f"name these in ARCHITECTURE.md (its root modules) or move them into a package: {unnamed}"
