@@ -1,4 +1,4 @@
-"""Host lists: which backend hosts the operator configured, and the stable id of each.
+"""URL lists: which integrations the operator configured, and the stable id of each.
 
 ``ATMOSPHERE_OLLAMA_URL`` and ``ATMOSPHERE_LLAMAFARM_URL`` (and their flags, which may
 repeat) take a comma list. Each item is ``url`` or ``name=url``; a LlamaFarm item may add
@@ -41,7 +41,7 @@ class HostListError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class HostSpec:
-    """One backend host as the operator gave it."""
+    """One integration as the operator gave it (the URL list item, or the dashboard's form)."""
 
     id: str
     kind: Kind
