@@ -16,7 +16,7 @@ UI_SOURCES := $(shell find ui/src ui/public -type f 2>/dev/null) ui/index.html u
 help:
 	@echo "make serve   - set up, build the dashboard, serve on http://127.0.0.1:8000"
 	@echo "make demo    - the same, against built-in stand-in backends"
-	@echo "make test    - set up and run every test (Python, UI components, browser, bench smoke)"
+	@echo "make test    - set up and run every test (Python, UI components, browser, bench smoke; WORKERS=4)"
 	@echo "make bench   - the speed benchmark (QUICK=1 for a short run; BASELINE=<commit> to compare, '' for none)"
 	@echo "make lint    - ruff, mypy over atmosphere/, and tsc --noEmit over the dashboard"
 
@@ -76,8 +76,14 @@ lint: venv $(UI_DEPS)
 format: venv
 	$(BIN)/ruff format atmosphere tests bench harness
 
+# Most of the suite's time is spent waiting on sockets, backends and child processes, not on
+# the CPU, so it runs on more workers than cores; a file's tests stay on one worker (they share
+# its module fixtures). WORKERS=1 runs it in one process.
+WORKERS ?= 4
+PYTEST := $(BIN)/pytest -q $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
+
 test-python: venv postgres
-	$(BIN)/pytest -q -m "not browser"
+	$(PYTEST) -m "not browser"
 
 test-ui: $(UI_DEPS)
 	@mkdir -p test-artifacts
@@ -86,10 +92,10 @@ test-ui: $(UI_DEPS)
 	  print(f\"{d['numPassedTests']} passed, {d['numFailedTests']} failed (UI component tests)\")"
 
 test-browser: venv ui chromium
-	$(BIN)/pytest -q -m browser
+	$(PYTEST) -m browser
 
 test: venv ui agents chromium postgres lint
-	$(BIN)/pytest -q
+	$(PYTEST)
 	$(MAKE) --no-print-directory test-ui
 	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md
 

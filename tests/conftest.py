@@ -75,7 +75,7 @@ def gateway_settings(state_dir: Path, *, llamafarm: str, ollama: str, runtime: s
         "ollama_url": ollama,
         "llamafarm_runtime_url": runtime,
         "state_dir": state_dir,
-        "probe_timeout": 1.0,
+        "probe_timeout": 3.0,  # a probe of an in-process stand-in under a loaded machine still answers
         "request_timeout": 5.0,
         "health_interval": 0.5,
         "log_level": "warning",

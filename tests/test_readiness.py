@@ -78,14 +78,19 @@ def test_a_named_model_whose_runtime_is_down_is_skipped_and_503_names_why(backen
     assert backends.llamafarm.state.recorded(LF_CHAT.format("chatbot")) == []
 
 
-def test_models_on_the_ollama_llamafarm_uses_follow_its_health_components(backends, make_gateway):
-    gateway = make_gateway(backends, health_interval=60)
-    backends.ollama.stop()
-    # A probe starts a /health read that sees Ollama down; a later probe uses it (bounded).
+def llamafarm_card_once_ollama_is_seen_down(gateway: Any) -> dict[str, Any]:
+    """A probe starts a /health read that sees Ollama down; a later probe uses it (bounded)."""
     for _ in range(10):
         card = integrations(gateway)["llamafarm"]
         if not next(m for m in card["models"] if m["id"] == "fast")["ready"]:
             break
+    return card
+
+
+def test_models_on_the_ollama_llamafarm_uses_follow_its_health_components(backends, make_gateway):
+    gateway = make_gateway(backends, health_interval=60)
+    backends.ollama.stop()
+    card = llamafarm_card_once_ollama_is_seen_down(gateway)
 
     models = {m["id"]: m for m in card["models"]}
     assert models["fast"]["provider"] == "ollama" and models["fast"]["ready"] is False
@@ -156,7 +161,7 @@ def test_a_project_deleted_since_the_probe_falls_back_and_is_rescanned_at_once(b
 def test_attempts_list_only_backends_before_the_one_that_served(backends, make_gateway):
     gateway = make_gateway(backends)
     backends.ollama.stop()
-    integrations(gateway)
+    llamafarm_card_once_ollama_is_seen_down(gateway)  # else "auto" may still pick its Ollama model
 
     served_first = chat(gateway, "auto")
     backends.llamafarm.state.set_fault("error500")
