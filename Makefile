@@ -109,4 +109,4 @@ clean:
 	rm -rf $(VENV) ui/node_modules atmosphere/static test-artifacts .pytest_cache
 
 screenshot: venv ui chromium
-	ATMOSPHERE_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q -m browser -k test_button tests/test_browser.py
+	ATMOSPHERE_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q -m browser -k test_button tests/browser/test_browser.py

@@ -3,7 +3,7 @@ connection an agent tries beyond 127.0.0.1, the environment that confines an age
 scratch HOME with that port as its proxy, a run of the real binary with a deadline, and the
 gateway's request log.
 
-Used by tests/test_agent_claude_code.py and tests/test_agent_codex.py; the `outside`
+Used by tests/agents/test_agent_claude_code.py and tests/agents/test_agent_codex.py; the `outside`
 fixture that hands each test a RefusingProxy lives in tests/conftest.py.
 """
 

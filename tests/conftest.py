@@ -166,3 +166,21 @@ def postgres_database(postgres_server: PostgresServer) -> Iterator[str]:
     """The URL of a new, empty database of its own for one test, dropped after it."""
     with postgres_server.fresh_database() as url:
         yield url
+
+
+@pytest.fixture
+def serve(tmp_path: Path, unused_tcp_port_factory: Any) -> Iterator[Any]:
+    """Start ``atmosphere serve`` processes (harness/processes.py) on free ports, stopped after the test."""
+    from harness.processes import ServeProcess
+
+    started: list[ServeProcess] = []
+
+    def start(*args: str, **kwargs: Any) -> ServeProcess:
+        env = {"ATMOSPHERE_STATE_DIR": str(tmp_path / "state"), **kwargs.pop("env", {})}
+        process = ServeProcess(*args, port=unused_tcp_port_factory(), env=env, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()

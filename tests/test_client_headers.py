@@ -9,7 +9,7 @@ import json
 import socket
 
 import httpx
-from test_exposure import _read_all, _read_response, serve  # noqa: F401 - serve is a fixture
+from raw_support import read_all, read_response
 
 from atmosphere.connections import MAX_HEAD_BYTES, MAX_LINE_BYTES
 
@@ -23,7 +23,7 @@ def _send(port: int, *chunks: bytes) -> bytes:
                 sock.sendall(chunk)
         except (BrokenPipeError, ConnectionResetError):
             pass  # refused mid-send: what was answered is still to be read
-        return _read_all(sock)
+        return read_all(sock)
 
 
 def _refused(answer: bytes) -> dict[str, object]:
@@ -57,12 +57,12 @@ def test_a_kept_alive_connection_gets_a_431_for_its_oversized_second_request(ser
     process = serve().started()
     with socket.create_connection(("127.0.0.1", process.port), timeout=10) as sock:
         sock.sendall(HEAD + b"\r\n")
-        assert _read_response(sock).startswith(b"HTTP/1.1 200")
+        assert read_response(sock).startswith(b"HTTP/1.1 200")
         try:
             sock.sendall(HEAD + b"Cookie: " + b"f" * (MAX_HEAD_BYTES + 1) + b"\r\n\r\n")
         except (BrokenPipeError, ConnectionResetError):
             pass
-        _refused(_read_all(sock))
+        _refused(read_all(sock))
 
 
 def test_an_sdk_style_client_reads_the_431_as_an_error_body(serve) -> None:  # noqa: F811

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "smoke.sh"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "smoke.sh"
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the smoke script needs curl")

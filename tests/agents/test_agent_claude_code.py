@@ -23,7 +23,7 @@ from agent_support import RefusingProxy, confined_env, logged, run_agent
 
 from atmosphere.standins.ollama_tools import planned_tool_call
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLAUDE = ROOT / "agents" / "node_modules" / ".bin" / "claude"
 RUN_TIMEOUT = 90.0  # seconds; a run that loops (sub-agents without end) fails here, not the suite
 QUIET = {

@@ -1,5 +1,5 @@
 """With an API key set, every API call needs it, and the key opens the door for real clients.
-(That the key never reaches a log is shown with the real server: tests/test_exposure.py.)"""
+(That the key never reaches a log is shown with the real server: tests/system/test_exposure.py.)"""
 
 from __future__ import annotations
 

@@ -4,17 +4,14 @@ flood of idle sockets cannot lock out real clients. Most of these run the real
 
 from __future__ import annotations
 
-import re
 import resource
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-
-from harness.processes import ServeProcess
+from raw_support import read_all, read_response
 
 KEY = "exposure-test-key-0123456789"
 
@@ -22,21 +19,6 @@ KEY = "exposure-test-key-0123456789"
 def _open_files(soft: int, hard: int) -> Callable[[], None]:
     """For the child: at most this many open files (RLIMIT_NOFILE)."""
     return lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-
-
-@pytest.fixture
-def serve(tmp_path: Path, unused_tcp_port_factory: Any) -> Iterator[Any]:
-    started: list[ServeProcess] = []
-
-    def start(*args: str, **kwargs: Any) -> ServeProcess:
-        env = {"ATMOSPHERE_STATE_DIR": str(tmp_path / "state"), **kwargs.pop("env", {})}
-        process = ServeProcess(*args, port=unused_tcp_port_factory(), env=env, **kwargs)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        process.stop()
 
 
 def test_serving_beyond_loopback_without_a_key_is_refused_in_one_line(serve):
@@ -101,26 +83,7 @@ def test_bound_to_loopback_only_local_names_are_answered(gateway):
 def _request(port: int, head: bytes = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") -> bytes:
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         sock.sendall(head)
-        return _read_all(sock)
-
-
-def _read_all(sock: socket.socket) -> bytes:
-    chunks = []
-    while chunk := sock.recv(65536):
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _read_response(sock: socket.socket) -> bytes:
-    """One response with a Content-Length, leaving the connection open."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(65536)
-    head, body = data.split(b"\r\n\r\n", 1)
-    length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))  # type: ignore[union-attr]
-    while len(body) < length:
-        body += sock.recv(65536)
-    return head + b"\r\n\r\n" + body
+        return read_all(sock)
 
 
 def _open_files_limit(pid: int) -> int:
@@ -156,14 +119,14 @@ def test_a_connection_that_never_finishes_its_request_head_is_closed(serve):
     process = serve("--header-timeout", "0.5", preexec=_open_files(1024, 2048)).started()
     assert _open_files_limit(process.proc.pid) == 2048  # the soft limit was raised to the hard one
     with socket.create_connection(("127.0.0.1", process.port), timeout=10) as silent:
-        assert _read_all(silent).startswith(b"HTTP/1.1 408")
+        assert read_all(silent).startswith(b"HTTP/1.1 408")
     with socket.create_connection(("127.0.0.1", process.port), timeout=10) as slow:
         slow.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        assert _read_all(slow).startswith(b"HTTP/1.1 408")
+        assert read_all(slow).startswith(b"HTTP/1.1 408")
     with socket.create_connection(("127.0.0.1", process.port), timeout=10) as kept_alive:
         kept_alive.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        assert _read_response(kept_alive).startswith(b"HTTP/1.1 200")
+        assert read_response(kept_alive).startswith(b"HTTP/1.1 200")
         kept_alive.sendall(b"GET /health HTTP/1.1\r\n")  # the next request's head never ends
-        assert _read_all(kept_alive).startswith(b"HTTP/1.1 408")
+        assert read_all(kept_alive).startswith(b"HTTP/1.1 408")
     process.wait_for("sent no complete request head within 0.5s")
     assert _request(process.port).startswith(b"HTTP/1.1 200")

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 from agent_support import RefusingProxy, confined_env, logged, run_agent
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CODEX = ROOT / "agents" / "node_modules" / ".bin" / "codex"
 RUN_TIMEOUT = 60.0  # seconds; a run that loops fails here, not the suite
 MODEL = "llama3.2:latest"  # the Ollama stand-in's tool-capable model
