@@ -65,7 +65,8 @@ def test_a_streamed_completion_is_sse_ending_with_done_and_null_usage_until_the_
     assert lines[-1] == "data: [DONE]"
     events = [json.loads(line[6:]) for line in lines[:-1]]
     assert all(e["usage"] is None for e in events[:-1])
-    assert events[-1]["usage"]["total_tokens"] >= 0
+    usage = events[-1]["usage"]
+    assert usage["prompt_tokens"] > 0 and usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
 
 
 def test_several_prompts_answer_as_several_choices(gateway):

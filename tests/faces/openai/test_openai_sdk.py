@@ -152,4 +152,6 @@ def test_include_usage_puts_null_usage_on_every_chunk_but_the_last(gateway, mode
     with gateway.client() as client, client.stream("POST", "/v1/chat/completions", json=body) as response:
         events = [json.loads(line[6:]) for line in response.iter_lines() if line.startswith("data: {")]
     assert all("usage" in e and e["usage"] is None for e in events[:-1])
-    assert events[-1]["choices"] == [] and events[-1]["usage"]["total_tokens"] >= 0
+    usage = events[-1]["usage"]
+    assert events[-1]["choices"] == [] and usage["prompt_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

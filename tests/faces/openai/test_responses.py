@@ -104,7 +104,9 @@ def test_a_streamed_response_follows_the_event_sequence(gateway, model, backend,
     assert marker in text
     done = events[-1]["response"]
     assert done["status"] == "completed" and done["output"][0]["content"][0]["text"] == text
-    assert done["usage"]["output_tokens"] >= 0 and events[0]["response"]["usage"] is None
+    usage = done["usage"]
+    assert usage["output_tokens"] > 0 and usage["total_tokens"] == usage["input_tokens"] + usage["output_tokens"]
+    assert events[0]["response"]["usage"] is None
 
 
 def test_the_sdk_stream_helper_assembles_the_final_response(gateway):
