@@ -114,6 +114,22 @@ def gateway(backends: EmulatorSuite, make_gateway: Any) -> Gateway:
 
 
 @pytest.fixture(scope="module")
+def shared_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """One gateway and one set of stand-ins for a whole module, for tests whose requests change
+    nothing (refusals of bad input): four servers per module instead of per test. A module opts
+    in by defining ``gateway`` as this; a test there that reads what the gateway kept starts its own."""
+    with start_all_in_process() as suite:
+        urls = suite.urls
+        state = tmp_path_factory.mktemp("state")
+        served = Gateway(gateway_settings(state, llamafarm=urls["llamafarm"], ollama=urls["ollama"], runtime=urls["runtime"]))
+        served.start()
+        try:
+            yield served
+        finally:
+            served.stop()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """One headless Debian chromium for the browser tests of a module. Not for the session: while
     Playwright's sync API is alive, the asyncio tests that follow cannot start their event loop."""

@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from conftest import Gateway
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway) -> Gateway:
+    """Bad input changes nothing: the module's cases share one gateway (conftest.shared_gateway)."""
+    return shared_gateway
+
 
 CHAT = "/v1/chat/completions"
 GOOD = {"model": "fast", "messages": [{"role": "user", "content": "hi"}]}
@@ -74,6 +82,32 @@ def test_a_body_over_the_limit_is_413(backends, make_gateway):
 def test_invalid_embedding_requests_are_400(gateway, body, param):
     with gateway.client() as client:
         assert_openai_error(client.post("/v1/embeddings", json=body), 400, param)
+
+
+@pytest.mark.parametrize(
+    "body, param",
+    [
+        ({"input": []}, "input"),
+        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
+        ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x.example/a.png"}]}]}, None),
+        ({"input": "x", "tools": [{"type": "function", "parameters": {}}]}, "tools[0].name"),
+        ({"input": "x", "tools": ["web_search"]}, "tools[0]"),
+        ({"input": "x", "tools": [{"type": "namespace", "name": "ns", "tools": "spawn"}]}, "tools[0].tools"),
+        ({"input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),
+        ({"input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+        ({"input": "x", "top_logprobs": 3}, "top_logprobs"),
+    ],
+)
+def test_invalid_responses_requests_are_400_naming_the_parameter(gateway, body, param):
+    with gateway.client() as client:
+        response = client.post("/v1/responses", json={"model": "llama3.2", **body})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    if param is not None:
+        assert error["param"] == param
+    else:
+        assert "never fetches" in error["message"]
 
 
 def test_unknown_paths_and_methods_under_v1_get_the_error_body(gateway):

@@ -6,16 +6,25 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import Gateway
 
 from atmosphere.observe.context import new_id
 from atmosphere.observe.metrics import MAX_MODEL_LABELS, Metrics
 from atmosphere.observe.requestlog import FIELD_CHARS, TEXT_CHARS, TRUNCATED, RequestEntry, RequestLog
 from atmosphere.router.equivalents import MAX_EQUIVALENTS, Equivalent, Equivalents, TooManyEquivalents
 
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway) -> Gateway:
+    """Bad input changes nothing: the module's cases share one gateway (conftest.shared_gateway)."""
+    return shared_gateway
+
+
 HUGE = "m" * (3 * 1024 * 1024)  # the audit's 3 MiB model name
 
 
-def test_chats_naming_a_3_mib_model_leave_a_small_request_log(gateway) -> None:
+def test_chats_naming_a_3_mib_model_leave_a_small_request_log(backends, make_gateway) -> None:
+    gateway = make_gateway(backends)  # its own: the log it reads holds only these requests
     with gateway.client(timeout=30) as client:
         for stream in (False, True, False, False):
             body = {"model": HUGE, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}

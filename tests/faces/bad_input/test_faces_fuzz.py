@@ -6,7 +6,15 @@ from __future__ import annotations
 import random
 
 import pytest
+from conftest import Gateway
 from test_fuzz_inputs import random_value
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway) -> Gateway:
+    """Bad input changes nothing: the module's cases share one gateway (conftest.shared_gateway)."""
+    return shared_gateway
+
 
 ANTHROPIC = ["/v1/messages", "/v1/messages/count_tokens"]
 OLLAMA = ["/api/chat", "/api/generate", "/api/embed", "/api/embeddings", "/api/show"]

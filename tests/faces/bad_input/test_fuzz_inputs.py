@@ -7,6 +7,14 @@ import random
 from typing import Any
 
 import pytest
+from conftest import Gateway
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway) -> Gateway:
+    """Bad input changes nothing: the module's cases share one gateway (conftest.shared_gateway)."""
+    return shared_gateway
+
 
 ENDPOINTS = ["/v1/chat/completions", "/v1/embeddings", "/v1/execute", "/v1/integrations/test"]
 KEYS = [

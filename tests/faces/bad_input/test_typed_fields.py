@@ -7,6 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
+from conftest import Gateway
+
+
+@pytest.fixture
+def gateway(shared_gateway: Gateway) -> Gateway:
+    """Bad input changes nothing: the module's cases share one gateway (conftest.shared_gateway)."""
+    return shared_gateway
+
 
 USER = [{"role": "user", "content": "hi"}]
 CHAT = {"model": "qwen2.5:0.5b", "messages": USER}

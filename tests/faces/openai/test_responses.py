@@ -201,32 +201,6 @@ def test_store_false_is_fine_and_stored_responses_cannot_be_fetched(gateway):
     assert "does not store responses" in caught.value.body["message"]
 
 
-@pytest.mark.parametrize(
-    "body, param",
-    [
-        ({"input": []}, "input"),
-        ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "input[0]"),
-        ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x.example/a.png"}]}]}, None),
-        ({"input": "x", "tools": [{"type": "function", "parameters": {}}]}, "tools[0].name"),
-        ({"input": "x", "tools": ["web_search"]}, "tools[0]"),
-        ({"input": "x", "tools": [{"type": "namespace", "name": "ns", "tools": "spawn"}]}, "tools[0].tools"),
-        ({"input": "x", "text": {"format": {"type": "json_schema"}}}, "text.format"),
-        ({"input": "x", "max_output_tokens": 0}, "max_output_tokens"),
-        ({"input": "x", "top_logprobs": 3}, "top_logprobs"),
-    ],
-)
-def test_bad_input_is_a_400_naming_the_parameter(gateway, body, param):
-    with gateway.client() as client:
-        response = client.post("/v1/responses", json={"model": "llama3.2", **body})
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["type"] == "invalid_request_error"
-    if param is not None:
-        assert error["param"] == param
-    else:
-        assert "never fetches" in error["message"]
-
-
 def test_a_response_falls_back_to_ollama_when_llamafarm_answers_500(shared, backends):
     backends.llamafarm.state.set_fault("error500")
     raw = shared.openai().responses.with_raw_response.create(model=SHARED, input="who answers?")
