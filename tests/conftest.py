@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +30,11 @@ def backends() -> Iterator[EmulatorSuite]:
         yield suite
     finally:
         suite.stop()
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    return httpx.create_ssl_context()
 
 
 class Gateway:
@@ -61,6 +68,8 @@ class Gateway:
         return f"http://127.0.0.1:{self.port}"
 
     def client(self, **kwargs: Any) -> httpx.Client:
+        # Plain HTTP to 127.0.0.1: one TLS context for all (httpx loads the CA bundle for each new one).
+        kwargs.setdefault("verify", _tls())
         return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 10.0), **kwargs)
 
     def openai(self, **kwargs: Any) -> Any:
