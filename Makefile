@@ -76,9 +76,10 @@ lint: venv $(UI_DEPS)
 format: venv
 	$(BIN)/ruff format atmosphere tests bench harness
 
-# Most of the suite's time is spent waiting on sockets, backends and child processes, not on
-# the CPU, so it runs on more workers than cores; a file's tests stay on one worker (they share
-# its module fixtures). WORKERS=1 runs it in one process.
+# Most of the Python tests' time is spent waiting on sockets, stand-ins and child processes, not
+# on the CPU, so they run on more workers than cores; a file's tests stay on one worker (they share
+# its module fixtures). WORKERS=1 runs them in one process. The browser tests keep one process:
+# Chromium is CPU-bound, so workers gain nothing there and make its waits flaky on 2 cores.
 WORKERS ?= 4
 PYTEST := $(BIN)/pytest -q $(if $(filter 1,$(WORKERS)),,-n $(WORKERS) --dist loadfile)
 
@@ -92,10 +93,11 @@ test-ui: $(UI_DEPS)
 	  print(f\"{d['numPassedTests']} passed, {d['numFailedTests']} failed (UI component tests)\")"
 
 test-browser: venv ui chromium
-	$(PYTEST) -m browser
+	$(BIN)/pytest -q -m browser
 
 test: venv ui agents chromium postgres lint
-	$(PYTEST)
+	$(PYTEST) -m "not browser"
+	$(BIN)/pytest -q -m browser
 	$(MAKE) --no-print-directory test-ui
 	$(BIN)/python -m bench --quick --no-thresholds --output test-artifacts/bench-smoke.md
 

@@ -19,9 +19,16 @@ export const POLL_INTERVAL_MS = 30000;
 
 export type Phase = 'loading' | 'ready' | 'error';
 
-function _upsert(list: Integration[], integration: Integration): Integration[] {
+/**
+ * `integration` in place of the card of its id, unless the card we hold comes from a later probe:
+ * an action's answer (a host just added: "not probed yet") can arrive after the socket's message
+ * with that host's first probe, and must not put the card back to before it.
+ */
+export function upsertIntegration(list: Integration[], integration: Integration): Integration[] {
   const index = list.findIndex((item) => item.id === integration.id);
   if (index === -1) return [...list, integration];
+  const held = list[index].last_checked;
+  if (held !== null && (integration.last_checked === null || integration.last_checked < held)) return list;
   const next = list.slice();
   next[index] = integration;
   return next;
@@ -30,8 +37,8 @@ function _upsert(list: Integration[], integration: Integration): Integration[] {
 /**
  * The integrations as the service reports them.
  *
- * Sources, all of which simply replace what we hold (the UI never guesses a
- * status): the initial GET, the socket's snapshot and per-integration
+ * Sources, all of which simply replace what we hold unless it is from a later
+ * probe (the UI never guesses a status): the initial GET, the socket's snapshot and per-integration
  * messages, a GET every `pollMs` while the socket is down, rescans, and the
  * objects the actions answer with.
  *
@@ -56,7 +63,7 @@ export function useIntegrations({ pollMs = POLL_INTERVAL_MS, socketUrl }: { poll
   }, []);
 
   const acceptOne = useCallback((integration: Integration) => {
-    setIntegrations((list) => _upsert(list, integration));
+    setIntegrations((list) => upsertIntegration(list, integration));
     setUpdatedAt(Date.now() / 1000);
   }, []);
 
