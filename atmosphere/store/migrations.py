@@ -38,6 +38,16 @@ def _create(*tables: sa.Table) -> Callable[[Connection], None]:
     return apply
 
 
+def _index(index: sa.Index) -> Callable[[Connection], None]:
+    """An index on a table made by an earlier step. Step 1 on a new database creates its table as
+    it is now, index included, so the step finds it there; an older database gets it here."""
+
+    def apply(connection: Connection) -> None:
+        index.create(connection, checkfirst=True)
+
+    return apply
+
+
 def _hourly(connection: Connection) -> None:
     """The hourly sums, filled from the rows already written."""
     schema.usage_hourly.create(connection)
@@ -59,6 +69,7 @@ STEPS: tuple[Step, ...] = (
     Step(2, "client keys", _create(schema.client_keys, schema.server_secrets, schema.key_counters)),
     Step(3, "hourly usage sums", _hourly),
     Step(4, "daily usage sums", _daily),
+    Step(5, "usage by key and time", _index(schema.ix_usage_key_ts)),
 )
 
 

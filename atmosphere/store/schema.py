@@ -49,6 +49,10 @@ usage = sa.Table(
 )
 # Retention deletes by time, and the Keys page counts each key's refusals of the last hour.
 sa.Index("ix_usage_ts", usage.c.ts_ms)
+# One key's requests newest first (``GET /v1/requests?key=``, a key's own reports): the rows of
+# that key in the history's order, so a page reads its rows and no other key's. ``id`` last, so
+# PostgreSQL needs no sort for the rows sharing a millisecond (SQLite's index ends in the rowid).
+ix_usage_key_ts = sa.Index("ix_usage_key_ts", usage.c.key, usage.c.ts_ms, usage.c.id)
 
 
 def _sums(name: str, period: str) -> sa.Table:

@@ -3,21 +3,25 @@ writer, the migration that fills them and retention."""
 
 from __future__ import annotations
 
+import logging
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from test_usage_history import _context, _store
 
-from atmosphere.store import migrations
+from atmosphere.config import Settings
+from atmosphere.store import migrations, rollup
 from atmosphere.store.engine import make_engine
 from atmosphere.store.migrations import STEPS
 from atmosphere.store.report import UsageQuery, _quantile, iso, usage_report
 from atmosphere.store.schema import schema_version, usage_daily, usage_hourly, usage_latency, usage_latency_daily
 from atmosphere.store.schema import usage as usage_table
 from atmosphere.store.service import Store
+from atmosphere.store.usage import _row as usage_row
 
 HOUR = 3_600_000
 DAY = 86_400_000
@@ -28,7 +32,7 @@ def engine(request: pytest.FixtureRequest) -> dict[str, Any]:
     return {"database_url": request.getfixturevalue("postgres_database")} if request.param == "postgres" else {}
 
 
-def _record_days(store: Store, today: int, days: int, n: int) -> None:
+def _record_days(record: Callable[..., None], today: int, days: int, n: int) -> None:
     """``n`` requests spread over the last ``days`` days: four keys, three models, two hosts, some errors."""
     rng = random.Random(21)
     for i in range(n):
@@ -44,7 +48,7 @@ def _record_days(store: Store, today: int, days: int, n: int) -> None:
             tokens_out=rng.randrange(50),
         )
         status = rng.choice([200] * 9 + [500])
-        store.usage.record(context, status, 10, 20, rng.choice([None, 5.0, 50.0, 500.0, 5000.0]) or 0.0)
+        record(context, status, 10, 20, rng.choice([None, 5.0, 50.0, 500.0, 5000.0]) or 0.0)
 
 
 async def _rows(store: Store) -> list[Any]:
@@ -111,7 +115,7 @@ def _top(report: dict[str, Any]) -> dict[str, dict[str, tuple[int, int]]]:
 async def test_a_day_view_from_the_daily_sums_says_what_the_rows_say_for_any_range(tmp_path, engine):
     store = await _store(tmp_path, **engine)
     today = int(time.time() * 1000) // DAY * DAY
-    _record_days(store, today, days=4, n=600)
+    _record_days(store.usage.record, today, days=4, n=600)
     await store.usage.flush()
     rows = await _rows(store)
     assert store.engine is not None
@@ -153,7 +157,7 @@ async def _daily_is_hourly_summed(store: Store) -> tuple[dict[Any, tuple[int, ..
 async def test_retention_takes_the_hours_it_removes_out_of_their_days_sums(tmp_path, engine):
     store = await _store(tmp_path, usage_retention_days=2, **engine)
     today = int(time.time() * 1000) // DAY * DAY
-    _record_days(store, today, days=4, n=400)
+    _record_days(store.usage.record, today, days=4, n=400)
     await store.usage.flush()
     await store.usage.apply_retention(today + 13 * HOUR)  # the cutoff falls at 13:00 two days ago
     daily, summed = await _daily_is_hourly_summed(store)
@@ -165,18 +169,33 @@ async def test_retention_takes_the_hours_it_removes_out_of_their_days_sums(tmp_p
     assert kept == len(rows) and 0 < kept < 400
 
 
-async def test_a_database_from_before_the_daily_sums_gets_them_filled_from_its_hourly_sums(tmp_path):
-    store = await _store(tmp_path)
-    today = int(time.time() * 1000) // DAY * DAY
-    _record_days(store, today, days=3, n=300)
-    await store.close()
-    engine = make_engine(store.url)
-    async with engine.begin() as connection:  # back to the schema before step 4, hourly sums kept
-        await connection.run_sync(lambda c: (usage_daily.drop(c), usage_latency_daily.drop(c)))
-        await connection.execute(sa.delete(schema_version).where(schema_version.c.version == 4))
-    assert await migrations.migrate(engine) == STEPS[-1].version == 4
+async def test_a_database_from_before_the_daily_sums_gets_them_filled_from_its_hourly_sums(tmp_path, caplog):
+    daily = next(step for step in STEPS if step.name == "daily usage sums")
+    engine = make_engine(Store(Settings(state_dir=tmp_path)).url)
+    pending: list[tuple[Any, ...]] = []
+    _record_days(lambda *item: pending.append(item), int(time.time() * 1000) // DAY * DAY, days=3, n=300)
+    rows = [usage_row(item) for item in pending]
+    async with engine.begin() as connection:  # the schema the steps before the daily sums made, and what was written then
+        await connection.run_sync(lambda c: schema_version.create(c))
+        for step in STEPS:
+            if step.version < daily.version:
+                await connection.run_sync(step.apply)
+                await connection.execute(sa.insert(schema_version).values(version=step.version, name=step.name, applied_at=0.0))
+        await connection.execute(sa.insert(usage_table), rows)
+        totals, latency = rollup.sums(rows)  # the hourly sums, as the writer kept them
+        await connection.execute(rollup.add("sqlite", usage_hourly), totals)
+        await connection.execute(rollup.add("sqlite", usage_latency), latency)
+    with caplog.at_level(logging.INFO, logger="atmosphere.store"):
+        assert await migrations.migrate(engine) == STEPS[-1].version
+    async with engine.connect() as connection:
+        recorded = (await connection.execute(sa.select(schema_version).order_by(schema_version.c.version))).all()
     await engine.dispose()
+    applied = [record.args[0] for record in caplog.records if record.msg == "database schema: applied step %d (%s)"]
+    # Every step from the daily sums on, in order, and the schema says it is at the newest one.
+    assert applied == [step.version for step in STEPS if step.version >= daily.version]
+    assert [r.version for r in recorded] == [step.version for step in STEPS] == sorted({step.version for step in STEPS})
+    assert [r.applied_at for r in recorded] == sorted(r.applied_at for r in recorded)
     reopened = await _store(tmp_path)
-    daily, summed = await _daily_is_hourly_summed(reopened)
+    daily_sums, summed = await _daily_is_hourly_summed(reopened)
     await reopened.close()
-    assert daily == summed and sum(v[0] for name, v in daily.items() if len(name) == 4) == 300
+    assert daily_sums == summed and sum(v[0] for name, v in daily_sums.items() if len(name) == 4) == 300
