@@ -141,6 +141,13 @@ class Settings(BaseSettings):
     record_usage: bool = Field(
         True, description="write every request to the usage history (off: nothing is recorded; keys and their limits still work)"
     )
+    key_lease_seconds: float = Field(
+        30.0,
+        ge=2,
+        le=3600,
+        description="PostgreSQL: seconds a request's place in its key's concurrent-requests limit lasts unrenewed "
+        "(a replica killed mid-request frees its places within this)",
+    )
     usage_retention_days: int = Field(30, ge=1, le=3650, description="days of usage history kept")
     usage_max_rows: int = Field(
         5_000_000, ge=1000, description="usage rows kept at most (the oldest go first), whatever their age"

@@ -70,6 +70,7 @@ STEPS: tuple[Step, ...] = (
     Step(3, "hourly usage sums", _hourly),
     Step(4, "daily usage sums", _daily),
     Step(5, "usage by key and time", _index(schema.ix_usage_key_ts)),
+    Step(6, "requests in flight per key", _create(schema.key_leases)),
 )
 
 

@@ -142,3 +142,15 @@ key_counters = sa.Table(
     sa.Column("requests", sa.BigInteger, nullable=False, default=0),
     sa.Column("tokens", sa.BigInteger, nullable=False, default=0),
 )
+
+# Requests in flight per key with a concurrency limit, across replicas (PostgreSQL; leases.py):
+# one row per request, until it ends or ``expires_at`` passes unrenewed (a killed replica's).
+key_leases = sa.Table(
+    "key_leases",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("key_id", sa.String(32), nullable=False),
+    sa.Column("replica", sa.String(64), nullable=False),  # which gateway process holds it
+    sa.Column("expires_at", sa.Float, nullable=False),  # epoch seconds, by the database's clock
+)
+sa.Index("ix_key_leases_key", key_leases.c.key_id, key_leases.c.expires_at)

@@ -37,6 +37,7 @@ class Store:
         self.limiter: Limiter | None = None
         self._state_dir = settings.state_dir
         self._record = settings.record_usage
+        self._lease_seconds = settings.key_lease_seconds
         self.available = False
         self.reason: str | None = "the database is not open yet"
 
@@ -56,7 +57,7 @@ class Store:
             secret = file_secret(self._state_dir) if self.is_sqlite else await shared_secret(engine)
             keys = KeyStore(engine, secret)
             await keys.reload()
-            limiter = Limiter(engine, shared=not self.is_sqlite)
+            limiter = Limiter(engine, shared=not self.is_sqlite, lease_seconds=self._lease_seconds)
             await limiter.flush()
         except (OSError, SQLAlchemyError, ValueError) as exc:
             await engine.dispose()

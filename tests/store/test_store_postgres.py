@@ -2,15 +2,20 @@
 real ``atmosphere serve`` process with its own state directory; they share only
 ATMOSPHERE_DATABASE_URL. A key made on one works on the other at once, a revocation reaches the
 other within the cache's second, a per-key rate limit holds across both (one counter row per key and
-minute), and one /v1/usage answer holds the history both wrote."""
+minute), so does its limit of requests at once (a lease row per request in flight), also when a
+replica is killed mid-request (its lease lapses), and one /v1/usage answer holds the history both
+wrote."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -30,9 +35,10 @@ def replicas(backends: EmulatorSuite, postgres_database: str, tmp_path: Path, un
     started: list[ServeProcess] = []
     urls = backends.urls
 
-    def start(count: int = 2) -> list[ServeProcess]:
+    def start(count: int = 2, **settings: str) -> list[ServeProcess]:
         for number in range(count):
             env = {
+                **settings,
                 "ATMOSPHERE_STATE_DIR": str(tmp_path / f"replica-{number}"),
                 "ATMOSPHERE_DATABASE_URL": postgres_database,
                 "ATMOSPHERE_OLLAMA_URL": urls["ollama"],
@@ -59,9 +65,9 @@ def _make_key(replica: ServeProcess, **fields: Any) -> dict[str, Any]:
     return answer.json()
 
 
-def _chat(replica: ServeProcess, secret: str) -> httpx.Response:
+def _chat(replica: ServeProcess, secret: str, timeout: float = 10.0) -> httpx.Response:
     with _client(replica, secret) as client:
-        return client.post("/v1/chat/completions", json=CHAT)
+        return client.post("/v1/chat/completions", json=CHAT, timeout=timeout)
 
 
 def test_a_key_made_on_one_replica_works_on_the_other_at_once(replicas):
@@ -122,3 +128,57 @@ def test_replicas_starting_together_on_an_empty_database_migrate_it_once(replica
             assert client.get("/health").json()["usage"]["ok"] is True
     applied = sum(replica.log.count("database schema: applied step 1 ") for replica in (first, second, third))
     assert applied == 1, "\n".join(replica.log for replica in (first, second, third))
+
+
+def test_a_per_key_limit_of_requests_at_once_holds_across_both_replicas(replicas, backends):
+    first, second = replicas(2)
+    made = _make_key(first, limits={"concurrent": 2})
+    backends.ollama.state.answer_delay = 5.0  # each answer takes its time: both are in flight together
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        held = [pool.submit(_chat, replica, made["secret"], 30.0) for replica in (first, second)]
+        assert wait_until(lambda: backends.ollama.state.active == 2, 10), "the requests never reached the stand-in"
+        # Each replica has one in flight, under the limit of two by its own count: only the shared count refuses.
+        refused = [_chat(replica, made["secret"]) for replica in (first, second)]
+        backends.ollama.state.answer_delay = 0.0
+        assert [answer.result().status_code for answer in held] == [200, 200]
+    assert [answer.status_code for answer in refused] == [429, 429]
+    assert refused[0].json()["error"]["message"] == "Key 'team-indexer' already has 2 requests in flight, its limit."
+    assert refused[0].headers["retry-after"] == "1"
+    # A slot is free once its answer has arrived: the next request goes at once, on either replica.
+    assert [_chat(replica, made["secret"]).status_code for replica in (second, first)] == [200, 200]
+
+
+def _lease_times(database: str) -> list[tuple[float, float]]:
+    """(expires_at, the database's now) of every lease row."""
+
+    async def read() -> list[tuple[float, float]]:
+        connection = await asyncpg.connect(database)
+        try:
+            rows = await connection.fetch("SELECT expires_at, extract(epoch from now())::float8 AS now FROM key_leases")
+        finally:
+            await connection.close()
+        return [(row["expires_at"], row["now"]) for row in rows]
+
+    return asyncio.run(read())
+
+
+def test_a_replica_killed_mid_request_frees_its_keys_slot_within_the_lease_time(replicas, backends, postgres_database):
+    first, second = replicas(2, ATMOSPHERE_KEY_LEASE_SECONDS="2")
+    made = _make_key(first, limits={"concurrent": 1})
+    backends.ollama.state.answer_delay = 30.0
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        doomed = pool.submit(_chat, first, made["secret"], 40.0)
+        assert wait_until(lambda: backends.ollama.state.active == 1, 10), "the request never reached the stand-in"
+        backends.ollama.state.answer_delay = 0.0
+        [(expires, _)] = _lease_times(postgres_database)
+        # A request that runs past its lease's first expiry keeps its slot: its replica renews the lease.
+        assert wait_until(lambda: all(now > expires + 0.5 for _, now in _lease_times(postgres_database)), 10)
+        assert [later > expires for later, _ in _lease_times(postgres_database)] == [True]
+        assert _chat(second, made["secret"]).status_code == 429
+        first.proc.kill()  # kill -9: no shutdown, no lease deleted
+        killed = time.monotonic()
+        with pytest.raises(httpx.TransportError):
+            doomed.result()
+    # Nobody renews the dead replica's lease: it lapses within the lease time, and the slot is free.
+    assert wait_until(lambda: _chat(second, made["secret"]).status_code == 200, 10)
+    assert time.monotonic() - killed < 2 + 1.5  # the lease time, and a second of slack for a busy machine

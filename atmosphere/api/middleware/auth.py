@@ -166,7 +166,7 @@ class ApiKeyGuard:
         key_scope.hold_to(request, key)
         keys.used(key)
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, key_scope.answer_send(key, limiter, send))
         finally:
             limiter.release(key, _tokens(request))
 

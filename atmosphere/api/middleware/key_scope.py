@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from starlette.types import Message, Send
+
 from atmosphere.api import paths
 from atmosphere.errors import AtmosphereError, KeyRateLimited, NotAllowedForKey, Unauthorized
 from atmosphere.observe.context import RequestContext
@@ -73,6 +75,26 @@ async def admit(key: ClientKey, limiter: Limiter) -> KeyRateLimited | None:
     """Count the request against ``key``'s limits; the 429 when it is over one."""
     refused = await limiter.admit(key)
     return KeyRateLimited(refused.message, retry_after=refused.retry_after) if refused is not None else None
+
+
+def answer_send(key: ClientKey, limiter: Limiter, send: Send) -> Send:
+    """The ``send`` to answer an admitted request of ``key`` with. With a lease held on this replica
+    (PostgreSQL, a key with a concurrency limit), it ends the lease before the answer's last byte goes
+    out, so a client that sends its next request at once, to any replica, finds its slot free; else
+    ``send`` itself (nothing more per message)."""
+    leases = limiter.leases
+    if not leases.holds(key.id):
+        return send
+    ended = False
+
+    async def send_ending(message: Message) -> None:
+        nonlocal ended
+        if not ended and message["type"] == "http.response.body" and not message.get("more_body", False):
+            ended = True
+            await leases.end(key.id)
+        await send(message)
+
+    return send_ending
 
 
 def hold_to(context: RequestContext | None, key: ClientKey) -> None:
