@@ -1,4 +1,4 @@
-"""The usage writer on ``/metrics``: rows written, rows dropped (a full queue, a failed write, no
+"""The usage writer on ``/metrics``: rows written and the writes they took, rows dropped (a full queue, a failed write, no
 database), rows waiting, and whether recording works now. Read from the writer at scrape time,
 so a request pays nothing for them; no labels, so nothing to bound.
 """
@@ -27,6 +27,11 @@ class UsageCollector:
         recording = self._store.recording()
         return [
             CounterMetricFamily("atmosphere_usage_rows_written", "Usage rows written to the history", value=writer.written),
+            CounterMetricFamily(
+                "atmosphere_usage_writes",
+                "Transactions that wrote usage rows (rows per write: the batching)",
+                value=writer.writes,
+            ),
             CounterMetricFamily(
                 "atmosphere_usage_rows_dropped",
                 "Finished requests that never reached the usage history (queue full, write failed, no database)",

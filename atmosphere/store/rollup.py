@@ -2,7 +2,7 @@
 
 ``usage_hourly`` sums requests, errors and tokens per (hour, key, model, host);
 ``usage_latency`` counts requests per (hour, key, latency bin) for the percentiles. A batch of
-rows becomes one upsert per group in the same transaction as the rows, so the sums never
+rows becomes one upsert per group (``batch.upsert``) in the same transaction as the rows, so the sums never
 disagree with the rows they sum (a ``kill -9`` loses both or neither).
 
 ``usage_daily`` and ``usage_latency_daily`` are the same sums per day, added in the same
@@ -11,13 +11,12 @@ transaction from the batch's hourly groups, so a day's sums are always its hours
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
-from atmosphere.store.schema import usage, usage_daily, usage_hourly, usage_latency, usage_latency_daily
+from atmosphere.store.schema import USAGE_ROW, usage, usage_daily, usage_hourly, usage_latency, usage_latency_daily
 
 HOUR_MS = 3_600_000
 HOURS_PER_DAY = 24
@@ -25,34 +24,43 @@ NONE = "(none)"
 NO_BIN = -1
 
 
-def _model(row: dict[str, Any]) -> str:
-    return str(row["model"] or row["requested_model"] or NONE)
+# Where sums finds what it adds up in a usage row (a tuple in USAGE_ROW's order).
+_TS, _KEY, _REQUESTED, _MODEL, _HOST, _IN, _OUT, _BIN, _STATUS = (
+    USAGE_ROW.index(name)
+    for name in ("ts_ms", "key", "requested_model", "model", "host", "tokens_in", "tokens_out", "latency_bin", "status")
+)
 
 
-def sums(rows: Iterable[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def sums(rows: Iterable[Sequence[Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The hourly sums and the latency counts a batch of usage rows adds."""
-    totals: dict[tuple[Any, ...], dict[str, Any]] = {}
-    latency: dict[tuple[Any, ...], dict[str, Any]] = {}
+    totals: dict[tuple[Any, ...], list[Any]] = {}
+    latency: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
-        hour = row["ts_ms"] // HOUR_MS
-        error = int(row["status"] >= 400)
-        group = (hour, row["key"], _model(row), row["host"] or NONE)
+        hour, key = row[_TS] // HOUR_MS, row[_KEY]
+        error = 1 if row[_STATUS] >= 400 else 0
+        group = (hour, key, row[_MODEL] or row[_REQUESTED] or NONE, row[_HOST] or NONE)
         total = totals.get(group)
         if total is None:
-            total = totals[group] = {"hour": hour, "key": group[1], "model": group[2], "host": group[3]}
-            total.update(requests=0, errors=0, tokens_in=0, tokens_out=0)
-        total["requests"] += 1
-        total["errors"] += error
-        total["tokens_in"] += row["tokens_in"] or 0
-        total["tokens_out"] += row["tokens_out"] or 0
-        bin_ = row["latency_bin"] if row["latency_bin"] is not None else NO_BIN
-        count = latency.get((hour, row["key"], bin_))
+            total = totals[group] = [0, 0, 0, 0]
+        total[0] += 1
+        total[1] += error
+        total[2] += row[_IN] or 0
+        total[3] += row[_OUT] or 0
+        bin_ = row[_BIN]
+        counted = (hour, key, NO_BIN if bin_ is None else bin_)
+        count = latency.get(counted)
         if count is None:
-            count = latency[(hour, row["key"], bin_)] = {"hour": hour, "key": row["key"], "latency_bin": bin_}
-            count.update(requests=0, errors=0)
-        count["requests"] += 1
-        count["errors"] += error
-    return list(totals.values()), list(latency.values())
+            count = latency[counted] = [0, 0]
+        count[0] += 1
+        count[1] += error
+    return (
+        [dict(zip(_TOTAL_COLUMNS, (*group, *values), strict=True)) for group, values in totals.items()],
+        [dict(zip(_LATENCY_COLUMNS, (*group, *values), strict=True)) for group, values in latency.items()],
+    )
+
+
+_TOTAL_COLUMNS = ("hour", "key", "model", "host", "requests", "errors", "tokens_in", "tokens_out")
+_LATENCY_COLUMNS = ("hour", "key", "latency_bin", "requests", "errors")
 
 
 def by_day(groups: Iterable[dict[str, Any]], dimensions: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -73,17 +81,6 @@ def by_day(groups: Iterable[dict[str, Any]], dimensions: tuple[str, ...]) -> lis
 
 DAILY_TOTALS = ("key", "model", "host")
 DAILY_LATENCY = ("key", "latency_bin")
-
-
-def add(dialect: str, table: sa.Table) -> Any:
-    """An upsert adding one group's sums to ``table`` (executed with many parameter sets)."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(table)
-    keys = list(table.primary_key.columns)
-    return statement.on_conflict_do_update(
-        index_elements=keys,
-        set_={c.name: c + statement.excluded[c.name] for c in table.columns if c not in keys},
-    )
 
 
 def backfill() -> list[Any]:

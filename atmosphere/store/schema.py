@@ -47,6 +47,10 @@ usage = sa.Table(
     sa.Column("bytes_out", sa.BigInteger),
     sa.Column("replica", sa.String(64)),  # which gateway process wrote it
 )
+# A usage row as the writer builds it (a tuple, not a dict: store/usage.py): every column but the
+# id, in the table's order.
+USAGE_ROW = tuple(column.name for column in usage.columns if column.name != "id")
+
 # Retention deletes by time, and the Keys page counts each key's refusals of the last hour.
 sa.Index("ix_usage_ts", usage.c.ts_ms)
 # One key's requests newest first (``GET /v1/requests?key=``, a key's own reports): the rows of

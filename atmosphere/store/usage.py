@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import operator
 import os
 import socket
 import time
@@ -32,7 +31,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atmosphere.observe.context import RequestContext
 from atmosphere.store import rollup
-from atmosphere.store.schema import usage, usage_daily, usage_hourly, usage_latency, usage_latency_daily
+from atmosphere.store.batch import Statement, compile_insert, upsert
+from atmosphere.store.schema import USAGE_ROW, usage, usage_daily, usage_hourly, usage_latency, usage_latency_daily
 
 log = logging.getLogger("atmosphere.store")
 
@@ -45,6 +45,7 @@ REPLICA = f"{socket.gethostname()[:40]}:{os.getpid()}"
 
 # What ``record`` keeps per request until the flush turns it into a row.
 Pending = tuple[RequestContext, int, int | None, int, float]
+Row = tuple[Any, ...]  # a usage row's values, in COLUMNS order
 
 
 def latency_bin(ms: float | None) -> int | None:
@@ -75,66 +76,55 @@ def failure_reason(exc: BaseException) -> str:
     return type(getattr(exc, "orig", None) or exc).__name__
 
 
-def _row(item: Pending) -> dict[str, Any]:
+# The values of a row, in USAGE_ROW's order; _row builds them in that order, and this says so.
+COLUMNS = USAGE_ROW
+if COLUMNS != (
+    "ts_ms", "request_id", "key", "surface", "requested_model", "model", "host", "substituted", "tokens_in",
+    "tokens_out", "estimated", "ttft_ms", "duration_ms", "latency_bin", "status", "error", "stream", "bytes_in",
+    "bytes_out", "replica",
+):  # fmt: skip
+    raise RuntimeError(f"usage columns changed: {COLUMNS!r}; update _row to build them in this order")
+
+
+def _row(item: Pending) -> Row:
+    """One request's row: a tuple in COLUMNS order (building 20-key dicts was most of the writer's
+    time per request on the event loop)."""
     context, status, bytes_in, bytes_out, duration_ms = item
-    entry = context.entry
     error = context.error
-    row: dict[str, Any] = {
-        "ts_ms": int(context.wall * 1000),
-        "request_id": context.id,
-        "key": context.key,
-        "surface": context.surface[:64],
-        "status": status,
-        "error": error[:64] if error and status >= 400 else None,
-        "duration_ms": round(duration_ms, 3),
-        "latency_bin": latency_bin(duration_ms),
-        "bytes_in": bytes_in,
-        "bytes_out": bytes_out,
-        "replica": REPLICA,
-        "requested_model": None,
-        "model": None,
-        "host": None,
-        "substituted": False,
-        "tokens_in": None,
-        "tokens_out": None,
-        "estimated": False,
-        "ttft_ms": None,
-        "stream": False,
-    }
-    if entry is not None:
-        row.update(
-            requested_model=entry.requested_model,
-            model=entry.model,
-            host=entry.backend,
-            substituted=entry.substituted,
-            tokens_in=entry.tokens_in,
-            tokens_out=entry.tokens_out,
-            estimated=entry.estimated,
-            ttft_ms=entry.ttft_ms,
-            stream=entry.stream,
-        )
-        if entry.status >= 400:  # a stream that failed after its 200 went out
-            row["status"] = entry.status
-    return row
+    error = error[:64] if error and status >= 400 else None
+    wall, entry = int(context.wall * 1000), context.entry
+    if entry is None:
+        return (
+            wall, context.id, context.key, context.surface[:64], None, None, None, False, None, None, False, None,
+            round(duration_ms, 3), latency_bin(duration_ms), status, error, False, bytes_in, bytes_out, REPLICA,
+        )  # fmt: skip
+    if entry.status >= 400:  # a stream that failed after its 200 went out
+        status = entry.status
+    return (
+        wall, context.id, context.key, context.surface[:64], entry.requested_model, entry.model, entry.backend,
+        entry.substituted, entry.tokens_in, entry.tokens_out, entry.estimated, entry.ttft_ms, round(duration_ms, 3),
+        latency_bin(duration_ms), status, error, entry.stream, bytes_in, bytes_out, REPLICA,
+    )  # fmt: skip
 
 
-COLUMNS = tuple(column.name for column in usage.columns if column.name != "id")
-_VALUES = operator.itemgetter(*COLUMNS)  # a row's values in COLUMNS order, as one tuple
+_SUMS = (usage_hourly, usage_latency, usage_daily, usage_latency_daily)  # in the order _write adds to them
 
 
 class UsageWriter:
     """Bounded, batched, counted: see the module's docstring."""
 
-    _sql: str | None
+    _compiled: tuple[Statement, ...] | None
 
-    def _insert_sql(self) -> str:
-        """The batch INSERT, compiled once by SQLAlchemy for this engine's dialect and run as a
-        plain executemany of tuples: SQLAlchemy's per-parameter processing was most of the
-        event loop's time per row (the values here are already what the driver takes)."""
-        if self._sql is None:
+    def _statements(self) -> tuple[Statement, ...]:
+        """The batch's INSERT and the four upserts of its sums, compiled once for this engine."""
+        if self._compiled is None:
             assert self._engine is not None
-            self._sql = str(sa.insert(usage).compile(dialect=self._engine.dialect, column_keys=list(COLUMNS)))
-        return self._sql
+            dialect = self._engine.dialect
+            insert = compile_insert(sa.insert(usage), dialect, COLUMNS)
+            if insert.names != COLUMNS:
+                raise ValueError(f"the usage INSERT's parameters are not in column order: {insert.names!r}")
+            self._compiled = (insert, *(upsert(dialect, table) for table in _SUMS))
+        return self._compiled
 
     def __init__(self, *, capacity: int, retention_days: int, max_rows: int, batch: int = BATCH, interval: float = INTERVAL):
         self._pending: list[Pending] = []
@@ -150,9 +140,10 @@ class UsageWriter:
         self._stopping = False
         self._flushing = asyncio.Lock()
         self._catching_up: asyncio.Task[None] | None = None
-        self._sql: str | None = None
+        self._compiled: tuple[Statement, ...] | None = None
         self.dropped = 0  # records that never reached the database
         self.written = 0
+        self.writes = 0  # transactions committed: rows per write says whether batching works
         self.ok = True
         self.reason: str | None = None
 
@@ -196,11 +187,16 @@ class UsageWriter:
                 await self.apply_retention()
 
     async def flush(self) -> None:
-        """Write everything gathered so far (in batches); a failure drops it, counted."""
+        """Write what has gathered until now, in batches; a failure drops it, counted. What arrives
+        meanwhile waits for the next flush: one that took that too would, under steady load, never
+        end, and write a transaction for every few requests (on SQLite, each a dozen hand-offs to
+        aiosqlite's thread: that was most of what recording cost a request, bench/NOTES.md)."""
         async with self._flushing:  # one writer at a time, so rows go in in the order they came
-            while self._pending and self._engine is not None:
-                taken, self._pending = self._pending[: self._batch], self._pending[self._batch :]
-                await self._write([_row(item) for item in taken])
+            if self._engine is None:
+                return
+            taken, self._pending = self._pending, []
+            for start in range(0, len(taken), self._batch):
+                await self._write([_row(item) for item in taken[start : start + self._batch]])
 
     async def catch_up(self, timeout: float) -> None:
         """Write what is waiting now, for at most ``timeout`` seconds, so a report read right after
@@ -213,17 +209,21 @@ class UsageWriter:
             self._catching_up = asyncio.ensure_future(self.flush())
         await asyncio.wait({self._catching_up}, timeout=timeout)
 
-    async def _write(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def _write(self, rows: Sequence[Row]) -> None:
         assert self._engine is not None
         try:
-            async with self._engine.begin() as connection:  # the rows and their hourly sums, or neither
-                await connection.exec_driver_sql(self._insert_sql(), [_VALUES(row) for row in rows])
-                totals, latency = rollup.sums(rows)
-                dialect = self._engine.dialect.name
-                await connection.execute(rollup.add(dialect, usage_hourly), totals)
-                await connection.execute(rollup.add(dialect, usage_latency), latency)
-                await connection.execute(rollup.add(dialect, usage_daily), rollup.by_day(totals, rollup.DAILY_TOTALS))
-                await connection.execute(rollup.add(dialect, usage_latency_daily), rollup.by_day(latency, rollup.DAILY_LATENCY))
+            insert, hourly, latency, daily, latency_daily = self._statements()
+            totals, bins = rollup.sums(rows)
+            sums = (
+                (hourly, totals),
+                (latency, bins),
+                (daily, rollup.by_day(totals, rollup.DAILY_TOTALS)),
+                (latency_daily, rollup.by_day(bins, rollup.DAILY_LATENCY)),
+            )
+            async with self._engine.begin() as connection:  # the rows and their sums, or neither
+                await insert.run(connection, rows)
+                for statement, groups in sums:
+                    await statement.run(connection, statement.tuples(groups))
         except (SQLAlchemyError, OSError) as exc:
             self.dropped += len(rows)
             reason = failure_reason(exc)
@@ -236,6 +236,7 @@ class UsageWriter:
             self.ok, self.reason = False, reason
             return
         self.written += len(rows)
+        self.writes += 1
         if not self.ok:
             log.warning("usage recorded again (%d requests were dropped meanwhile)", self.dropped)
             self.ok, self.reason = True, None

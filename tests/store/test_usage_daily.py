@@ -15,10 +15,11 @@ from test_usage_history import _context, _store
 
 from atmosphere.config import Settings
 from atmosphere.store import migrations, rollup
+from atmosphere.store.batch import upsert
 from atmosphere.store.engine import make_engine
 from atmosphere.store.migrations import STEPS
 from atmosphere.store.report import UsageQuery, _quantile, iso, usage_report
-from atmosphere.store.schema import schema_version, usage_daily, usage_hourly, usage_latency, usage_latency_daily
+from atmosphere.store.schema import USAGE_ROW, schema_version, usage_daily, usage_hourly, usage_latency, usage_latency_daily
 from atmosphere.store.schema import usage as usage_table
 from atmosphere.store.service import Store
 from atmosphere.store.usage import _row as usage_row
@@ -181,10 +182,11 @@ async def test_a_database_from_before_the_daily_sums_gets_them_filled_from_its_h
             if step.version < daily.version:
                 await connection.run_sync(step.apply)
                 await connection.execute(sa.insert(schema_version).values(version=step.version, name=step.name, applied_at=0.0))
-        await connection.execute(sa.insert(usage_table), rows)
+        await connection.execute(sa.insert(usage_table), [dict(zip(USAGE_ROW, row, strict=True)) for row in rows])
         totals, latency = rollup.sums(rows)  # the hourly sums, as the writer kept them
-        await connection.execute(rollup.add("sqlite", usage_hourly), totals)
-        await connection.execute(rollup.add("sqlite", usage_latency), latency)
+        for table, groups in ((usage_hourly, totals), (usage_latency, latency)):
+            statement = upsert(engine.dialect, table)
+            await statement.run(connection, statement.tuples(groups))
     with caplog.at_level(logging.INFO, logger="atmosphere.store"):
         assert await migrations.migrate(engine) == STEPS[-1].version
     async with engine.connect() as connection:

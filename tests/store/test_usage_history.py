@@ -383,3 +383,28 @@ def test_the_writer_lets_the_event_loop_run_between_and_during_its_writes(tmp_pa
     ticks, written = asyncio.run(scenario())
     assert written == 20_000
     assert ticks >= 20_000 // 500, "the loop did not run between the batches"
+
+
+async def test_under_steady_requests_a_flush_writes_what_was_waiting_in_one_write_not_one_per_few_rows(tmp_path):
+    """Requests keep finishing while a batch is written: those wait for the next flush. A flush that
+    took them too never ended under load, and wrote a transaction for every few requests."""
+    store = await _store(tmp_path)
+    await store.close()  # the schema; the writer here is this test's alone
+    writer = UsageWriter(capacity=10_000, retention_days=30, max_rows=10**6, batch=100_000, interval=3600)  # no flush but ours
+    engine = make_engine(store.url)
+    writer.start(engine)
+    for n in range(300):
+        writer.record(_context(id=f"req_{n}"), 200, None, 0, 1.0)
+    flush = asyncio.ensure_future(writer.flush())
+    await asyncio.sleep(0)  # the flush has taken what was waiting
+    arrived = 0
+    while not flush.done() and arrived < 5_000:  # a request finishing at every turn of the loop
+        writer.record(_context(id=f"new_{arrived}"), 200, None, 0, 1.0)
+        arrived += 1
+        await asyncio.sleep(0)
+    await flush
+    assert (writer.writes, writer.written) == (1, 300)
+    assert writer.queued == arrived > 0  # the next flush's
+    await writer.close()
+    await engine.dispose()
+    assert writer.written == 300 + arrived
