@@ -1,7 +1,10 @@
 """The usage writer: finished requests in, rows in the database, in batches, off the request path.
 
-The request path calls ``record`` (an append to a bounded list: constant time, no I/O, never
-waits). A background task takes what has gathered every ``interval`` seconds, or as soon as a
+The request path calls ``record``: the request's row, a tuple of its values, appended to a bounded
+list (constant time, no I/O, never waits). The row is built there rather than at the write so the
+request's context and what hangs off it are freed when the request ends: holding half a second of
+requests' contexts until the write cost the event loop more than building the rows does
+(bench/NOTES.md). A background task takes what has gathered every ``interval`` seconds, or as soon as a
 batch is full, and writes it in one ``INSERT`` (aiosqlite runs it on its own thread, asyncpg on
 the socket: the event loop never blocks). When the disk stalls and the list is full, further
 records are dropped and counted (``dropped``); when a write fails (read-only, full disk) the
@@ -36,14 +39,14 @@ from atmosphere.store.schema import USAGE_ROW, usage, usage_daily, usage_hourly,
 
 log = logging.getLogger("atmosphere.store")
 
-BATCH = 500  # rows per INSERT at most
+BATCH = 2000  # rows per write at most: a write has a fixed cost on both threads whatever its size (bench/NOTES.md)
 INTERVAL = 0.5  # seconds between writes while requests come in
 RETENTION_EVERY = 600.0  # seconds between retention passes
 _BINS_PER_DOUBLING = 4  # latency_bin: a quarter of a doubling (about 19 %) per bin
 MAX_BIN = 127
 REPLICA = f"{socket.gethostname()[:40]}:{os.getpid()}"
 
-# What ``record`` keeps per request until the flush turns it into a row.
+# What ``record`` is given per request, and turns into a row.
 Pending = tuple[RequestContext, int, int | None, int, float]
 Row = tuple[Any, ...]  # a usage row's values, in COLUMNS order
 
@@ -127,7 +130,7 @@ class UsageWriter:
         return self._compiled
 
     def __init__(self, *, capacity: int, retention_days: int, max_rows: int, batch: int = BATCH, interval: float = INTERVAL):
-        self._pending: list[Pending] = []
+        self._pending: list[Row] = []
         self._capacity = capacity
         self._batch = batch
         self._interval = interval
@@ -141,6 +144,7 @@ class UsageWriter:
         self._flushing = asyncio.Lock()
         self._catching_up: asyncio.Task[None] | None = None
         self._compiled: tuple[Statement, ...] | None = None
+        self._unmade = False
         self.dropped = 0  # records that never reached the database
         self.written = 0
         self.writes = 0  # transactions committed: rows per write says whether batching works
@@ -150,12 +154,20 @@ class UsageWriter:
     # --- the request path ---------------------------------------------------------------
 
     def record(self, context: RequestContext, status: int, bytes_in: int | None, bytes_out: int, duration_ms: float) -> None:
-        """Queue one finished request; O(1), never blocks, never raises."""
+        """Queue one finished request's row; O(1), never blocks, never raises."""
         pending = self._pending
         if not self._accepting or len(pending) >= self._capacity:
             self.dropped += 1
             return
-        pending.append((context, status, bytes_in, bytes_out, duration_ms))
+        try:
+            row = _row((context, status, bytes_in, bytes_out, duration_ms))
+        except Exception:  # a context the row cannot be made of is a dropped record, never a failed request
+            if not self._unmade:
+                log.exception("a usage row could not be made (dropped and counted; logged once)")
+            self._unmade = True
+            self.dropped += 1
+            return
+        pending.append(row)
         if len(pending) == self._batch and self._wake is not None:
             self._wake.set()
 
@@ -196,7 +208,7 @@ class UsageWriter:
                 return
             taken, self._pending = self._pending, []
             for start in range(0, len(taken), self._batch):
-                await self._write([_row(item) for item in taken[start : start + self._batch]])
+                await self._write(taken[start : start + self._batch])
 
     async def catch_up(self, timeout: float) -> None:
         """Write what is waiting now, for at most ``timeout`` seconds, so a report read right after
