@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from atmosphere.api import key_scope
+from atmosphere.api.middleware import key_scope
 from atmosphere.config import Settings
 from atmosphere.store.keys import ClientKey
 from atmosphere.store.limits import Limiter
