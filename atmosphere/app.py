@@ -23,6 +23,7 @@ from atmosphere.api.errors import add_error_renderer, install_error_handlers
 from atmosphere.api.middleware.auth import ApiKeyGuard
 from atmosphere.api.middleware.context import RequestContextMiddleware
 from atmosphere.api.middleware.cors import CorsMiddleware, OriginPolicy, parse_origins
+from atmosphere.api.middleware.front import FrontedApp
 from atmosphere.api.middleware.guard import LocalOnlyGuard
 from atmosphere.api.middleware.head import HeadAsGetMiddleware
 from atmosphere.api.middleware.hot import HotRoutes, hot_endpoints
@@ -155,7 +156,7 @@ def create_app(settings: Settings) -> FastAPI:
             await registry.aclose()
             await store.close()  # the last batch is written
 
-    app = FastAPI(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FrontedApp(title="Atmosphere", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.store = store = Store(settings)  # opened in the lifespan; requests queue usage from the first
     app.state.drain = Drain()  # SIGTERM: open streams end with their error event (lifecycle/drain.py)
@@ -177,19 +178,20 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(websocket.router)
     faces = (openai, responses, anthropic, ollama, integrations)
     surfaces = {p: n for face in faces for p, n in face.SURFACES.items()}
-    # Added innermost first: the inference POSTs skip the framework's routing (api/middleware/hot.py); the
+    # In front of the framework's own middlewares (api/middleware/front.py), added innermost first:
+    # the inference POSTs skip the framework's routing (api/middleware/hot.py); the
     # request context is outermost, so every answer carries its id; CORS answers preflights
     # before anything that would ask a browser for credentials.
-    app.add_middleware(HotRoutes, routes=hot_endpoints((face.router for face in faces), surfaces))
+    app.add_front(HotRoutes, routes=hot_endpoints((face.router for face in faces), surfaces))
     # Inside the guard and CORS: foreign pages and preflights never need a key.
     admin_key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-    app.add_middleware(ApiKeyGuard, key=admin_key, store=store, require_keys=settings.require_keys)
-    app.add_middleware(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
-    app.add_middleware(HeadAsGetMiddleware)
+    app.add_front(ApiKeyGuard, key=admin_key, store=store, require_keys=settings.require_keys)
+    app.add_front(LocalOnlyGuard, bound_host=settings.host, allowed=origins, allowed_hosts=settings.allowed_host_names())
+    app.add_front(HeadAsGetMiddleware)
     if origins:
-        app.add_middleware(CorsMiddleware, policy=origins)
+        app.add_front(CorsMiddleware, policy=origins)
     record = store.usage.record if settings.record_usage else None
-    app.add_middleware(RequestContextMiddleware, surfaces=surfaces, record=record)
+    app.add_front(RequestContextMiddleware, surfaces=surfaces, record=record)
     install_error_handlers(app)
     add_error_renderer(app, paths.ANTHROPIC, anthropic.render_error)
     add_error_renderer(app, paths.OLLAMA, ollama.render_error)

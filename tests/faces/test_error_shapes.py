@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import httpx
@@ -56,3 +57,26 @@ def test_a_wrong_method_is_a_405_that_says_which_methods_are_allowed(service):
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_a_fault_inside_the_gateway_on_an_inference_post_is_a_500_in_its_surfaces_shape_and_logged(service, monkeypatch, caplog):
+    """The inference POSTs are answered in front of the framework's server-error layer
+    (api/middleware/front.py): a bug there still gets the app's 500, in the caller's shape,
+    with its request id, and the log has the traceback."""
+
+    def broken(_data: object) -> None:
+        raise RuntimeError("a bug in the parser")
+
+    monkeypatch.setattr("atmosphere.api.openai.routes.parse_chat_request", broken)
+    monkeypatch.setattr("atmosphere.api.anthropic.routes.parse_messages_request", broken)
+    chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    once = {"connection": "close"}  # the server closes a connection whose request raised
+    with caplog.at_level(logging.ERROR):
+        openai_answer = service.post("/v1/chat/completions", json=chat, headers={**once, "x-request-id": "req-fault-1"})
+        anthropic_answer = service.post("/v1/messages", json={**chat, "max_tokens": 5}, headers=once)
+
+    assert openai_answer.status_code == 500 and openai_answer.headers["x-request-id"] == "req-fault-1"
+    assert openai_answer.json()["error"]["message"] == "Internal error in Atmosphere; see the service log."
+    assert anthropic_answer.status_code == 500 and anthropic_answer.json()["type"] == "error"
+    assert anthropic_answer.json()["error"]["message"] == "Internal error in Atmosphere; see the service log."
+    assert "a bug in the parser" in caplog.text

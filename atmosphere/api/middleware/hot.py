@@ -8,8 +8,9 @@ parameter validation, which was ~15 % of the gateway's CPU per request (bench/NO
 They stay registered on their routers, so the OpenAPI page lists them and any other method
 gets the usual 405; this middleware, innermost, answers a POST to one of their exact paths
 by calling the endpoint itself, and answers an ``AtmosphereError`` as the exception handler
-does (``error_answer``: a refusal is recorded, the body is in the surface's shape).
-Anything else raised goes on to the app's own handler.
+does (``error_answer``: a refusal is recorded, the body is in the surface's shape). Anything
+else raised is answered by the app's handler for ``Exception``, then raised on to the server,
+as the framework's server-error layer does (which is not around this one: ``front.py``).
 """
 
 from __future__ import annotations
@@ -63,4 +64,12 @@ class HotRoutes:
             response = await endpoint(request)
         except AtmosphereError as exc:
             response = error_answer(request, exc)
+        except Exception as exc:
+            # What the framework's server-error layer did (it is not around us: front.py): the
+            # app's own handler answers, and the error goes on to the server, which logs it.
+            handler = request.app.exception_handlers.get(Exception)
+            if handler is None:
+                raise
+            await (await handler(request, exc))(scope, receive, send)
+            raise
         await response(scope, receive, send)
