@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from atmosphere.store.engine import upsert_insert
 
 # Bound parameters per SQLite statement at most (SQLITE_MAX_VARIABLE_NUMBER: 32766 since 3.32, 999 before).
 _SQLITE_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
@@ -79,7 +80,7 @@ def _split(sql: str, count: int) -> tuple[str, str, str] | None:
 
 def upsert(dialect: Dialect, table: sa.Table) -> Statement:
     """The statement adding one group's sums to ``table``: every column not in the key is added to."""
-    insert = postgresql.insert(table) if dialect.name == "postgresql" else sqlite.insert(table)
+    insert = upsert_insert(dialect.name)(table)
     keys = list(table.primary_key.columns)
     statement = insert.on_conflict_do_update(
         index_elements=keys,

@@ -22,10 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from atmosphere.store.engine import upsert_insert
 from atmosphere.store.keys import ClientKey
 from atmosphere.store.leases import Leases
 from atmosphere.store.schema import key_counters
@@ -54,7 +54,7 @@ def _seconds_to_next_month(now: float) -> int:
 
 def _upsert(dialect: str, key_id: str, window: str, requests: int, tokens: int) -> Any:
     """Add to a key's counter row, made when missing; the row's new counts come back."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = upsert_insert(dialect)
     statement = insert(key_counters).values(key_id=key_id, window=window, requests=requests, tokens=tokens)
     return statement.on_conflict_do_update(
         index_elements=[key_counters.c.key_id, key_counters.c.window],
