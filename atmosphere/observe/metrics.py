@@ -3,7 +3,7 @@
 One ``CollectorRegistry`` per app, so tests and several apps in one process never share
 counters. Counters and histograms are updated once per request by the recorder, as plain
 numbers (``_Tallies``) that a scrape turns into the samples prometheus-client's own Counter
-and Histogram would give (tests/test_metrics_exposition.py); per-host gauges (in flight,
+and Histogram would give (tests/observe/test_metrics_exposition.py); per-host gauges (in flight,
 queue depth, probe latency and status) are read from the balancer and the registry at scrape
 time, so a request pays nothing for them.
 
